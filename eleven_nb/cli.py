@@ -1,0 +1,73 @@
+"""``eleven-nb``: serve the local voice, speak text to files, list voices."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import urllib.request
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .server import serve
+    from .server.auth import keys_from_env
+
+    keys = tuple(args.api_key or ()) or keys_from_env()
+    try:
+        serve(args.host, args.port, engine=args.engine, voice_path=args.voice, api_keys=keys,
+              max_connections=args.max_connections, announce=args.announce)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"eleven-nb serve: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _voices(args: argparse.Namespace) -> int:
+    from .client.endpoint import resolve_endpoint
+
+    endpoint = resolve_endpoint(base_url=args.base_url)
+    request = urllib.request.Request(endpoint.http_url("/v1/voices"), headers=endpoint.headers())
+    with urllib.request.urlopen(request, timeout=30) as response:
+        voices = json.load(response)["voices"]
+    for voice in voices:
+        extra = voice.get("eleven_nb", {})
+        flag = " (default)" if extra.get("default") else ""
+        print(f"{voice['voice_id']:<24} {voice['name']}{flag}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eleven-nb", description=__doc__)
+    parser.add_argument("--log-level", default="WARNING", help="logging level (DEBUG logs every message)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the local ElevenLabs-compatible server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    serve.add_argument("--engine", choices=("piper", "espeak"), default="piper",
+                       help="piper: neural voice (default); espeak: fast, robotic")
+    serve.add_argument("--voice", help="another piper .onnx voice file (its .onnx.json beside it)")
+    serve.add_argument("--api-key", action="append",
+                       help="require this key (repeatable; or set ELEVEN_NB_SERVER_API_KEYS=k1,k2)")
+    serve.add_argument("--max-connections", type=int, help="refuse connections past this many")
+    serve.add_argument("--announce", action="store_true",
+                       help="print one JSON line with the URL once listening (for parent processes)")
+    serve.set_defaults(func=_serve)
+
+    voices = sub.add_parser("voices", help="list the voices of the resolved endpoint")
+    voices.add_argument("--base-url", help="server to ask (default: as the client resolves it)")
+    voices.set_defaults(func=_voices)
+
+    try:
+        from .client import cli_say
+    except ImportError:  # the client is optional for a server-only install
+        cli_say = None
+    if cli_say is not None:
+        cli_say.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    return args.func(args)

@@ -1,0 +1,5 @@
+"""The local ElevenLabs-compatible text-to-speech server (``eleven-nb serve``)."""
+from .app import ServerState, build_state, create_app, gunicorn_app
+from .run import serve
+
+__all__ = ["ServerState", "build_state", "create_app", "gunicorn_app", "serve"]
