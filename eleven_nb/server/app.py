@@ -61,6 +61,9 @@ class ServerState:
         return self.voices.get(voice_id)
 
 
+STATE: web.AppKey["ServerState"] = web.AppKey("state", ServerState)
+
+
 def build_state(engine: str = "piper", voice_path: str | None = None, *, api_keys: tuple[str, ...] = (),
                 max_connections: int = DEFAULT_MAX_CONNECTIONS, threads: int | None = None,
                 max_buffered_chars: int = DEFAULT_MAX_BUFFERED_CHARS) -> ServerState:
@@ -94,7 +97,7 @@ def create_app(state: ServerState | None = None, **kwargs) -> web.Application:
     """The application. Pass a prepared ``state`` or :func:`build_state` keyword arguments."""
     state = state or build_state(**kwargs)
     app = web.Application()
-    app["state"] = state
+    app[STATE] = state
     app.add_routes([
         web.get("/v1/text-to-speech/{voice_id}/stream-input", _stream_input),
         web.get("/v1/text-to-speech/{voice_id}/multi-stream-input", _multi_stream_input),
@@ -130,7 +133,7 @@ async def _multi_stream_input(request: web.Request) -> web.StreamResponse:
 
 
 async def _serve_socket(request: web.Request, multi: bool) -> web.StreamResponse:
-    state: ServerState = request.app["state"]
+    state: ServerState = request.app[STATE]
     model_id = request.query.get("model_id")
     if model_id in protocol.UNAVAILABLE_MODELS:  # the real service refuses these at the handshake
         raise web.HTTPForbidden(text=protocol.UNAVAILABLE_MODELS[model_id])
@@ -210,12 +213,12 @@ def _listed_voices(state: ServerState) -> list[dict]:
 
 
 async def _voices(request: web.Request) -> web.Response:
-    voices = _listed_voices(request.app["state"])
+    voices = _listed_voices(request.app[STATE])
     return web.json_response({"voices": voices, "has_more": False, "total_count": len(voices)})
 
 
 async def _voice(request: web.Request) -> web.Response:
-    state: ServerState = request.app["state"]
+    state: ServerState = request.app[STATE]
     choice = state.resolve(request.match_info["voice_id"])
     if choice is None:
         raise web.HTTPNotFound(text=f"voice {request.match_info['voice_id']!r} not found")
@@ -239,15 +242,15 @@ async def _models(request: web.Request) -> web.Response:
 
 
 async def _health(request: web.Request) -> web.Response:
-    state: ServerState = request.app["state"]
+    state: ServerState = request.app[STATE]
     return web.json_response({"status": "ok", "connections": len(state.connections)})
 
 
 async def _close_connections(app: web.Application) -> None:
-    state: ServerState = app["state"]
+    state: ServerState = app[STATE]
     await asyncio.gather(*(ws.close(code=1001, message=b"server shutting down") for ws in list(state.connections)),
                          return_exceptions=True)
 
 
 async def _stop_pool(app: web.Application) -> None:
-    app["state"].pool.shutdown(wait=False, cancel_futures=True)
+    app[STATE].pool.shutdown(wait=False, cancel_futures=True)

@@ -90,8 +90,8 @@ class FrameBuilder:
     def _take_alignment(self) -> Alignment | None:
         origin, pending = self._pending_start or 0, self._pending
         self._pending_start, self._pending = None, []
-        if not pending:
-            return None
+        if not pending:  # with sync_alignment every chunk carries timing, even an empty one
+            return Alignment((), (), ()) if self.sync_alignment else None
         ms = 1000.0 / self.sample_rate
         return Alignment(
             tuple(c for c, _, _ in pending),

@@ -42,9 +42,9 @@ class Session:
         self._send_lock = asyncio.Lock()
         self._loop = asyncio.get_running_loop()
         self._last_message = self._loop.time()
-        self._first_settings: tuple[bool, protocol.VoiceSettings | None] | None = None  # single-context
         self._ending = False  # end of stream / close_socket received
-        self._done = asyncio.Event()
+        self._done = asyncio.Event()  # the connection is ending
+        self._close_with: tuple[int, str] | None = None  # (code, reason) to close with
 
     # --- sending -------------------------------------------------------------------------
 
@@ -88,26 +88,42 @@ class Session:
         await self._close(error.code, error.message)
 
     async def _close(self, code: int, reason: str = "") -> None:
+        """Ask for the socket to close; :meth:`run`, which owns the socket, does it.
+
+        (aiohttp's ``close()`` called from another task while ``receive()`` is
+        pending drops the transport without waiting for the client's close
+        frame, so clients would see 1006 instead of the code sent.)
+        """
+        if self._close_with is None:
+            self._close_with = (code, reason)
         self._done.set()
-        if not self.ws.closed:
-            # a close reason is limited to 123 bytes
-            await self.ws.close(code=code, message=reason.encode()[:123])
 
     # --- the connection's life ------------------------------------------------------------
 
     async def run(self) -> None:
         watchdog = asyncio.create_task(self._watch_inactivity())
+        done = asyncio.create_task(self._done.wait())
         try:
-            async for msg in self.ws:
-                if self._done.is_set():
+            while not self._done.is_set():
+                receive = asyncio.ensure_future(self.ws.receive())
+                await asyncio.wait((receive, done), return_when=asyncio.FIRST_COMPLETED)
+                if not receive.done():
+                    receive.cancel()  # a close was asked for: stop reading, then close below
                     break
+                msg = receive.result()
+                if self._ending and msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    continue  # after end of stream / close_socket, input is ignored (not even parsed)
                 if msg.type == WSMsgType.TEXT:
                     await self._on_text(msg.data)
                 elif msg.type == WSMsgType.BINARY:
                     await self.fail(protocol.invalid("binary frames are not accepted; send JSON text frames"))
-                else:  # ERROR: aiohttp closes frames over its own hard limit with 1009
+                else:  # the client closed, or an ERROR (aiohttp drops frames over its hard limit with 1009)
                     break
+            if self._close_with is not None and not self.ws.closed:
+                code, reason = self._close_with
+                await self.ws.close(code=code, message=reason.encode()[:123])  # a reason is at most 123 bytes
         finally:
+            done.cancel()
             watchdog.cancel()
             for context in [*self.contexts.values(), *self._closing_contexts]:
                 context.task.cancel()  # the client left: stop its synthesis
@@ -122,8 +138,6 @@ class Session:
             message = protocol.parse_client_message(data)
             if not self.authenticated:
                 self._authenticate(message)
-            if self._ending:
-                return  # after end of stream / close_socket, input is ignored
             if self.multi:
                 self._on_multi(message)
             else:
@@ -146,26 +160,19 @@ class Session:
     def _on_single(self, message: ClientMessage) -> None:
         context = self.contexts.get(DEFAULT_CONTEXT)
         if context is None:
-            context = self._open(None, message)
-            self.contexts[DEFAULT_CONTEXT] = context
-            self._first_settings = (message.has_voice_settings, message.voice_settings)
-            if message.text == protocol.KEEP_ALIVE_TEXT and not message.flush:
-                return  # the initial " " is not text to speak
+            context = self.contexts[DEFAULT_CONTEXT] = self._open(None, message)
         else:
             self._check_settings(context, message)
-        if message.text is None and not message.flush:
-            if not context.closing:  # a frame with neither text nor flush: an empty turn
-                self._ending = True
-                context.close()
-            return
-        if message.text == "":
+        text = message.text
+        if not text and not message.flush:  # "" (or no text at all): end of stream
             self._ending = True
             context.close()
-            return
-        if message.text == protocol.KEEP_ALIVE_TEXT and not message.flush:
-            context.touch()
-            return
-        context.add_text(message.text or "", flush=message.flush, try_trigger=message.try_trigger_generation)
+        elif _is_content(text):
+            context.add_text(text, flush=message.flush, try_trigger=message.try_trigger_generation)
+        elif message.flush:
+            context.add_text("", flush=True)
+        else:
+            context.touch()  # " ": the initial message or a keep-alive
 
     # --- multi-stream-input -------------------------------------------------------------------
 
@@ -189,11 +196,9 @@ class Session:
             if len(self.contexts) >= protocol.MAX_CONTEXTS:
                 raise ProtocolError.of("max_active_conversations", context_id=cid)
             context = self.contexts[cid] = self._open(cid, message)
-            if message.text == protocol.KEEP_ALIVE_TEXT:
-                message.text = ""  # the initial " " opens the context; it is not text to speak
         else:
             self._check_settings(context, message)
-        if message.text:
+        if _is_content(message.text):
             context.add_text(message.text, flush=message.flush, try_trigger=message.try_trigger_generation)
         elif message.flush:
             context.add_text("", flush=True)
@@ -250,3 +255,8 @@ class Session:
                 await self.fail(ProtocolError.of("input_timeout_exceeded", timeout=timeout))
                 return
             await asyncio.sleep(max(0.05, min(deadline - now, 1.0)) if deadline > now else 0.25)
+
+
+def _is_content(text: str | None) -> bool:
+    """Text to speak. ``" "`` (initial message, keep-alive, bare flush) and ``""`` are not."""
+    return bool(text) and text != protocol.KEEP_ALIVE_TEXT

@@ -1,0 +1,44 @@
+"""Helpers shared by the benchmarks: the machine line, the results file, a child server."""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def machine_line() -> str:
+    cpu = "unknown CPU"
+    try:
+        cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text()).group(1)
+    except (OSError, AttributeError):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"Machine: {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}. Date: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}.")
+
+
+def write_section(title: str, body: str) -> None:
+    """Replace (or append) the section ``## title`` of bench/RESULTS.md."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nWritten by the scripts in bench/.\n"
+    section = f"## {title}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    RESULTS.write_text(text)
+    print(f"wrote '{title}' to {RESULTS}")
+
+
+def start_server(engine: str = "piper", *extra: str) -> tuple[subprocess.Popen, str]:
+    """Start ``eleven-nb serve`` on a free loopback port; return (process, http URL)."""
+    proc = subprocess.Popen([sys.executable, "-m", "eleven_nb", "serve", "--engine", engine, "--port", "0",
+                             "--announce", *extra], stdout=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line:
+        raise RuntimeError("the server exited before announcing its port")
+    return proc, json.loads(line)["url"]

@@ -1,0 +1,105 @@
+"""What one ``%%speak`` (or ``eleven_nb.speak``) asks for, validated, and the session defaults.
+
+The magic's flags, ``speak(**options)`` and the voice-controls panel all end
+up as a :class:`SpeakOptions`; bad values raise ``ValueError`` with a one-line
+message naming the option.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from ..chunking import CHUNK_MODES
+from ..protocol import DEFAULT_VOICE_ID, ConnectionOptions, VoiceSettings, parse_output_format
+
+NOTEBOOK_FORMAT = "pcm_22050"  # the browser schedules PCM directly; piper's native rate
+
+
+@dataclass(frozen=True)
+class SpeakOptions:
+    """Everything that shapes one spoken cell."""
+
+    voice: str = DEFAULT_VOICE_ID
+    model: str | None = None
+    output_format: str = NOTEBOOK_FORMAT
+    voice_settings: VoiceSettings = field(default_factory=VoiceSettings)
+    auto_mode: bool = True
+    chunk: str | int = "sentence"
+    context: str | None = None
+    dialog: bool = False
+    speakers: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {"voice", **voice settings}
+    wait: bool = False
+    interrupt: bool = False
+    timeline: bool = True
+    save: str | None = None
+    captions: str | None = None
+
+    def __post_init__(self) -> None:
+        parse_output_format(self.output_format)
+        ConnectionOptions(model_id=self.model)
+        chunk = self.chunk
+        if not (isinstance(chunk, int) and chunk > 0 or chunk in CHUNK_MODES or (isinstance(chunk, str)
+                                                                                  and chunk.isdigit())):
+            raise ValueError(f"--chunk must be one of {', '.join(CHUNK_MODES)} or a number of characters, "
+                             f"not {chunk!r}")
+        if self.context is not None and not re.fullmatch(r"[\w.-]{1,64}", self.context):
+            raise ValueError(f"--context must be a short name of letters, digits, '.', '-' or '_', "
+                             f"not {self.context!r}")
+        if self.captions and not self.captions.lower().endswith((".vtt", ".srt")):
+            raise ValueError(f"--captions must end in .vtt or .srt, not {self.captions!r}")
+
+    def connection_options(self) -> ConnectionOptions:
+        return ConnectionOptions(model_id=self.model, output_format=self.output_format, sync_alignment=True,
+                                 auto_mode=self.auto_mode)
+
+    def with_settings(self, **settings: Any) -> "SpeakOptions":
+        """A copy with some voice settings changed (``None`` leaves one as it is)."""
+        current = self.voice_settings.to_dict()
+        current.update({k: v for k, v in settings.items() if v is not None})
+        return replace(self, voice_settings=VoiceSettings(**current))
+
+    def updated(self, **changes: Any) -> "SpeakOptions":
+        """A copy with option changes; unknown names are an error, ``None`` keeps the value."""
+        names = {f.name for f in fields(self)}
+        unknown = set(changes) - names - set(VoiceSettings.DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown option(s): {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(sorted(names | set(VoiceSettings.DEFAULTS)))}")
+        settings = {k: changes.pop(k) for k in list(changes) if k in VoiceSettings.DEFAULTS}
+        out = replace(self, **{k: v for k, v in changes.items() if v is not None})
+        return out.with_settings(**settings) if settings else out
+
+
+def parse_speakers(spec: str) -> dict[str, dict[str, Any]]:
+    """``"Alice=joe,Bob=espeak-en-gb:speed=1.1:stability=0.3"`` → per-speaker voice and settings."""
+    speakers: dict[str, dict[str, Any]] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, sep, rest = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--voices entries look like Name=voice[:setting=value...], not {item!r}")
+        voice, *settings = rest.split(":")
+        entry: dict[str, Any] = {"voice": voice.strip()} if voice.strip() else {}
+        for setting in settings:
+            key, sep, value = setting.partition("=")
+            if not sep or key not in VoiceSettings.DEFAULTS:
+                raise ValueError(f"unknown speaker setting {setting!r}; use one of "
+                                 f"{', '.join(VoiceSettings.DEFAULTS)}")
+            entry[key] = value.lower() in ("1", "true", "yes") if key == "use_speaker_boost" else float(value)
+        VoiceSettings.from_dict({k: v for k, v in entry.items() if k != "voice"})  # validate now
+        speakers[name.strip()] = entry
+    return speakers
+
+
+class Defaults:
+    """The session defaults the next ``%%speak`` uses (the voice-controls panel edits them)."""
+
+    def __init__(self) -> None:
+        self.options = SpeakOptions()
+
+    def set(self, **changes: Any) -> SpeakOptions:
+        self.options = self.options.updated(**changes)
+        return self.options
+
+
+DEFAULTS = Defaults()

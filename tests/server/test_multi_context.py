@@ -1,0 +1,177 @@
+"""multi-stream-input on the local server (espeak-ng): contexts, limits, finals, fairness."""
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+
+import aiohttp
+import pytest
+
+from eleven_nb import protocol
+
+pytestmark = pytest.mark.asyncio
+
+
+async def read_all(ws, timeout=30.0):
+    frames = []
+    async with asyncio.timeout(timeout):
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                frames.append(json.loads(msg.data))
+    return frames
+
+
+def by_context(frames):
+    out = defaultdict(list)
+    for f in frames:
+        out[f.get("contextId")].append(f)
+    return out
+
+
+def text_of(frames):
+    return "".join("".join(f["alignment"]["chars"]) for f in frames if f.get("alignment"))
+
+
+def multi_url(server, **query):
+    return server.ws_url(endpoint="multi-stream-input", output_format="pcm_16000", sync_alignment=True, **query)
+
+
+async def test_gem_basic_multi_context_flow(espeak_server):
+    async with aiohttp.ClientSession() as http, http.ws_connect(multi_url(espeak_server)) as ws:
+        await ws.send_json(protocol.initialize_connection(context_id="conversation_1",
+                                                          voice_settings={"stability": 0.5, "similarity_boost": 0.8}))
+        await ws.send_json(protocol.send_text("Hello from conversation one! ", context_id="conversation_1"))
+        await ws.send_json(protocol.initialize_connection(context_id="conversation_2",
+                                                          voice_settings={"stability": 0.3, "similarity_boost": 0.9}))
+        await ws.send_json(protocol.send_text("Hi there from conversation two! ", context_id="conversation_2"))
+        await ws.send_json(protocol.flush_context("conversation_1"))
+        await ws.send_json(protocol.flush_context("conversation_2"))
+        got = defaultdict(str)
+        async with asyncio.timeout(20):
+            while got["conversation_1"] != "Hello from conversation one! " or \
+                    got["conversation_2"] != "Hi there from conversation two! ":
+                frame = json.loads((await ws.receive()).data)
+                assert frame["isFinal"] is None  # flush alone never sends a final
+                got[frame["contextId"]] += "".join(frame["alignment"]["chars"]) if frame["alignment"] else ""
+        await ws.send_json(protocol.close_socket())
+        rest = await read_all(ws)
+    finals = [f for f in rest if f.get("isFinal")]
+    assert sorted(f["contextId"] for f in finals) == ["conversation_1", "conversation_2"]
+    assert all(f == protocol.final_message(f["contextId"]) for f in finals)
+    assert ws.close_code == 1000
+
+
+async def test_close_context_sends_rest_then_final_and_frees_the_slot(espeak_server):
+    async with aiohttp.ClientSession() as http, http.ws_connect(multi_url(espeak_server)) as ws:
+        for i in range(5):
+            await ws.send_json(protocol.initialize_connection(context_id=f"c{i}"))
+        await ws.send_json(protocol.send_text("Buffered, never flushed. ", context_id="c0"))
+        await ws.send_json(protocol.close_context("c0"))
+        await ws.send_json(protocol.initialize_connection(context_id="c5"))  # the freed slot
+        frames = []
+        async with asyncio.timeout(20):
+            while not any(f.get("isFinal") for f in frames):
+                frames.append(json.loads((await ws.receive()).data))
+        assert text_of(frames) == "Buffered, never flushed. "
+        assert frames[-1] == protocol.final_message("c0")
+        assert not ws.closed
+        await ws.send_json(protocol.close_context("unknown"))  # a no-op
+        await ws.send_json(protocol.initialize_connection(context_id="c6"))  # the sixth open context
+        rest = await read_all(ws)
+    assert rest[-1]["error"] == "max_active_conversations" and ws.close_code == 1008
+
+
+async def test_keep_alive_per_context_and_timeout_closes_idle_contexts(espeak_server):
+    url = multi_url(espeak_server, inactivity_timeout=2)
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        await ws.send_json(protocol.initialize_connection(context_id="kept"))
+        await ws.send_json(protocol.initialize_connection(context_id="idle"))
+        for _ in range(4):
+            await asyncio.sleep(0.8)
+            await ws.send_json(protocol.keep_alive("kept"))
+        # the idle context timed out: it got its final, the socket and "kept" live on
+        frame = json.loads((await ws.receive(timeout=5)).data)
+        assert frame == protocol.final_message("idle")
+        await ws.send_json(protocol.send_text("Still here. ", context_id="kept", flush=True))
+        frame = json.loads((await ws.receive(timeout=10)).data)
+        assert frame["contextId"] == "kept" and frame["audio"]
+        await ws.send_json(protocol.close_socket())
+        rest = await read_all(ws)
+    assert rest[-1] == protocol.final_message("kept") and ws.close_code == 1000
+
+
+async def test_voice_settings_race_is_1008(espeak_server):
+    async with aiohttp.ClientSession() as http, http.ws_connect(multi_url(espeak_server)) as ws:
+        await ws.send_json(protocol.keep_alive("late"))  # opens "late" without settings
+        await ws.send_json(protocol.initialize_connection(context_id="late", voice_settings={"stability": 0.2}))
+        frames = await read_all(ws)
+    assert frames[-1]["message"] == protocol.ProtocolError.of("voice_settings_changed").message
+    assert ws.close_code == 1008
+
+
+async def test_contexts_progress_fairly(espeak_server):
+    """A long context must not starve a short one started after it."""
+    long_text = "This is a long monologue that goes on and on. " * 40
+    async with aiohttp.ClientSession() as http, http.ws_connect(multi_url(espeak_server)) as ws:
+        await ws.send_json(protocol.initialize_connection(context_id="long"))
+        await ws.send_json(protocol.send_text(long_text, context_id="long"))
+        await ws.send_json(protocol.close_context("long"))
+        await ws.send_json(protocol.initialize_connection(context_id="short"))
+        await ws.send_json(protocol.send_text("Quick reply. ", context_id="short"))
+        await ws.send_json(protocol.close_context("short"))
+        await ws.send_json(protocol.close_socket())
+        frames = await read_all(ws, timeout=60)
+    order = [f["contextId"] for f in frames if f.get("isFinal")]
+    assert order == ["short", "long"]
+    contexts = by_context(frames)
+    assert text_of(contexts["long"]) == long_text and text_of(contexts["short"]) == "Quick reply. "
+
+
+async def test_pipecat_style_client(espeak_server):
+    """A context per turn, keep-alives, close_context on interruption, close_socket at the end."""
+    turns = ["First turn of the bot. It has two sentences. ", "An interrupted turn that goes on for a while. ",
+             "The last turn. "]
+    async with aiohttp.ClientSession() as http, http.ws_connect(
+            multi_url(espeak_server, auto_mode=True), headers={"xi-api-key": "anything"},
+            max_msg_size=16 << 20) as ws:
+        finals, audio = set(), defaultdict(int)
+
+        async def receive():
+            async for msg in ws:
+                data = json.loads(msg.data)
+                ctx = data.get("contextId")
+                if data.get("isFinal") is True:
+                    finals.add(ctx)
+                elif data.get("audio"):
+                    audio[ctx] += 1
+
+        reader = asyncio.create_task(receive())
+        await ws.send_json({"text": ""})  # context-less keep-alive before any turn
+        for n, turn in enumerate(turns):
+            ctx = f"turn-{n}"
+            await ws.send_json({"text": " ", "context_id": ctx, "voice_settings": {"stability": 0.5, "speed": 1.0}})
+            for sentence in turn.split(". "):
+                await ws.send_json({"text": sentence.strip() + ". ", "context_id": ctx})
+            await ws.send_json({"text": "", "context_id": ctx})  # keep-alive
+            await ws.send_json({"context_id": ctx, "flush": True})
+            await ws.send_json({"context_id": ctx, "close_context": True})
+        await ws.send_json({"close_socket": True})
+        await asyncio.wait_for(reader, 30)
+    assert finals == {"turn-0", "turn-1", "turn-2"}
+    assert all(audio[f"turn-{n}"] > 0 for n in range(3)) and ws.close_code == 1000
+
+
+async def test_client_disconnect_mid_generation_frees_everything(espeak_server):
+    state = espeak_server.state
+    before = len(state.connections)
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(multi_url(espeak_server))
+        await ws.send_json(protocol.initialize_connection(context_id="a"))
+        await ws.send_json(protocol.send_text("A long text to speak. " * 200, context_id="a", flush=True))
+        await ws.receive(timeout=10)
+        await ws.close()
+    async with asyncio.timeout(10):
+        while len(state.connections) > before or espeak_server.server_tasks():
+            await asyncio.sleep(0.05)
+    assert not espeak_server.server_tasks()  # no context task (and so no synthesis) left behind
