@@ -410,6 +410,16 @@ def send_text(text: str, try_trigger_generation: bool = False, flush: bool = Fal
     return message
 
 
+def is_text_content(text: str | None) -> bool:
+    """Whether a message's ``text`` is text to speak.
+
+    ``""`` (end of stream / keep-alive) and ``" "`` (the initial message, a
+    keep-alive, or with ``flush`` a bare flush) are not: alignment covers
+    exactly the content text, which is how clients judge what was spoken.
+    """
+    return bool(text) and text != KEEP_ALIVE_TEXT
+
+
 def close_connection() -> dict[str, Any]:
     """End of stream on ``stream-input``: generate the rest, send the final, close."""
     return {"text": ""}

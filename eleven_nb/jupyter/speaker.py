@@ -22,7 +22,7 @@ from ..chunking import PhraseChunker, chunk_text
 from ..protocol import OutputFormat, VoiceSettings, parse_output_format
 from .dialog import context_id, parse_dialog
 from .options import DEFAULTS, SpeakOptions
-from .runtime import background_loop
+from ..client.loop import background_loop
 from .sequencer import Placed, Sequencer
 
 log = logging.getLogger(__name__)

@@ -167,7 +167,7 @@ class Session:
         if not text and not message.flush:  # "" (or no text at all): end of stream
             self._ending = True
             context.close()
-        elif _is_content(text):
+        elif protocol.is_text_content(text):
             context.add_text(text, flush=message.flush, try_trigger=message.try_trigger_generation)
         elif message.flush:
             context.add_text("", flush=True)
@@ -198,7 +198,7 @@ class Session:
             context = self.contexts[cid] = self._open(cid, message)
         else:
             self._check_settings(context, message)
-        if _is_content(message.text):
+        if protocol.is_text_content(message.text):
             context.add_text(message.text, flush=message.flush, try_trigger=message.try_trigger_generation)
         elif message.flush:
             context.add_text("", flush=True)
@@ -256,7 +256,3 @@ class Session:
                 return
             await asyncio.sleep(max(0.05, min(deadline - now, 1.0)) if deadline > now else 0.25)
 
-
-def _is_content(text: str | None) -> bool:
-    """Text to speak. ``" "`` (initial message, keep-alive, bare flush) and ``""`` are not."""
-    return bool(text) and text != protocol.KEEP_ALIVE_TEXT

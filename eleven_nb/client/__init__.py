@@ -1,0 +1,127 @@
+"""The Python client for the ElevenLabs text-to-speech WebSocket API (both endpoints)."""
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any, Mapping
+
+from .. import protocol
+from ..protocol import ConnectionOptions, VoiceSettings
+from .endpoint import Endpoint, announce, resolve_endpoint
+from .errors import ConnectionClosedError, ElevenError, EndpointError, ServerError
+from .gem import Connection, Event, WebsocketTextToSpeech
+from .socket import Reconnect, Socket
+from .streams import Context, MultiStreamInput, StreamInput, _Opened
+from .tracks import DEFAULT_MAX_BUFFERED_CHUNKS, AudioChunk
+
+__all__ = ["AudioChunk", "Client", "ConnectionClosedError", "Context", "ElevenError", "EndpointError", "Event",
+           "MultiStreamInput", "Reconnect", "ServerError", "StreamInput"]
+
+_OPTION_NAMES = tuple(ConnectionOptions.__dataclass_fields__)
+
+
+def connection_options(options: Mapping[str, Any], *, reconnect: bool = False) -> ConnectionOptions:
+    """Validate the connection options (the gem's ten) before connecting."""
+    unknown = set(options) - set(_OPTION_NAMES)
+    if unknown:
+        raise ValueError(f"unknown connection option(s) {', '.join(sorted(unknown))}; "
+                         f"the options are: {', '.join(_OPTION_NAMES)}")
+    values = dict(options)
+    if reconnect:
+        values["sync_alignment"] = True  # what was spoken is judged by alignment on every chunk
+    return ConnectionOptions(**values)
+
+
+class Client:
+    """Entry point. ``Client()`` picks the endpoint: the real service with ``ELEVENLABS_API_KEY``
+    (or ``api_key=``), a server at ``ELEVEN_NB_BASE_URL`` (or ``base_url=``), else the embedded
+    local server (started on first use).
+
+    ``reconnect`` (``True`` or a :class:`Reconnect`) turns on automatic reconnection, which
+    resends exactly the text not yet spoken (it forces ``sync_alignment``). ``max_buffered_chunks``
+    bounds the audio kept in memory per stream, as in the gem's "Memory Management".
+    """
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
+                 reconnect: bool | Reconnect = False, keepalive: bool = True,
+                 max_buffered_chunks: int = DEFAULT_MAX_BUFFERED_CHUNKS):
+        self._api_key = api_key
+        self._base_url = base_url
+        self._endpoint: Endpoint | None = None
+        self.reconnect = Reconnect() if reconnect is True else (reconnect or None)
+        self.keepalive = keepalive
+        if max_buffered_chunks < 1:
+            raise ValueError("max_buffered_chunks must be at least 1")
+        self.max_buffered_chunks = max_buffered_chunks
+        self.websocket_text_to_speech = WebsocketTextToSpeech(self)
+
+    def __repr__(self) -> str:  # never the key
+        where = self._endpoint.describe() if self._endpoint else "endpoint not resolved yet"
+        return f"<eleven_nb.Client ({where}; key {'set' if self._api_key else 'from environment or none'})>"
+
+    @property
+    def endpoint(self) -> Endpoint:
+        """The resolved endpoint (resolving starts the embedded server if that is the choice)."""
+        if self._endpoint is None:
+            self._endpoint = resolve_endpoint(self._api_key, self._base_url)
+            announce(self._endpoint)
+        return self._endpoint
+
+    # --- the async core ----------------------------------------------------------------------
+
+    def _socket_factory(self, voice_id: str, endpoint_name: str, options: Mapping[str, Any], *,
+                        reconnect: bool | Reconnect | None = None, decode: bool = False,
+                        alignment: str = "chars"):
+        policy = self.reconnect if reconnect is None else (Reconnect() if reconnect is True else reconnect or None)
+        conn = connection_options(options, reconnect=policy is not None)
+        if alignment not in ("chars", "normalized"):
+            raise ValueError(f"alignment must be 'chars' or 'normalized', not {alignment!r}")
+        protocol.endpoint_path(voice_id, endpoint_name)  # validates the voice id
+        endpoint = self.endpoint
+
+        def make() -> Socket:
+            return Socket(endpoint, voice_id, endpoint_name, conn, reconnect=policy, keepalive=self.keepalive,
+                          decode=decode, use_normalized=alignment == "normalized",
+                          max_buffered_chunks=self.max_buffered_chunks)
+
+        return make
+
+    def stream_input(self, voice_id: str = protocol.DEFAULT_VOICE_ID, *,
+                     voice_settings: VoiceSettings | Mapping[str, Any] | None = None,
+                     generation_config: Mapping[str, Any] | None = None, reconnect: bool | Reconnect | None = None,
+                     decode: bool = False, alignment: str = "chars", **options: Any) -> _Opened:
+        """``async with client.stream_input(voice_id, **options) as stream`` (see :class:`StreamInput`).
+
+        The first message (with ``voice_settings`` and ``generation_config``) is
+        sent on entry. ``decode=True`` decodes every chunk to PCM (``chunk.pcm``).
+        """
+        make = self._socket_factory(voice_id, protocol.STREAM_INPUT, options, reconnect=reconnect, decode=decode,
+                                    alignment=alignment)
+        first = protocol.initialize_connection(protocol.KEEP_ALIVE_TEXT, voice_settings, generation_config)
+        return _Opened(make, StreamInput, first)
+
+    def multi_stream_input(self, voice_id: str = protocol.DEFAULT_VOICE_ID, *,
+                           reconnect: bool | Reconnect | None = None, decode: bool = False,
+                           alignment: str = "chars", **options: Any) -> _Opened:
+        """``async with client.multi_stream_input(voice_id, **options) as mux`` (see :class:`MultiStreamInput`)."""
+        make = self._socket_factory(voice_id, protocol.MULTI_STREAM_INPUT, options, reconnect=reconnect,
+                                    decode=decode, alignment=alignment)
+        return _Opened(make, MultiStreamInput, None)
+
+    # --- discovery -----------------------------------------------------------------------------
+
+    def _get_json(self, path: str) -> Any:
+        request = urllib.request.Request(self.endpoint.url(path), headers=self.endpoint.headers())
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.load(response)
+        except OSError as exc:
+            raise EndpointError(f"GET {path} failed on {self.endpoint.http_url}: {exc}") from None
+
+    def list_voices(self) -> list[dict[str, Any]]:
+        """``GET /v1/voices``: the voices the endpoint offers."""
+        return self._get_json("/v1/voices")["voices"]
+
+    def list_models(self) -> list[dict[str, Any]]:
+        """``GET /v1/models``."""
+        return self._get_json("/v1/models")

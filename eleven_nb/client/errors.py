@@ -1,0 +1,38 @@
+"""Typed client errors. Each carries the server's ``error`` id, close ``code`` and ``message``."""
+from __future__ import annotations
+
+from ..protocol import ProtocolError
+
+
+class ElevenError(Exception):
+    """Base class of eleven_nb client errors."""
+
+
+class EndpointError(ElevenError):
+    """The endpoint could not be resolved or reached (e.g. the embedded server did not start)."""
+
+
+class ServerError(ElevenError):
+    """The server sent an error frame (and, usually, closed with its code)."""
+
+    def __init__(self, error: str, code: int, message: str, context_id: str | None = None):
+        super().__init__(f"{message} [{error}, close code {code}]")
+        self.error = error
+        self.code = code
+        self.message = message
+        self.context_id = context_id
+
+    @classmethod
+    def from_protocol(cls, err: ProtocolError) -> "ServerError":
+        return cls(err.error, err.code, err.message, err.context_id)
+
+
+class ConnectionClosedError(ElevenError):
+    """The socket closed with a code other than 1000 and no error frame explained it."""
+
+    def __init__(self, code: int | None, reason: str = ""):
+        super().__init__(f"connection closed unexpectedly (code {code}){': ' + reason if reason else ''}")
+        self.error = "connection_closed"
+        self.code = code
+        self.message = reason or f"connection closed with code {code}"
+        self.reason = reason

@@ -1,0 +1,178 @@
+"""The async core: ``stream_input`` (one context) and ``multi_stream_input`` (several).
+
+    async with client.stream_input(voice_id, sync_alignment=True) as stream:
+        await stream.send("Hello there! ")
+        await stream.close()
+        async for chunk in stream: ...
+
+    async with client.multi_stream_input(voice_id) as mux:
+        one = await mux.context("speaker_1", voice_settings={"stability": 0.5})
+        await one.send("Hello, I'm speaker one. "); await one.close()
+        async for chunk in one: ...
+        await mux.close_socket()
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .. import protocol
+from ..alignment import Timeline
+from ..protocol import VoiceSettings
+from .socket import Socket
+from .tracks import AudioChunk, Track
+
+
+class _TrackView:
+    """What stream-input streams and multi-stream-input contexts share: iteration, timeline, audio."""
+
+    _socket: Socket
+    _track: Track
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> AudioChunk:
+        return await self._track.queue.get()
+
+    @property
+    def timeline(self) -> Timeline:
+        """The absolute timeline of everything received so far."""
+        return self._track.timeline
+
+    @property
+    def done(self) -> bool:
+        """The final message arrived (or the stream ended with an error)."""
+        return self._track.done
+
+    @property
+    def unspoken_text(self) -> str:
+        return self._track.unspoken_text
+
+    @property
+    def dropped_chunks(self) -> int:
+        """Audio chunks no longer kept in memory (``max_buffered_chunks``)."""
+        return self._track.dropped_audio_chunks
+
+    def audio(self) -> bytes:
+        """The audio received (the chunks kept in memory), in the output format."""
+        return self._track.audio_bytes()
+
+    def save(self, path):
+        """Write the audio received: ``.wav``, ``.mp3``, ``.ogg``, ``.pcm``, ``.ulaw`` …"""
+        return self._track.save(path)
+
+    async def wait(self, timeout: float | None = None) -> None:
+        """Wait for the final message; raise the stream's error if it failed."""
+        import asyncio
+
+        await asyncio.wait_for(self._track.final.wait(), timeout)
+        if self._track.error is not None:
+            raise self._track.error
+
+
+class StreamInput(_TrackView):
+    """A ``stream-input`` connection (one context)."""
+
+    def __init__(self, socket: Socket):
+        self._socket = socket
+        self._track = socket.track(None)
+
+    async def send(self, text: str, *, flush: bool = False, try_trigger_generation: bool = False) -> None:
+        """Send text (it should end with a space)."""
+        await self._socket.send(protocol.send_text(text, try_trigger_generation=try_trigger_generation,
+                                                   flush=flush))
+
+    async def flush(self) -> None:
+        """Generate everything buffered now; the stream stays open (no final)."""
+        await self._socket.send(protocol.send_text(protocol.KEEP_ALIVE_TEXT, flush=True))
+
+    async def keep_alive(self) -> None:
+        await self._socket.send(protocol.keep_alive())
+
+    async def close(self) -> None:
+        """End of stream: the server speaks the rest, sends the final and closes."""
+        if not self._track.closing:
+            await self._socket.send(protocol.close_connection())
+
+    @property
+    def close_code(self) -> int | None:
+        return self._socket.close_code
+
+
+class Context(_TrackView):
+    """One context of a ``multi-stream-input`` connection."""
+
+    def __init__(self, socket: Socket, context_id: str):
+        self._socket = socket
+        self.context_id = context_id
+        self._track = socket.track(context_id)
+
+    async def send(self, text: str, *, flush: bool = False) -> None:
+        await self._socket.send(protocol.send_text(text, flush=flush, context_id=self.context_id))
+
+    async def flush(self) -> None:
+        """Generate this context's buffered text; no final is sent, the context stays open."""
+        await self._socket.send(protocol.flush_context(self.context_id))
+
+    async def keep_alive(self) -> None:
+        await self._socket.send(protocol.keep_alive(self.context_id))
+
+    async def close(self) -> None:
+        """close_context: the rest is spoken, then this context's final arrives."""
+        if not self._track.closing:
+            await self._socket.send(protocol.close_context(self.context_id))
+
+
+class MultiStreamInput:
+    """A ``multi-stream-input`` connection: up to five contexts on one socket."""
+
+    def __init__(self, socket: Socket):
+        self._socket = socket
+        self.contexts: dict[str, Context] = {}
+
+    async def context(self, context_id: str, *, voice_settings: VoiceSettings | Mapping[str, Any] | None = None,
+                      generation_config: Mapping[str, Any] | None = None, text: str = " ") -> Context:
+        """Open a context (its first message carries its settings) and return it."""
+        context = Context(self._socket, context_id)
+        self.contexts[context_id] = context
+        await self._socket.send(protocol.initialize_connection(text, voice_settings, generation_config,
+                                                               context_id=context_id))
+        return context
+
+    async def close_socket(self) -> None:
+        """Close every context (their rest is spoken, finals sent); the server then closes."""
+        await self._socket.send(protocol.close_socket())
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> AudioChunk:
+        """Every chunk of every context, in arrival order, until the socket closes."""
+        return await self._socket.all_chunks.get()
+
+    async def wait_closed(self, timeout: float | None = None) -> bool:
+        return await self._socket.wait_closed(timeout)
+
+    @property
+    def close_code(self) -> int | None:
+        return self._socket.close_code
+
+
+class _Opened:
+    """``async with`` support: open the socket on enter, close it on exit."""
+
+    def __init__(self, make_socket, wrap, first_message: dict[str, Any] | None):
+        self._make_socket = make_socket
+        self._wrap = wrap
+        self._first = first_message
+        self._socket: Socket | None = None
+
+    async def __aenter__(self):
+        self._socket = await self._make_socket().open()
+        if self._first is not None:
+            await self._socket.send(self._first)
+        return self._wrap(self._socket)
+
+    async def __aexit__(self, *exc) -> None:
+        if self._socket is not None:
+            await self._socket.aclose()
