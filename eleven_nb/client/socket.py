@@ -71,13 +71,15 @@ class Socket:
         self.listeners: list[Any] = []  # objects with on_open/on_message/on_error/on_close
         self._track_args = {"decode": decode, "use_normalized": use_normalized,
                             "max_buffered_chunks": max_buffered_chunks}
-        self._outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._inflight: dict[str, Any] | None = None  # taken from the outbox, not yet written
         self._loop = asyncio.get_running_loop()
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._tasks: list[asyncio.Task] = []
         self._last_send = self._loop.time()
-        self._closing = False  # we asked to close (close_socket / end of stream / exit)
+        self._closing = False  # the user closed the socket: no reconnect, no keep-alive
+        self._socket_closing = False  # close_socket was sent (multi)
         self._fatal: ServerError | None = None
 
     # --- life -----------------------------------------------------------------------------
@@ -132,7 +134,7 @@ class Socket:
 
     def send_nowait(self, message: dict[str, Any]) -> None:
         """Queue a message (any thread may call this through the loop); order is kept."""
-        self._account(message)
+        self._mark(message)
         self._outbox.put_nowait(message)
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -140,32 +142,35 @@ class Socket:
             raise self.error or ConnectionClosedError(self.close_code, self.close_reason)
         self.send_nowait(message)
 
-    def _account(self, message: dict[str, Any]) -> None:
-        """Remember what each track was sent, for reconnection and for ``unspoken_text``."""
+    def _mark(self, message: dict[str, Any]) -> None:
+        """Note, as a message is queued, what it asks for (end of stream, close, flush)."""
         if message.get("close_socket"):
-            self._closing = True
+            self._socket_closing = True
             return
-        cid = message.get("context_id") if self.multi else None
-        track = self.track(cid)
+        track = self.track(message.get("context_id") if self.multi else None)
         if track.init_message is None:
             track.init_message = {k: v for k, v in message.items() if k != "text"} | {"text": " "}
         text = message.get("text")
-        if protocol.is_text_content(text):
-            track.sent_text += text
         if message.get("flush"):
             track.flushed = True
         if message.get("close_context") or (not self.multi and text == "" and not message.get("flush")):
             track.closing = True
-            if not self.multi:
-                self._closing = True
+
+    def _account(self, message: dict[str, Any]) -> None:
+        """Once a message is written: its content text counts as sent (reconnect resends from here)."""
+        text = message.get("text")
+        if isinstance(text, str) and protocol.is_text_content(text):
+            self.track(message.get("context_id") if self.multi else None).sent_text += text
 
     async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
-            message = await self._outbox.get()
-            if message is None:
-                return
+            if self._inflight is None:
+                self._inflight = await self._outbox.get()
+            message = self._inflight
             wire.debug("send %s", redact(message))
-            await ws.send_str(protocol.dumps(message))
+            await ws.send_str(protocol.dumps(message))  # a failure leaves it in flight, for a resume
+            self._account(message)
+            self._inflight = None
             self._last_send = self._loop.time()
 
     # --- receiving ---------------------------------------------------------------------------
@@ -199,7 +204,7 @@ class Socket:
         while True:
             msg = await ws.receive()
             if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
-                return msg.extra or "" if msg.type == aiohttp.WSMsgType.CLOSE else ""
+                return (msg.extra or "") if msg.type == aiohttp.WSMsgType.CLOSE else ""
             if msg.type == aiohttp.WSMsgType.ERROR:
                 return str(msg.data)
             if msg.type != aiohttp.WSMsgType.TEXT:
@@ -235,25 +240,32 @@ class Socket:
         return code in RECONNECTABLE and any(not t.done for t in self.tracks.values())
 
     async def _resume(self) -> None:
-        """Open a new socket and resend, per unfinished track, exactly the unspoken text."""
+        """Open a new socket and resend, per unfinished track, exactly the unspoken text.
+
+        Messages never written (in flight, or still queued) follow in their order;
+        a close already written is repeated after the resent text.
+        """
         await self._connect()
+        pending = ([self._inflight] if self._inflight is not None else []) + [
+            self._outbox.get_nowait() for _ in range(self._outbox.qsize())]
         fresh: asyncio.Queue = asyncio.Queue()
         for track in self.tracks.values():
             if track.done:
                 continue
+            cid = track.context_id if self.multi else None
             if track.init_message is not None:
                 fresh.put_nowait(track.init_message)
             rest = track.unspoken_text
             if rest:
-                message = protocol.send_text(rest, flush=track.flushed or track.closing,
-                                             context_id=track.context_id if self.multi else None)
-                fresh.put_nowait(message)
-            if track.closing:
-                fresh.put_nowait(protocol.close_context(track.context_id) if self.multi
-                                 else protocol.close_connection())
-        while not self._outbox.empty():  # what was still waiting goes after the resent text
-            fresh.put_nowait(self._outbox.get_nowait())
-        self._outbox = fresh
+                fresh.put_nowait(protocol.send_text(rest, flush=track.flushed or track.closing, context_id=cid))
+            close = protocol.close_context(cid) if self.multi else protocol.close_connection()
+            if track.closing and close not in pending:
+                fresh.put_nowait(close)
+        if self._socket_closing and protocol.close_socket() not in pending:
+            pending.append(protocol.close_socket())
+        for message in pending:
+            fresh.put_nowait(message)
+        self._inflight, self._outbox = None, fresh
         log.info("reconnected to %s; resent the unspoken text of %d stream(s)", self.endpoint.http_url,
                  sum(not t.done for t in self.tracks.values()))
 
@@ -296,10 +308,11 @@ class Socket:
         interval = max(0.5, min(10.0, timeout / 2))
         while not self.closed.is_set():
             await asyncio.sleep(interval / 2)
-            if self._loop.time() - self._last_send < interval or self._closing:
+            if self._loop.time() - self._last_send < interval or self._closing or self._socket_closing:
                 continue
             if not self.multi:
-                self._outbox.put_nowait(protocol.keep_alive())
+                if not self.track(None).closing:  # after the end of stream the server is busy, not idle
+                    self._outbox.put_nowait(protocol.keep_alive())
                 continue
             open_contexts = [cid for cid, t in self.tracks.items() if not t.done and not t.closing and cid]
             for cid in open_contexts:

@@ -1,0 +1,123 @@
+"""Reconnect after a killed server, the embedded server, and the spellings the server may send."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+import eleven_nb
+from eleven_nb.client import Reconnect
+from eleven_nb.client.endpoint import EmbeddedServer
+from tests.conftest import free_port, start_process, stop_process, wait_for_port
+
+pytestmark = pytest.mark.asyncio
+
+SENTENCES = [f"Sentence number {n} is spoken and must be spoken exactly once. " for n in range(1, 13)]
+
+
+def serve(port: int):
+    proc = start_process([sys.executable, "-m", "eleven_nb", "serve", "--engine", "espeak", "--port", str(port)])
+    wait_for_port(port, proc=proc)
+    return proc
+
+
+@pytest.mark.parametrize("multi", [False, True])
+async def test_reconnect_after_the_server_is_killed_loses_and_repeats_nothing(multi):
+    port = free_port()
+    first = serve(port)
+    second = None
+    client = eleven_nb.Client(base_url=f"http://127.0.0.1:{port}",
+                              reconnect=Reconnect(max_attempts=20, base_delay=0.1, max_delay=0.5))
+    try:
+        opener = client.multi_stream_input if multi else client.stream_input
+        async with opener(output_format="pcm_16000", auto_mode=True) as conn:
+            stream = await conn.context("c1") if multi else conn
+            for sentence in SENTENCES[:4]:
+                await stream.send(sentence)
+            got = 0
+            async for chunk in stream:  # some audio has arrived: now kill the server mid-stream
+                got += 1
+                if got == 3:
+                    break
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait(10)
+            second = serve(port)
+            for sentence in SENTENCES[4:]:
+                await stream.send(sentence)
+            await stream.close()
+            async for chunk in stream:
+                if chunk.is_final:
+                    break
+            if multi:
+                await conn.close_socket()
+        assert stream.timeline.text == "".join(SENTENCES)  # nothing lost, nothing spoken twice
+    finally:
+        stop_process(first)
+        if second is not None:
+            stop_process(second)
+
+
+def test_embedded_server_starts_once_is_reused_and_stops(monkeypatch):
+    monkeypatch.setenv("ELEVEN_NB_ENGINE", "espeak")
+    embedded = EmbeddedServer()
+    try:
+        url = embedded.url()
+        pid = embedded.pid
+        assert url.startswith("http://127.0.0.1:") and pid
+        assert embedded.url() == url and embedded.pid == pid  # reused
+    finally:
+        embedded.stop()
+    assert embedded.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_client_without_configuration_uses_the_embedded_server(monkeypatch, capsys):
+    monkeypatch.delenv("ELEVENLABS_API_KEY", raising=False)
+    monkeypatch.delenv("ELEVEN_NB_BASE_URL", raising=False)
+    monkeypatch.setenv("ELEVEN_NB_ENGINE", "espeak")
+    client = eleven_nb.Client()
+    voices = client.list_voices()
+    assert client.endpoint.kind == "embedded" and voices
+    assert "local voice server" in capsys.readouterr().err  # said once which endpoint
+
+
+async def old_spelling_server(request):
+    """A stand-in for the real service's older/variant spellings (PROTOCOL.md §3.2, §8.2–3, §10)."""
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    await ws.receive()  # the first message
+    chunk = {"audio": "AAAAAA==", "is_final": False, "context_id": "c1",
+             "alignment": {"chars": ["H", "i"], "charsStartTimesMs": [0, 40], "charsDurationsMs": [40, 40]},
+             "normalized_alignment": None}
+    await ws.send_str(json.dumps(chunk))
+    await ws.send_str(json.dumps({"type": "flush_done", "context_id": "c1", "flush_done": True}))
+    await ws.send_str(json.dumps({"audio": None, "is_final": True, "context_id": "c1"}))
+    await ws.close()
+    return ws
+
+
+async def test_both_spellings_of_server_fields(unused_tcp_port_factory=None):
+    app = web.Application()
+    app.router.add_get("/v1/text-to-speech/{voice}/multi-stream-input", old_spelling_server)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        client = eleven_nb.Client(base_url=f"http://127.0.0.1:{port}", keepalive=False)
+        async with client.multi_stream_input(output_format="pcm_16000") as mux:
+            ctx = await mux.context("c1")
+            chunks = [c async for c in ctx]
+        assert [c.is_final for c in chunks] == [False, True]
+        assert chunks[0].context_id == "c1" and ctx.timeline.text == "Hi"
+        assert ctx.timeline.durations_ms == [40.0, 40.0]
+    finally:
+        await runner.cleanup()
