@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-import urllib.request
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -23,12 +21,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _voices(args: argparse.Namespace) -> int:
-    from .client.endpoint import resolve_endpoint
+    from .client import Client, ElevenError
 
-    endpoint = resolve_endpoint(base_url=args.base_url)
-    request = urllib.request.Request(endpoint.http_url("/v1/voices"), headers=endpoint.headers())
-    with urllib.request.urlopen(request, timeout=30) as response:
-        voices = json.load(response)["voices"]
+    try:
+        voices = Client(base_url=args.base_url).list_voices()
+    except ElevenError as exc:
+        print(f"eleven-nb voices: {exc}", file=sys.stderr)
+        return 1
     for voice in voices:
         extra = voice.get("eleven_nb", {})
         flag = " (default)" if extra.get("default") else ""
@@ -58,12 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     voices.add_argument("--base-url", help="server to ask (default: as the client resolves it)")
     voices.set_defaults(func=_voices)
 
-    try:
-        from .client import cli_say
-    except ImportError:  # the client is optional for a server-only install
-        cli_say = None
-    if cli_say is not None:
-        cli_say.add_parser(sub)
+    from .client import cli_say
+
+    cli_say.add_parser(sub)
     return parser
 
 

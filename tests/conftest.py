@@ -125,3 +125,12 @@ def stop_process(proc: subprocess.Popen) -> None:
 def start_process(args: list[str], env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *args] if args[0] == "-m" else args, env={**os.environ, **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+@pytest.fixture(scope="session")
+def piper_server():
+    """The local server with the piper neural voice (the default engine)."""
+    pytest.importorskip("piper")
+    threaded = ThreadedServer(build_state("piper"))
+    yield threaded.server
+    threaded.stop()

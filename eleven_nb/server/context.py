@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 from .. import protocol
 from ..chunking import ScheduleBuffer, is_speakable, split_for_engine
 from ..protocol import ProtocolError, VoiceSettings
-from .engines.base import SynthesisSettings
-from .frames import Frame, FrameBuilder, silence_utterance
+from .engines.base import SynthesisSettings, silence_utterance
+from .frames import Frame, FrameBuilder
 
 if TYPE_CHECKING:
     from .app import ServerState, VoiceChoice

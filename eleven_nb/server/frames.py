@@ -98,10 +98,3 @@ class FrameBuilder:
             tuple((s - origin) * ms for _, s, _ in pending),
             tuple((e - s) * ms for _, s, e in pending),
         )
-
-
-def silence_utterance(text: str, sample_rate: int, seconds: float = 0.05) -> Utterance:
-    """A short silence carrying ``text`` (nothing speakable), so its characters still get timing."""
-    n = int(sample_rate * seconds)
-    edges = np.linspace(0, n, len(text) + 1).astype(np.int64)
-    return Utterance(text, np.zeros(n, np.int16), edges[:-1], edges[1:])

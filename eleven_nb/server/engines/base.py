@@ -79,6 +79,13 @@ class Engine(ABC):
         """Release native resources. Optional."""
 
 
+def silence_utterance(text: str, sample_rate: int, seconds: float = 0.05) -> Utterance:
+    """A short silence carrying ``text`` (nothing speakable), so its characters still get timing."""
+    n = int(sample_rate * seconds)
+    edges = np.linspace(0, n, len(text) + 1).astype(np.int64)
+    return Utterance(text, np.zeros(n, np.int16), edges[:-1], edges[1:])
+
+
 def check_utterances(text: str, utterances: list[Utterance]) -> None:
     """Raise ``AssertionError`` unless ``utterances`` honour the :class:`Utterance` invariants."""
     assert "".join(u.text for u in utterances) == text, "utterances do not cover the text"
