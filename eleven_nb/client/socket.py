@@ -18,7 +18,7 @@ from .. import protocol
 from ..protocol import ConnectionOptions, OutputFormat
 from .endpoint import Endpoint
 from .errors import ConnectionClosedError, ElevenError, ServerError
-from .tracks import Track
+from .tracks import AudioChunk, Track
 
 wire = logging.getLogger("eleven_nb.wire")
 log = logging.getLogger("eleven_nb.client")
@@ -230,7 +230,9 @@ class Socket:
     def _on_server_error(self, error: ServerError, context_id: str | None) -> None:
         self._emit("on_error", error)
         if self.multi and context_id is not None and context_id in self.tracks:
-            self.tracks[context_id].finish(error)  # this context failed; the socket goes on
+            track = self.tracks[context_id]
+            track.finish(error)  # this context failed; the socket goes on
+            self.all_chunks.put(AudioChunk(None, None, None, False, context_id, self.format, error=error))
         else:
             self._fatal = error
 

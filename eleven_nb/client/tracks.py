@@ -37,6 +37,7 @@ class AudioChunk:
     start_ms: float = 0.0  # where this chunk starts on its stream's (or context's) timeline
     pcm: np.ndarray | None = field(default=None, repr=False)  # decoded int16, when decoding is on
     message: dict[str, Any] | None = field(default=None, repr=False)  # the raw JSON message
+    error: BaseException | None = None  # this context failed (multi-stream-input): no final will come
 
     @property
     def duration_ms(self) -> float | None:

@@ -10,24 +10,38 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, AsyncIterable, Iterable
 
 import numpy as np
 
-from ..audio import StreamDecoder, save_audio
+from .. import protocol
+from ..audio import save_audio
 from ..chunking import PhraseChunker, chunk_text
+from ..client.loop import background_loop
 from ..protocol import OutputFormat, VoiceSettings, parse_output_format
 from .dialog import context_id, parse_dialog
 from .options import DEFAULTS, SpeakOptions
-from ..client.loop import background_loop
 from .sequencer import Placed, Sequencer
 
 log = logging.getLogger(__name__)
 
 TextSource = str | Iterable[str] | AsyncIterable[str]
+MAX_OPEN_CONTEXTS = protocol.MAX_CONTEXTS - 1  # one slot spare, so a late final never blocks a new turn
+
+
+@dataclass
+class Turn:
+    """One context: who speaks (lane), with which voice and settings, and what."""
+
+    context_id: str
+    lane: str
+    voice: str
+    settings: VoiceSettings
+    source: TextSource
 
 
 class SpeechJob:
@@ -38,107 +52,115 @@ class SpeechJob:
         self.options = options
         self.player = player
         self.future: concurrent.futures.Future | None = None
-        self._contexts: list = []
-        self._mux = None
+        self._open: list = []  # contexts opened and not yet final
 
-    # --- planning ---------------------------------------------------------------------
-
-    def _turns(self) -> list[tuple[str, str, dict[str, Any], TextSource]]:
-        """(context id, lane label, per-speaker settings, text source) for each turn."""
+    def turns(self) -> list[Turn]:
         opts = self.options
-        if opts.dialog:
-            if not isinstance(self.source, str):
-                raise ValueError("a dialog needs the whole script as text")
-            return [(context_id(t.speaker, i), t.speaker, opts.speakers.get(t.speaker, {}), t.text)
-                    for i, t in enumerate(parse_dialog(self.source))]
-        return [(opts.context or "cell", opts.context or "speech", {}, self.source)]
-
-    # --- running ----------------------------------------------------------------------
+        if not opts.dialog:
+            return [Turn(opts.context or "cell", opts.context or "speech", opts.voice, opts.voice_settings,
+                         self.source)]
+        if not isinstance(self.source, str):
+            raise ValueError("a dialog needs the whole script as text")
+        turns = []
+        for i, line in enumerate(parse_dialog(self.source)):
+            speaker = dict(opts.speakers.get(line.speaker, {}))
+            voice = speaker.pop("voice", opts.voice)
+            settings = VoiceSettings.from_dict({**opts.voice_settings.to_dict(), **speaker})
+            turns.append(Turn(context_id(line.speaker, i), line.speaker, voice, settings, line.text))
+        return turns
 
     async def run(self, client) -> None:
         started = time.perf_counter()
         player, opts = self.player, self.options
-        turns = self._turns()
+        turns = self.turns()
         fmt = parse_output_format(opts.output_format)
-        lanes = list(dict.fromkeys(label for _, label, _, _ in turns))
-        full_text = "\n".join(f"{label}: {src}" if opts.dialog else src for _, label, _, src in turns
-                              if isinstance(src, str))
-        player.begin(full_text, [{"id": lane, "label": lane} for lane in lanes])
-        rate = fmt.sample_rate
-        sequencer = Sequencer(rate)
-        decoders = {cid: StreamDecoder(fmt) for cid, _, _, _ in turns}
-        first_audio: float | None = None
-        for cid, label, _, _ in turns:
-            sequencer.add_turn(cid, label)
-        async with client.multi_stream_input(opts.voice, **_connection_kwargs(opts)) as mux:
-            self._mux = mux
-            sender = asyncio.create_task(self._send_all(mux, turns))
+        lanes = list(dict.fromkeys(t.lane for t in turns))
+        text = "\n".join(f"{t.lane}: {t.source}" if opts.dialog else t.source for t in turns
+                         if isinstance(t.source, str))
+        player.begin(text, [{"id": lane, "label": lane} for lane in lanes])
+        sequencer = Sequencer(fmt.sample_rate)
+        for turn in turns:
+            sequencer.add_turn(turn.context_id, turn.lane)
+        first_audio: list[float] = []
+        windows: dict[str, asyncio.Semaphore] = {}
+
+        def play(placed: list[Placed]) -> None:
+            for p in placed:
+                if not first_audio and len(p.pcm):
+                    first_audio.append(time.perf_counter() - started)
+                    player.set_status("streaming")
+                    player.set_metrics(ttfa_ms=first_audio[0] * 1000)
+                a = p.alignment
+                player.add_chunk(p.lane, p.at_ms, p.pcm.astype("<i2").tobytes(), fmt.sample_rate,
+                                 list(a.chars) if a else [], list(a.starts_ms) if a else [],
+                                 list(a.durations_ms) if a else [])
+
+        failures: list[BaseException] = []
+
+        async def read(voice: str, mux) -> None:
+            async for chunk in mux:
+                if chunk.pcm is not None or chunk.alignment is not None:
+                    pcm = chunk.pcm if chunk.pcm is not None else np.zeros(0, np.int16)
+                    play(sequencer.add_chunk(chunk.context_id, pcm, chunk.alignment))
+                if chunk.error is not None:
+                    failures.append(chunk.error)  # that turn is skipped; the others still play
+                if chunk.is_final or chunk.error is not None:
+                    play(sequencer.finish_turn(chunk.context_id))
+                    windows[voice].release()
+
+        async with contextlib.AsyncExitStack() as stack:
+            muxes = {}
+            for voice in dict.fromkeys(t.voice for t in turns):  # one socket per voice
+                muxes[voice] = await stack.enter_async_context(
+                    client.multi_stream_input(voice, decode=True, **_connection_kwargs(opts)))
+                windows[voice] = asyncio.Semaphore(MAX_OPEN_CONTEXTS)
+            readers = [asyncio.create_task(read(v, m)) for v, m in muxes.items()]
             try:
-                async for chunk in mux:
-                    placed: list[Placed] = []
-                    if chunk.audio:
-                        pcm = decoders[chunk.context_id].feed(chunk.audio)
-                        placed = sequencer.add_chunk(chunk.context_id, pcm, chunk.alignment)
-                    if chunk.is_final:
-                        tail = decoders[chunk.context_id].close()
-                        if len(tail):
-                            placed += sequencer.add_chunk(chunk.context_id, tail, None)
-                        placed += sequencer.finish_turn(chunk.context_id)
-                    for p in placed:
-                        if first_audio is None and len(p.pcm):
-                            first_audio = time.perf_counter() - started
-                            player.set_status("streaming")
-                            player.set_metrics(ttfa_ms=first_audio * 1000)
-                        _play(player, p, rate)
-                    if sequencer.done:
-                        break
-                await sender
+                for turn in turns:
+                    await windows[turn.voice].acquire()  # released by that context's final
+                    await self._send_turn(muxes[turn.voice], turn)
+                for mux in muxes.values():
+                    await mux.close_socket()
+                await asyncio.gather(*readers)
             finally:
-                sender.cancel()
+                for task in readers:
+                    task.cancel()
         audio_s = sequencer.timeline.audio_ms / 1000
         elapsed = time.perf_counter() - started
-        player.set_metrics(ttfa_ms=(first_audio or 0) * 1000, rtf=elapsed / audio_s if audio_s else None)
-        self._write_files(sequencer, rate)
+        player.set_metrics(ttfa_ms=first_audio[0] * 1000 if first_audio else None,
+                           rtf=elapsed / audio_s if audio_s else None)
+        self._write_files(sequencer)
+        if failures:
+            raise failures[0]
         player.finish()
 
-    async def _send_all(self, mux, turns) -> None:
-        """Open a context per turn (at most five at once), send its chunks, close it."""
-        window = asyncio.Semaphore(4)
-        closed = []
-
-        async def one(cid, settings, source):
-            async with window:
-                speaker_settings = {k: v for k, v in settings.items() if k != "voice"}
-                vs = VoiceSettings.from_dict({**self.options.voice_settings.to_dict(), **speaker_settings})
-                ctx = await mux.context(cid, voice_settings=vs)
-                self._contexts.append(ctx)
-                first = True
-                async for piece in _pieces(source, self.options.chunk):
-                    # the first piece is flushed so the first audio never waits for a schedule
-                    await ctx.send(piece, flush=first)
-                    first = False
-                await ctx.close()
-                closed.append(cid)
-
-        for cid, _, settings, source in turns:
-            await one(cid, settings, source)
-        await mux.close_socket()
+    async def _send_turn(self, mux, turn: Turn) -> None:
+        ctx = await mux.context(turn.context_id, voice_settings=turn.settings)
+        self._open.append(ctx)
+        first = True
+        async for piece in _pieces(turn.source, self.options.chunk):
+            if not isinstance(turn.source, str):
+                self.player.append_text(piece)
+            await ctx.send(piece, flush=first)  # the first piece is flushed: first audio never waits
+            first = False
+        await ctx.close()
 
     async def interrupt(self) -> None:
-        """Close this job's contexts at the server and stop its playback."""
-        for ctx in self._contexts:
-            try:
-                await ctx.close()
-            except Exception:  # the socket may already be gone; stopping is what matters
-                pass
+        """Stop playback and close this job's contexts at the server."""
+        self.player.stop()
+        for ctx in self._open:
+            if not ctx.done:
+                try:
+                    await ctx.close()
+                except Exception:  # the socket may already be gone; stopping is what matters
+                    pass
         self.player.set_status("done", "interrupted")
 
-    def _write_files(self, sequencer: Sequencer, rate: int) -> None:
+    def _write_files(self, sequencer: Sequencer) -> None:
         opts = self.options
         if opts.save:
-            pcm = self.player.audio_pcm() if hasattr(self.player, "audio_pcm") else None
-            if pcm is not None:
-                save_audio(opts.save, pcm, OutputFormat(f"pcm_{rate}", "pcm", rate))
+            rate = self.player.sample_rate
+            save_audio(opts.save, self.player.audio_pcm(), OutputFormat(f"pcm_{rate}", "pcm", rate))
         if opts.captions:
             timeline = sequencer.timeline
             text = timeline.to_srt() if opts.captions.lower().endswith(".srt") else timeline.to_vtt()
@@ -148,7 +170,7 @@ class SpeechJob:
 
 def _connection_kwargs(opts: SpeakOptions) -> dict[str, Any]:
     c = opts.connection_options()
-    return {k: v for k, v in vars(c).items() if v is not None} if hasattr(c, "__dict__") else {}
+    return {f.name: getattr(c, f.name) for f in fields(c) if getattr(c, f.name) is not None}
 
 
 async def _pieces(source: TextSource, chunk: str | int):
@@ -170,12 +192,6 @@ async def _pieces(source: TextSource, chunk: str | int):
                 yield piece
     for piece in chunker.close():
         yield piece
-
-
-def _play(player, placed: Placed, rate: int) -> None:
-    a = placed.alignment
-    player.add_chunk(placed.lane, placed.at_ms, placed.pcm.astype("<i2").tobytes(), rate,
-                     list(a.chars) if a else [], list(a.starts_ms) if a else [], list(a.durations_ms) if a else [])
 
 
 # --- the queue -------------------------------------------------------------------------

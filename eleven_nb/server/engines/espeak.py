@@ -15,9 +15,9 @@ from .spans import WordTiming, char_spans
 # voice id -> (espeak voice name, display name). Variants give dialogs distinct speakers.
 VOICES = {
     "espeak-en-us": ("en-us", "Ava (espeak-ng, en-US)"),
-    "espeak-en-gb": ("en-gb", "Bram (espeak-ng, en-GB)"),
+    "espeak-en-gb": ("en", "Bram (espeak-ng, en-GB)"),
     "espeak-en-us-f": ("en-us+f3", "Cleo (espeak-ng, en-US, higher)"),
-    "espeak-en-gb-m": ("en-gb+m3", "Dev (espeak-ng, en-GB, lower)"),
+    "espeak-en-gb-m": ("en+m3", "Dev (espeak-ng, en-GB, lower)"),
 }
 
 
