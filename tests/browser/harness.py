@@ -75,8 +75,10 @@ def have_browser() -> bool:
     return shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module. (Module scope: the sync Playwright API keeps an event loop
+    running in this thread while it is open, which async tests elsewhere cannot share.)"""
     if not have_browser():
         pytest.skip(f"needs playwright and Debian's chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
