@@ -335,6 +335,7 @@ function makeView(state, el, model) {
   root.tabIndex = 0;
   root.setAttribute("role", "group");
   root.setAttribute("aria-label", "eleven_nb speech player");
+  root.dataset.playerId = model.get("player_id");
   const bar = h("div", "enb-bar");
   const play = h("button", "enb-btn enb-play", "▶");
   play.title = "Play / pause (space)";
