@@ -410,14 +410,16 @@ def send_text(text: str, try_trigger_generation: bool = False, flush: bool = Fal
     return message
 
 
-def is_text_content(text: str | None) -> bool:
+def is_text_content(text: str | None, first: bool = False) -> bool:
     """Whether a message's ``text`` is text to speak.
 
-    ``""`` (end of stream / keep-alive) and ``" "`` (the initial message, a
-    keep-alive, or with ``flush`` a bare flush) are not: alignment covers
-    exactly the content text, which is how clients judge what was spoken.
+    ``""`` never is (end of stream; a keep-alive on multi-stream-input), nor is
+    the ``" "`` of the first message of a socket or context (the initial
+    message). Every other text is, keep-alive spaces included: alignment then
+    covers exactly the content text sent, which is how clients judge what was
+    spoken.
     """
-    return bool(text) and text != KEEP_ALIVE_TEXT
+    return bool(text) and not (first and text == KEEP_ALIVE_TEXT)
 
 
 def close_connection() -> dict[str, Any]:

@@ -73,6 +73,7 @@ class Socket:
                             "max_buffered_chunks": max_buffered_chunks}
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._inflight: dict[str, Any] | None = None  # taken from the outbox, not yet written
+        self._resent: set[int] = set()  # ids of messages a reconnect resends (not counted twice)
         self._loop = asyncio.get_running_loop()
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -147,6 +148,8 @@ class Socket:
         if message.get("close_socket"):
             self._socket_closing = True
             return
+        if self.multi and not message.get("context_id"):
+            return  # a socket-level keep-alive: no context
         track = self.track(message.get("context_id") if self.multi else None)
         if track.init_message is None:
             track.init_message = {k: v for k, v in message.items() if k != "text"} | {"text": " "}
@@ -158,9 +161,16 @@ class Socket:
 
     def _account(self, message: dict[str, Any]) -> None:
         """Once a message is written: its content text counts as sent (reconnect resends from here)."""
+        if id(message) in self._resent:
+            self._resent.discard(id(message))  # already counted when first written
+            return
+        if self.multi and not message.get("context_id"):
+            return
+        track = self.track(message.get("context_id") if self.multi else None)
+        first, track.opened = not track.opened, True
         text = message.get("text")
-        if isinstance(text, str) and protocol.is_text_content(text):
-            self.track(message.get("context_id") if self.multi else None).sent_text += text
+        if isinstance(text, str) and protocol.is_text_content(text, first):
+            track.sent_text += text
 
     async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
@@ -255,11 +265,13 @@ class Socket:
             if track.done:
                 continue
             cid = track.context_id if self.multi else None
-            if track.init_message is not None:
-                fresh.put_nowait(track.init_message)
+            replay = [track.init_message] if track.init_message is not None else []
             rest = track.unspoken_text
             if rest:
-                fresh.put_nowait(protocol.send_text(rest, flush=track.flushed or track.closing, context_id=cid))
+                replay.append(protocol.send_text(rest, flush=track.flushed or track.closing, context_id=cid))
+            for message in replay:
+                self._resent.add(id(message))
+                fresh.put_nowait(message)
             close = protocol.close_context(cid) if self.multi else protocol.close_connection()
             if track.closing and close not in pending:
                 fresh.put_nowait(close)

@@ -83,7 +83,10 @@ class StreamInput(_TrackView):
                                                    flush=flush))
 
     async def flush(self) -> None:
-        """Generate everything buffered now; the stream stays open (no final)."""
+        """Generate everything buffered now; the stream stays open (no final).
+
+        Sends ``{"text": " ", "flush": true}`` as ElevenLabs' guide does (the space is text too).
+        """
         await self._socket.send(protocol.send_text(protocol.KEEP_ALIVE_TEXT, flush=True))
 
     async def keep_alive(self) -> None:

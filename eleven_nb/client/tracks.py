@@ -90,7 +90,8 @@ class Track:
         self.queue = ChunkQueue()
         self.audio_chunks: collections.deque[bytes] = collections.deque(maxlen=max_buffered_chunks)
         self.dropped_audio_chunks = 0
-        self.sent_text = ""  # content text sent, in order (see protocol.is_text_content)
+        self.sent_text = ""  # content text written, in order (see protocol.is_text_content)
+        self.opened = False  # its first message has been written
         self.init_message: dict[str, Any] | None = None
         self.flushed = False  # a flush was asked for (resent text is flushed too)
         self.closing = False  # end of stream / close_context sent

@@ -159,7 +159,8 @@ class Session:
 
     def _on_single(self, message: ClientMessage) -> None:
         context = self.contexts.get(DEFAULT_CONTEXT)
-        if context is None:
+        first = context is None
+        if first:
             context = self.contexts[DEFAULT_CONTEXT] = self._open(None, message)
         else:
             self._check_settings(context, message)
@@ -167,12 +168,12 @@ class Session:
         if not text and not message.flush:  # "" (or no text at all): end of stream
             self._ending = True
             context.close()
-        elif protocol.is_text_content(text):
+        elif protocol.is_text_content(text, first):
             context.add_text(text, flush=message.flush, try_trigger=message.try_trigger_generation)
         elif message.flush:
             context.add_text("", flush=True)
         else:
-            context.touch()  # " ": the initial message or a keep-alive
+            context.touch()  # the initial " "
 
     # --- multi-stream-input -------------------------------------------------------------------
 
@@ -190,7 +191,8 @@ class Session:
             return  # a context-less keep-alive: the socket timer was reset above
         cid = message.context_id or DEFAULT_CONTEXT
         context = self.contexts.get(cid)
-        if context is None:
+        first = context is None
+        if first:
             if message.close_context:
                 return  # closing an unknown context is a no-op
             if len(self.contexts) >= protocol.MAX_CONTEXTS:
@@ -198,7 +200,7 @@ class Session:
             context = self.contexts[cid] = self._open(cid, message)
         else:
             self._check_settings(context, message)
-        if protocol.is_text_content(message.text):
+        if protocol.is_text_content(message.text, first):
             context.add_text(message.text, flush=message.flush, try_trigger=message.try_trigger_generation)
         elif message.flush:
             context.add_text("", flush=True)

@@ -31,7 +31,8 @@ async def test_stream_input_send_flush_close_iterate(client, tmp_path):
         await stream.close()
         chunks = [chunk async for chunk in stream]
     assert chunks[-1].is_final and not any(c.is_final for c in chunks[:-1])
-    assert stream.timeline.text == TEXT
+    # flush() sends {"text": " ", "flush": true}, as the WebSocket guide does: that space is text too
+    assert stream.timeline.text == TEXT.replace("today? ", "today?  ")
     assert all(c.audio and c.format.name == "pcm_16000" for c in chunks[:-1])
     starts = [c.start_ms for c in chunks[:-1]]
     assert starts == sorted(starts) and starts[0] == 0
@@ -116,7 +117,9 @@ async def test_keep_alive_outlives_the_inactivity_timeout(client):
         await stream.send("Still connected. ")
         await stream.close()
         chunks = [c async for c in stream]
-    assert chunks[-1].is_final and stream.timeline.text == "Still connected. "
+    assert chunks[-1].is_final and stream.timeline.text.strip() == "Still connected."
+    assert stream.timeline.text.startswith("  ")  # the keep-alive spaces were sent, and spoken as silence
+    assert stream.unspoken_text == ""  # what was sent, keep-alives included, is exactly what was aligned
 
 
 async def test_without_keep_alive_the_timeout_closes(espeak_server):
