@@ -1,0 +1,153 @@
+"""Client overhead: messages parsed per second, and added latency per chunk against bare aiohttp.
+
+    python bench/bench_client.py [--messages 20000] [--chunks 2000]
+
+1. Parse rate: realistic audio messages (0.5 s of pcm_22050 with alignment, as the local server sends)
+   through the client's whole receive path (parse, base64, alignment, timeline, queue), in process.
+2. Latency: a sender process streams the same messages, each stamped with CLOCK_MONOTONIC (shared by
+   processes on Linux), every 2 ms. Side by side in one run, alternating: a bare aiohttp loop
+   (``json.loads`` only) and the eleven_nb client (``async for chunk in stream``). Latency = arrival
+   in user code − stamp.
+
+Writes a section of bench/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import machine_line, write_section  # noqa: E402
+from eleven_nb import protocol  # noqa: E402
+from eleven_nb.alignment import Alignment  # noqa: E402
+from eleven_nb.client.tracks import Track  # noqa: E402
+
+
+def sample_message(seq: int = 0) -> dict:
+    text = "Streaming speech, word by word. "
+    audio = (np.sin(np.arange(11025) / 7) * 8000).astype("<i2").tobytes()  # 0.5 s at 22050 Hz
+    n = len(text)
+    alignment = Alignment(tuple(text), tuple(i * 15.0 for i in range(n)), (15.0,) * n)
+    return protocol.audio_message(audio, alignment, alignment) | {"seq": seq}
+
+
+def parse_rate(count: int) -> float:
+    raw = json.dumps(sample_message())
+    track = Track(None, protocol.parse_output_format("pcm_22050"), decode=False, use_normalized=False)
+    start = time.perf_counter()
+    for _ in range(count):
+        data = json.loads(raw)
+        track.feed(protocol.parse_server_message(data), data)
+        track.queue._items.clear()  # an iterator would take them; keep memory flat
+    return count / (time.perf_counter() - start)
+
+
+# --- the sender (a child process) -----------------------------------------------------------
+
+
+async def sender(port: int, chunks: int) -> None:
+    from aiohttp import web
+
+    base = sample_message()
+
+    async def stream(request):
+        ws = web.WebSocketResponse(max_msg_size=protocol.MAX_INPUT_FRAME)
+        await ws.prepare(request)
+        await ws.receive()  # the first message
+        for seq in range(chunks):
+            await ws.send_str(json.dumps(base | {"seq": seq, "t": time.monotonic()}))
+            await asyncio.sleep(0.002)
+        await ws.send_str(json.dumps(protocol.final_message()))
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/v1/text-to-speech/{voice}/stream-input", stream)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    print("ready", flush=True)
+    await asyncio.sleep(3600)
+
+
+async def bare(url: str) -> list[float]:
+    lat = []
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, max_msg_size=protocol.CLIENT_MAX_FRAME) as ws:
+        await ws.send_str(protocol.dumps(protocol.initialize_connection()))
+        async for msg in ws:
+            data = json.loads(msg.data)
+            if "t" in data:
+                lat.append((time.monotonic() - data["t"]) * 1000)
+    return lat
+
+
+async def client_side(base_url: str) -> list[float]:
+    import eleven_nb
+
+    client = eleven_nb.Client(base_url=base_url, keepalive=False)
+    lat = []
+    async with client.stream_input(output_format="pcm_22050") as stream:
+        async for chunk in stream:
+            if chunk.message and "t" in chunk.message:
+                lat.append((time.monotonic() - chunk.message["t"]) * 1000)
+    return lat
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--chunks", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(sender(args.serve, args.chunks))
+        return
+
+    rates = [parse_rate(args.messages) for _ in range(3)]
+    from tests.conftest import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--chunks", str(args.chunks)],
+                            stdout=subprocess.PIPE, text=True)
+    proc.stdout.readline()
+    base = f"http://127.0.0.1:{port}"
+    url = f"ws://127.0.0.1:{port}/v1/text-to-speech/v/stream-input"
+    bare_lat, client_lat = [], []
+    try:
+        for _ in range(args.rounds):
+            bare_lat += asyncio.run(bare(url))
+            client_lat += asyncio.run(client_side(base))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+    def p(values, q):
+        return float(np.percentile(values, q))
+
+    b50, c50 = statistics.median(bare_lat), statistics.median(client_lat)
+    body = (f"{machine_line()}\n\n"
+            f"| measure | value |\n|---|---|\n"
+            f"| messages parsed per second (full client receive path, median of 3 × {args.messages}) | "
+            f"{statistics.median(rates):,.0f} (goal ≥ 5,000) |\n"
+            f"| per-chunk latency, bare aiohttp loop: median / p95 (ms) | {b50:.2f} / {p(bare_lat, 95):.2f} |\n"
+            f"| per-chunk latency, eleven_nb client: median / p95 (ms) | {c50:.2f} / {p(client_lat, 95):.2f} |\n"
+            f"| added by the client, median (ms) | {c50 - b50:+.2f} |\n\n"
+            f"Messages: 0.5 s of pcm_22050 with 33-character alignment (~30 KB of JSON), as the local server "
+            f"sends them. Latency: {args.rounds} alternating rounds of {args.chunks} chunks each, sent every 2 ms "
+            f"by a separate process.")
+    print(body)
+    write_section("Client overhead", body)
+
+
+if __name__ == "__main__":
+    main()
