@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from .. import protocol
 from ..protocol import ProtocolError
@@ -62,6 +63,13 @@ class ServerState:
 
 
 STATE: web.AppKey["ServerState"] = web.AppKey("state", ServerState)
+
+
+class AccessLogger(AbstractAccessLogger):
+    """Access log without query strings: ``?authorization=`` may carry a key."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info("%s %s %s %d %.3fs", request.remote, request.method, request.path, response.status, time)
 
 
 def build_state(engine: str = "piper", voice_path: str | None = None, *, api_keys: tuple[str, ...] = (),

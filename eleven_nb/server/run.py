@@ -9,27 +9,35 @@ import sys
 
 from aiohttp import web
 
-from .app import build_state, create_app
+from .app import AccessLogger, build_state, create_app
 
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 
 
+def exposure_warning(host: str, api_keys: tuple[str, ...]) -> str | None:
+    """The warning for a server reachable beyond this machine with no keys, if that is the case."""
+    if host in (LOOPBACK, "localhost", "::1") or api_keys:
+        return None
+    return (f"warning: serving on {host} without API keys: anyone who can reach this machine can use it. "
+            "Pass --api-key to require one.")
+
+
 def serve(host: str = LOOPBACK, port: int = 8765, *, engine: str = "piper", voice_path: str | None = None,
           api_keys: tuple[str, ...] = (), max_connections: int | None = None, announce: bool = False) -> None:
     """Serve until SIGINT/SIGTERM. With ``announce``, print one JSON line once listening:
     ``{"event": "listening", "url": "http://HOST:PORT"}`` (how a parent learns a port-0 pick)."""
-    if host not in (LOOPBACK, "localhost", "::1") and not api_keys:
-        print(f"warning: serving on {host} without API keys: anyone who can reach this machine can use it. "
-              "Pass --api-key to require one.", file=sys.stderr)
+    warning = exposure_warning(host, api_keys)
+    if warning:
+        print(warning, file=sys.stderr)
     kwargs = {"max_connections": max_connections} if max_connections else {}
     state = build_state(engine, voice_path, api_keys=api_keys, **kwargs)
     asyncio.run(_serve(create_app(state), host, port, announce))
 
 
 async def _serve(app: web.Application, host: str, port: int, announce: bool) -> None:
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=AccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
