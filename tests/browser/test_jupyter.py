@@ -1,7 +1,10 @@
 """%%speak end to end: real JupyterLab 4 and Notebook 7, a real kernel, the local piper voice, Chromium."""
 from __future__ import annotations
 
+import json
+import shutil
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -15,6 +18,7 @@ PARAGRAPH = ("Streaming speech lets you hear the first words while the rest is s
              "should already be playing while the later ones are synthesized. Every word lights up as it is "
              "spoken, and clicking a word jumps straight to it. The timeline below shows each word as a block.")
 SAME = "The same sentence, spoken twice, at two speeds."
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def notebook() -> nbformat.NotebookNode:
@@ -37,7 +41,7 @@ def jupyter(tmp_path_factory):
     root = tmp_path_factory.mktemp("jupyter") / "nb"
     root.mkdir()
     nbformat.write(notebook(), root / "speak.ipynb")
-    nbformat.write(notebook(), root / "speak7.ipynb")
+    shutil.copy(NOTEBOOKS / "01-quickstart.ipynb", root / "01-quickstart.ipynb")
     app = JupyterApp(root, env={"ELEVEN_NB_ENGINE": "piper"})
     yield app
     app.stop()
@@ -117,15 +121,28 @@ def test_jupyterlab_speak_end_to_end(browser, jupyter, tmp_path):
         page.close()
 
 
-def test_notebook7_speak_end_to_end(browser, jupyter):
+def test_notebook7_runs_the_quickstart_tutorial(browser, jupyter):
+    """A tutorial notebook, as a reader runs it: Notebook 7, Run All, the players play and highlight."""
     page = browser.new_page(viewport={"width": 1280, "height": 2400})
     try:
-        page.goto(jupyter.notebook7("speak7.ipynb"))
+        page.goto(jupyter.notebook7("01-quickstart.ipynb"))
         wait_for_kernel(page)
         run_all(page)
-        check_streaming_player(page)
-        page.wait_for_function("document.querySelectorAll('.jp-CodeCell')[4].querySelectorAll('.enb-lane').length === 2",
-                               timeout=60_000)
+        h = player_in_cell(page, 1)
+        wait_player(page, 1, "P.firstScheduledAt !== null && P.words.length > 10")
+        t0 = page.evaluate(f"{h}.audioTime()")
+        time.sleep(0.5)
+        t1, index = page.evaluate(f"[{h}.audioTime(), {h}.highlightedIndex]")
+        words = page.evaluate(f"{h}.words")
+        assert 300 < t1 - t0 < 900 and words[0]["text"] == "Hello"
+        assert index >= 0 and words[index]["start"] <= t1 + 20
+        wait_player(page, 5, "P.words.length === 5", timeout_ms=90_000)  # speak() from code, last cell
+        page.wait_for_function("document.querySelectorAll('.jp-CodeCell')[5].querySelector('.enb-status')"
+                               "?.textContent === 'done'", timeout=60_000)
+        errors = page.evaluate("Array.from(document.querySelectorAll('.jp-OutputArea-output[data-mime-type="
+                               "\"application/vnd.jupyter.stderr\"]')).map(e => e.textContent)")
+        assert not any("Error" in e for e in errors), json.dumps(errors)[:500]
+        assert page.locator(".widget-slider").count() >= 4  # the voice sliders rendered
     except Exception:
         from tests.browser.harness import ARTIFACTS
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
