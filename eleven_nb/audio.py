@@ -1,8 +1,9 @@
 """Audio helpers shared by client and server: G.711, WAV, resampling, decoding, saving.
 
-Resampling is soxr's, MP3 and Opus coding PyAV's and lameenc's; only G.711
+Resampling is soxr's, MP3 and Opus coding lameenc's and PyAV's; only G.711
 (μ-law / A-law) is done here, in a few lines of numpy, bit-exact with the
-``audioop`` functions that Python 3.13 removed.
+``audioop`` functions that Python 3.13 removed. Nothing here knows about
+sockets, servers or clients.
 """
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ import soxr
 
 from .protocol import OutputFormat
 
-# --- G.711 ---------------------------------------------------------------------------
+_EMPTY = np.zeros(0, np.int16)
 
-_ULAW_BIAS, _ULAW_CLIP = 0x84, 32635
+# --- G.711 ---------------------------------------------------------------------------
+# The segment arithmetic follows the ITU G.711 reference that audioop implements.
+
+_ULAW_BIAS = 0x84
 _SEG_ENDS = np.array([0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF, 0x3FFF, 0x7FFF])
 
 
@@ -62,127 +66,294 @@ def alaw_decode(data: bytes) -> np.ndarray:
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
-    """Float [-1, 1] or any integer array → int16, clipped."""
+    """Float in [-1, 1) (scaled by 32768, the inverse of decoders' /32768) or any integers → int16, clipped."""
+    samples = np.asarray(samples)
     if samples.dtype == np.int16:
         return samples
     if np.issubdtype(samples.dtype, np.floating):
-        return np.clip(np.round(samples * 32767.0), -32768, 32767).astype(np.int16)
+        samples = np.round(samples * 32768.0)
     return np.clip(samples, -32768, 32767).astype(np.int16)
 
 
 def resample(pcm: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Resample int16 mono with soxr (no aliasing, unlike linear interpolation)."""
+    """Resample a whole int16 mono signal with soxr (no aliasing, unlike linear interpolation)."""
+    pcm = np.asarray(pcm, dtype=np.int16)
     if from_rate == to_rate or not len(pcm):
-        return np.asarray(pcm, dtype=np.int16)
-    return to_int16(soxr.resample(np.asarray(pcm, dtype=np.int16), from_rate, to_rate))
+        return pcm
+    return to_int16(soxr.resample(pcm, from_rate, to_rate))
 
 
 class Resampler:
-    """Chunked resampling with no clicks at chunk boundaries (soxr's streaming state)."""
+    """Resamples int16 mono that arrives in chunks, keeping soxr's filter state across them.
+
+    Resampling each chunk on its own would restart the filter at every
+    boundary (a click, and a few samples lost or gained each time); one stream
+    gives the same samples as resampling the whole signal at once.
+    """
 
     def __init__(self, from_rate: int, to_rate: int):
-        self.passthrough = from_rate == to_rate
-        self._stream = None if self.passthrough else soxr.ResampleStream(from_rate, to_rate, 1, dtype="int16")
+        self.from_rate, self.to_rate = from_rate, to_rate
+        self._stream = None if from_rate == to_rate else soxr.ResampleStream(from_rate, to_rate, 1, dtype="int16")
 
-    def __call__(self, pcm: np.ndarray, last: bool = False) -> np.ndarray:
+    def process(self, pcm: np.ndarray, last: bool = False) -> np.ndarray:
+        """The output available so far; ``last=True`` also drains the filter's tail."""
         pcm = np.asarray(pcm, dtype=np.int16)
-        if self.passthrough:
+        if self._stream is None:
             return pcm
         return self._stream.resample_chunk(pcm, last=last)
 
+    __call__ = process
+
+    def flush(self) -> np.ndarray:
+        """The filter's remaining output, at the end of the stream."""
+        return self.process(_EMPTY, last=True)
+
 
 def wav_bytes(pcm: bytes | np.ndarray, sample_rate: int) -> bytes:
-    """A mono 16-bit WAV file around ``pcm``."""
-    data = pcm.astype("<i2").tobytes() if isinstance(pcm, np.ndarray) else bytes(pcm)
-    header = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + struct.pack(
-        "<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16) + b"data" + struct.pack("<I", len(data))
-    return header + data
+    """A mono 16-bit PCM WAV file holding ``pcm`` (int16 samples or S16LE bytes)."""
+    data = np.asarray(pcm, dtype="<i2").tobytes() if isinstance(pcm, np.ndarray) else bytes(pcm)
+    if len(data) % 2:
+        raise ValueError(f"S16LE PCM must have an even number of bytes, not {len(data)}")
+    fmt_chunk = struct.pack("<HHIIHH", 1, 1, sample_rate, sample_rate * 2, 2, 16)  # PCM, mono, 16-bit
+    return (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE"
+            + b"fmt " + struct.pack("<I", len(fmt_chunk)) + fmt_chunk
+            + b"data" + struct.pack("<I", len(data)) + data)
 
 
 # --- decoding ---------------------------------------------------------------------------------
 
 
-def _frames_to_int16(frames) -> np.ndarray:
-    parts = []
+def _frames_to_int16(frames) -> tuple[np.ndarray, int | None]:
+    """PyAV audio frames → (int16 mono, their sample rate); several channels are averaged."""
+    parts, rate = [], None
     for frame in frames:
         array = frame.to_ndarray()
-        if array.ndim == 2:  # planar (channels, samples) or packed (1, samples*channels)
-            array = array.mean(axis=0) if frame.format.is_planar and array.shape[0] > 1 else array[0]
+        channels = frame.layout.nb_channels
+        if frame.format.is_planar:  # (channels, samples)
+            array = array.mean(axis=0) if channels > 1 else array[0]
+        else:  # (1, samples * channels), interleaved
+            array = array.reshape(-1, channels).mean(axis=1) if channels > 1 else array[0]
         parts.append(to_int16(array))
-    return np.concatenate(parts) if parts else np.zeros(0, np.int16)
+        rate = frame.sample_rate
+    return (np.concatenate(parts) if parts else _EMPTY), rate
+
+
+class _Mp3Stream:
+    """MP3 bytes in any pieces → PCM: PyAV's parser finds the frames across chunk boundaries."""
+
+    def __init__(self):
+        import av
+
+        self._codec = av.CodecContext.create("mp3", "r")
+
+    def feed(self, data: bytes) -> tuple[np.ndarray, int | None]:
+        return _frames_to_int16(f for packet in self._codec.parse(data) for f in self._codec.decode(packet))
+
+    def close(self) -> tuple[np.ndarray, int | None]:
+        # parse(b"") hands out the frame the parser still holds; decode(None) drains the decoder.
+        frames = [f for packet in self._codec.parse(b"") for f in self._codec.decode(packet)]
+        frames += self._codec.decode(None)
+        return _frames_to_int16(frames)
+
+
+def _opus_decoder(extradata: bytes):
+    """A PyAV Opus decoder, libopus's when the FFmpeg build has it.
+
+    FFmpeg's own Opus decoder was measured to blow up (full-scale garbage) on
+    libopus's 32 kbps hybrid-mode packets of a loud 1.5-2.5 kHz sweep, where
+    libopus decodes them cleanly.
+    """
+    import av
+
+    try:
+        codec = av.CodecContext.create("libopus", "r")
+    except ValueError:  # UnknownCodecError: a build without libopus
+        codec = av.CodecContext.create("opus", "r")
+    codec.extradata = extradata
+    return codec
+
+
+class _OggOpusStream:
+    """Ogg Opus bytes in any pieces → 48 kHz PCM, page by page, as the pages complete.
+
+    PyAV's demuxer wants the whole file, so the Ogg pages are split here (the
+    framing is a 27-byte header and a lacing table) and each Opus packet goes to
+    PyAV's decoder as soon as its page is complete. Trimming follows RFC 7845:
+    ``pre-skip`` samples are dropped at the start, and the end-of-stream page's
+    granule position cuts the encoder's padding at the end. A new beginning-of-
+    stream page (a chained stream) starts a new decoder.
+    """
+
+    RATE = 48000
+
+    def __init__(self):
+        self._buffer = bytearray()
+        self._codec = None
+        self._packet = b""  # a packet continued on the next page
+        self._packets_seen = 0  # of this logical stream: 0 OpusHead, 1 OpusTags, then audio
+        self._skip = 0  # pre-skip samples still to drop
+        self._decoded = 0  # samples decoded in this logical stream, pre-skip included
+
+    def feed(self, data: bytes) -> tuple[np.ndarray, int]:
+        self._buffer += data
+        parts = []
+        while (page := self._next_page()) is not None:
+            parts.append(self._on_page(*page))
+        return (np.concatenate(parts) if parts else _EMPTY), self.RATE
+
+    def close(self) -> tuple[np.ndarray, int]:
+        if self._buffer:
+            raise ValueError(f"the Ogg Opus stream ends inside a page ({len(self._buffer)} bytes left over)")
+        return self._drain(limit=None), self.RATE  # no EOS page seen: keep all the decoder holds
+
+    def _next_page(self) -> tuple[int, int, list[int], bytes] | None:
+        buf = self._buffer
+        if len(buf) < 27:
+            return None
+        if buf[:4] != b"OggS":
+            raise ValueError(f"not an Ogg stream: expected a page starting with b'OggS', got {bytes(buf[:4])!r}")
+        flags, granule = buf[5], struct.unpack_from("<q", buf, 6)[0]
+        n_segments = buf[26]
+        if len(buf) < 27 + n_segments:
+            return None
+        lacing = list(buf[27:27 + n_segments])
+        end = 27 + n_segments + sum(lacing)
+        if len(buf) < end:
+            return None
+        body = bytes(buf[27 + n_segments:end])
+        del buf[:end]
+        return flags, granule, lacing, body
+
+    def _on_page(self, flags: int, granule: int, lacing: list[int], body: bytes) -> np.ndarray:
+        if flags & 0x02:  # beginning of a (possibly chained) logical stream
+            self._codec, self._packet, self._packets_seen = None, b"", 0
+        if not flags & 0x01:  # not a continuation: a stray partial packet is dropped
+            self._packet = b""
+        # Only the last page's granule may end mid-packet: it cuts the encoder's padding.
+        eos = bool(flags & 0x04)
+        limit = granule if eos and granule >= 0 else None
+        parts, pos = [], 0
+        for size in lacing:
+            self._packet += body[pos:pos + size]
+            pos += size
+            if size < 255:  # a lacing value under 255 ends the packet
+                parts.append(self._on_packet(self._packet, limit))
+                self._packet = b""
+        if eos:
+            parts.append(self._drain(limit))
+        return np.concatenate(parts) if parts else _EMPTY
+
+    def _on_packet(self, packet: bytes, limit: int | None) -> np.ndarray:
+        self._packets_seen += 1
+        if self._packets_seen == 1:
+            self._open(packet)
+            return _EMPTY
+        if self._packets_seen == 2 or self._codec is None:  # OpusTags, or audio without a header
+            return _EMPTY
+        import av
+
+        return self._emit(_frames_to_int16(self._codec.decode(av.Packet(packet)))[0], limit)
+
+    def _drain(self, limit: int | None) -> np.ndarray:
+        if self._codec is None:
+            return _EMPTY
+        codec, self._codec = self._codec, None
+        return self._emit(_frames_to_int16(codec.decode(None))[0], limit)
+
+    def _open(self, head: bytes) -> None:
+        if not head.startswith(b"OpusHead") or len(head) < 19:
+            raise ValueError("not an Ogg Opus stream: its first packet is not an OpusHead")
+        self._skip = struct.unpack_from("<H", head, 10)[0]
+        self._decoded = 0
+        # Give the decoder a header with pre-skip 0 and drop the samples here, so the
+        # trimming does not depend on what a given FFmpeg build does with pre-skip.
+        self._codec = _opus_decoder(head[:10] + b"\0\0" + head[12:])
+
+    def _emit(self, pcm: np.ndarray, limit: int | None) -> np.ndarray:
+        """Cut at the granule ``limit`` (samples from the stream's start), then drop pre-skip."""
+        if limit is not None:
+            pcm = pcm[:max(0, limit - self._decoded)]
+        self._decoded += len(pcm)
+        dropped = min(self._skip, len(pcm))
+        self._skip -= dropped
+        return pcm[dropped:]
 
 
 class StreamDecoder:
-    """Decodes a stream of audio chunks (as they arrive) into int16 mono.
+    """Decodes the audio chunks of one stream or context, as they arrive, into int16 mono.
 
-    PCM, μ-law and A-law decode chunk by chunk (an odd PCM byte is carried to
-    the next chunk); MP3 through PyAV's parser, across frame boundaries that
-    need not match chunk boundaries. Ogg Opus is demuxed by PyAV from the
-    whole stream, so its samples come out in :meth:`close`.
+    ``feed(chunk)`` returns the samples that chunk completes; ``close()`` the
+    rest. PCM carries an odd trailing byte over to the next chunk; μ-law and
+    A-law decode by table; MP3 goes through PyAV's parser, so chunk boundaries
+    need not fall on frame boundaries; Ogg Opus is demuxed page by page, so its
+    audio also comes out as the pages arrive (one Ogg page, about 20 ms, behind).
+    Output is at ``sample_rate``: ``target_rate`` if given, else the format's rate.
     """
 
     def __init__(self, fmt: OutputFormat, target_rate: int | None = None):
         self.fmt = fmt
         self.sample_rate = target_rate or fmt.sample_rate
-        self._resample = Resampler(fmt.sample_rate, self.sample_rate)
         self._carry = b""
-        self._opus = bytearray()
-        self._mp3 = None
-        if fmt.codec == "mp3":
-            import av
-
-            self._mp3 = av.CodecContext.create("mp3", "r")
+        self._resampler: Resampler | None = None  # made once the decoded rate is known
+        self._codec = {"mp3": _Mp3Stream, "opus": _OggOpusStream}.get(fmt.codec, lambda: None)()
+        if fmt.codec not in ("pcm", "ulaw", "alaw", "mp3", "opus"):
+            raise ValueError(f"cannot decode codec {fmt.codec!r}")
+        self.closed = False
 
     def feed(self, data: bytes) -> np.ndarray:
-        return self._resample(self._decode(data))
-
-    def close(self) -> np.ndarray:
-        codec = self.fmt.codec
-        if codec == "mp3":
-            tail = _frames_to_int16(f for p in self._mp3.parse(b"") for f in self._mp3.decode(p))
-            tail = np.concatenate([tail, _frames_to_int16(self._mp3.decode(None))])
-        elif codec == "opus":
-            tail = decode_container(bytes(self._opus), "ogg")[0] if self._opus else np.zeros(0, np.int16)
-        else:
-            tail = np.zeros(0, np.int16)
-        return self._resample(tail, last=True)
-
-    def _decode(self, data: bytes) -> np.ndarray:
+        """Decode one chunk; returns int16 mono at ``sample_rate`` (possibly empty)."""
+        if self.closed:
+            raise RuntimeError("StreamDecoder.feed() after close()")
+        if not data:
+            return _EMPTY
         codec = self.fmt.codec
         if codec == "pcm":
-            data = self._carry + data
+            data = self._carry + bytes(data)
             even = len(data) - len(data) % 2
             self._carry = data[even:]
-            return np.frombuffer(data[:even], dtype="<i2").astype(np.int16)
-        if codec == "ulaw":
-            return ulaw_decode(data)
-        if codec == "alaw":
-            return alaw_decode(data)
-        if codec == "mp3":
-            return _frames_to_int16(f for p in self._mp3.parse(data) for f in self._mp3.decode(p))
-        self._opus += data
-        return np.zeros(0, np.int16)
+            pcm, rate = np.frombuffer(data[:even], dtype="<i2").astype(np.int16), self.fmt.sample_rate
+        elif codec == "ulaw":
+            pcm, rate = ulaw_decode(data), self.fmt.sample_rate
+        elif codec == "alaw":
+            pcm, rate = alaw_decode(data), self.fmt.sample_rate
+        else:
+            pcm, rate = self._codec.feed(bytes(data))
+        return self._to_target(pcm, rate)
+
+    def close(self) -> np.ndarray:
+        """The samples still held (codec and resampler tails); the decoder is done after this."""
+        if self.closed:
+            return _EMPTY
+        self.closed = True
+        pcm, rate = self._codec.close() if self._codec is not None else (_EMPTY, None)
+        return self._to_target(pcm, rate, last=True)
+
+    def _to_target(self, pcm: np.ndarray, rate: int | None, last: bool = False) -> np.ndarray:
+        if self._resampler is None:
+            if not len(pcm) or rate is None:
+                return _EMPTY
+            # The stream's real rate wins over the format's name (a server could differ).
+            self._resampler = Resampler(rate, self.sample_rate)
+        return self._resampler.process(pcm, last=last)
+
+
+def decode_all(data: bytes, fmt: OutputFormat) -> tuple[np.ndarray, int]:
+    """All of a stream's bytes in ``fmt`` → (int16 mono, the format's sample rate)."""
+    decoder = StreamDecoder(fmt)
+    return np.concatenate([decoder.feed(data), decoder.close()]), decoder.sample_rate
 
 
 def decode_container(data: bytes, container: str | None = None) -> tuple[np.ndarray, int]:
-    """Decode a whole file's bytes (MP3, Ogg Opus, WAV, ...) with PyAV → (int16 mono, rate)."""
+    """Decode a whole file's bytes (MP3, Ogg Opus, WAV, ...) with PyAV's demuxer → (int16 mono, rate)."""
     import av
 
     with av.open(io.BytesIO(data), format=container) as box:
         stream = box.streams.audio[0]
-        rate = stream.codec_context.sample_rate
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
-        parts = [np.asarray(out.to_ndarray()).reshape(-1)
-                 for frame in box.decode(stream) for out in resampler.resample(frame)]
-        parts += [np.asarray(out.to_ndarray()).reshape(-1) for out in resampler.resample(None)]
-    return (np.concatenate(parts).astype(np.int16) if parts else np.zeros(0, np.int16)), rate
-
-
-def decode_all(data: bytes, fmt: OutputFormat) -> tuple[np.ndarray, int]:
-    """All of a stream's bytes in ``fmt`` → (int16 mono, sample rate)."""
-    decoder = StreamDecoder(fmt)
-    pcm = np.concatenate([decoder.feed(data), decoder.close()])
-    return pcm, fmt.sample_rate
+        codec = stream.codec_context
+        if codec.name == "opus":
+            codec = _opus_decoder(codec.extradata)  # the demuxer's packets carry the pre-skip and end trim
+        pcm, rate = _frames_to_int16(f for packet in box.demux(stream) for f in codec.decode(packet))
+    return pcm, rate or stream.codec_context.sample_rate
 
 
 # --- saving -----------------------------------------------------------------------------------
@@ -191,20 +362,25 @@ SAVE_EXTENSIONS = (".wav", ".mp3", ".ogg", ".opus", ".pcm", ".raw", ".ulaw", ".a
 
 
 def save_audio(path: str | Path, data: bytes | np.ndarray, fmt: OutputFormat) -> Path:
-    """Write audio received in ``fmt`` to ``path``, converting to what its extension asks.
+    """Write audio received in ``fmt`` to ``path``, in the form its extension names.
 
-    ``.wav`` gets a WAV header around decoded PCM; ``.mp3`` and ``.ogg``/``.opus``
-    keep the bytes when they already are that codec, else are encoded;
-    ``.pcm``/``.raw`` are S16LE; ``.ulaw``/``.alaw`` raw G.711 at 8 kHz.
+    Bytes already in the asked-for form are written as they are (``.mp3`` from
+    mp3, ``.ogg``/``.opus`` from opus, ``.pcm``/``.raw`` from pcm, ``.ulaw`` from
+    ulaw, ``.alaw`` from alaw); otherwise the audio is decoded and re-encoded:
+    ``.wav`` is a mono 16-bit WAV at the received rate, ``.pcm``/``.raw`` headerless
+    S16LE, ``.ulaw``/``.alaw`` raw G.711 at 8 kHz, ``.mp3`` via lameenc, ``.ogg``/
+    ``.opus`` Ogg Opus via PyAV. ``data`` may also be int16 samples at ``fmt``'s rate.
     """
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in SAVE_EXTENSIONS:
-        raise ValueError(f"cannot save audio as {ext or 'a file without extension'!r}; "
+        raise ValueError(f"cannot save audio as {ext or 'a file without an extension'!r}; "
                          f"use one of {', '.join(SAVE_EXTENSIONS)}")
-    raw = data.astype("<i2").tobytes() if isinstance(data, np.ndarray) else bytes(data)
-    if (ext == ".mp3" and fmt.codec == "mp3") or (ext in (".ogg", ".opus") and fmt.codec == "opus"):
-        path.write_bytes(raw)
+    raw = np.asarray(data, dtype="<i2").tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    same = {".mp3": "mp3", ".ogg": "opus", ".opus": "opus", ".pcm": "pcm", ".raw": "pcm",
+            ".ulaw": "ulaw", ".alaw": "alaw"}
+    if same.get(ext) == fmt.codec:
+        path.write_bytes(raw[:len(raw) - len(raw) % 2] if fmt.codec == "pcm" else raw)
         return path
     pcm, rate = decode_all(raw, fmt)
     if ext == ".wav":
@@ -212,13 +388,16 @@ def save_audio(path: str | Path, data: bytes | np.ndarray, fmt: OutputFormat) ->
     elif ext in (".pcm", ".raw"):
         out = pcm.astype("<i2").tobytes()
     elif ext in (".ulaw", ".alaw"):
-        eight = resample(pcm, rate, 8000)
-        out = ulaw_encode(eight) if ext == ".ulaw" else alaw_encode(eight)
+        narrow = resample(pcm, rate, 8000)
+        out = ulaw_encode(narrow) if ext == ".ulaw" else alaw_encode(narrow)
     else:
         from .server.encoders import make_encoder
-        from .protocol import parse_output_format
 
-        target = parse_output_format("mp3_44100_128" if ext == ".mp3" else "opus_48000_64")
+        if ext == ".mp3":  # MPEG-1 rates take 128 kbps; lower rates (MPEG-2) 64 kbps at 22050 Hz
+            target = OutputFormat("mp3_44100_128", "mp3", 44100, 128) if rate > 24000 else \
+                OutputFormat("mp3_22050_64", "mp3", 22050, 64)
+        else:
+            target = OutputFormat("opus_48000_64", "opus", 48000, 64)
         encoder = make_encoder(target, rate)
         out = encoder.encode(pcm) + encoder.flush()
     path.write_bytes(out)

@@ -12,6 +12,7 @@ const players = new Map(); // player_id -> state (initialize() and render() get 
 globalThis.__elevenPlayers = globalThis.__elevenPlayers || {};
 
 const SEEK_STEP_MS = 2000;
+const PENDING_SHOWN = 600; // characters of not-yet-spoken text shown after the spoken ones
 const START_LEAD_S = 0.03; // schedule slightly ahead so the first samples are not cut
 
 function newState(model) {
@@ -369,6 +370,9 @@ function makeView(state, el, model) {
   el.appendChild(root);
 
   const laneRows = new Map(); // lane -> {row, inner}
+  let lanesWidth = 0;
+  const resize = new ResizeObserver((entries) => { lanesWidth = entries[0].contentRect.width; });
+  resize.observe(lanesBox);
   let paragraph = null, paragraphLane = null;
   const wordEls = []; // index -> span
   const blockEls = [];
@@ -439,7 +443,7 @@ function makeView(state, el, model) {
     },
     tick(t) {
       const total = Math.max(state.bufferedEnd, 1);
-      const width = lanesBox.clientWidth || 600;
+      const width = lanesWidth || 600; // cached: reading layout every frame would force a relayout
       const scale = width / total;
       for (const { inner } of laneRows.values()) inner.style.transform = `scaleX(${scale})`;
       playhead.style.left = `${(t / total) * 100}%`;
@@ -475,7 +479,9 @@ function makeView(state, el, model) {
       const rest = text.replace(/\s+/g, " ").trim();
       let i = 0, seen = 0;
       while (i < rest.length && seen < aligned) { if (!/\s/.test(rest[i])) seen++; i++; }
-      pending.textContent = rest.slice(i);
+      const left = rest.slice(i);
+      // only the next stretch: re-laying out a 20,000-character tail on every chunk would stall the page
+      pending.textContent = left.length > PENDING_SHOWN ? left.slice(0, PENDING_SHOWN) + " …" : left;
       if (pending.parentNode !== transcript) transcript.appendChild(pending);
     } else if (pending.parentNode) pending.remove();
   }

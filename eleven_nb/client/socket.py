@@ -207,6 +207,8 @@ class Socket:
                     if attempt < self.reconnect.max_attempts:
                         continue
             self._closed_with(code, reason)
+            if self._session is not None:
+                await self._session.close()  # connections without `async with` (the gem API) end here
             return
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> str:

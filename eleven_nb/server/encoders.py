@@ -1,8 +1,11 @@
-"""Streaming encoders: one per stream or context, so its frames form ONE continuous stream.
+"""Streaming encoders: one per stream or context, so its outputs form ONE continuous stream.
 
 The engine's int16 PCM is resampled with soxr's streaming resampler (no clicks
-at chunk boundaries) and encoded to the requested ``output_format``: raw PCM,
-G.711, MP3 (lameenc: no per-chunk header) or Ogg Opus (PyAV).
+at chunk boundaries) and encoded to the requested ``output_format``: raw S16LE
+PCM, raw G.711 at 8 kHz, MP3 (one lameenc encoder: frames only, no per-chunk
+ID3/Xing header) or Ogg Opus (PyAV's libopus and Ogg muxer, pages handed out
+as soon as the muxer writes them). Concatenating every ``encode`` output and
+the ``flush`` output gives one valid file in that format.
 """
 from __future__ import annotations
 
@@ -15,20 +18,38 @@ from ..protocol import OutputFormat
 
 
 class StreamEncoder:
-    """``encode(pcm)`` per chunk, ``flush()`` once at the end; outputs concatenate to one stream."""
+    """``encode(pcm)`` per chunk, ``flush()`` once at the end; the outputs concatenate to one stream.
+
+    The base class writes raw S16LE at the format's rate; subclasses override
+    :meth:`_encode` (resampled samples → bytes) and :meth:`_finish` (codec tail).
+    """
 
     def __init__(self, fmt: OutputFormat, source_rate: int):
         self.fmt = fmt
-        self._resample = Resampler(source_rate, fmt.sample_rate)
+        self.source_rate = source_rate
+        self._resampler = Resampler(source_rate, fmt.sample_rate)
+        self._finished = False
 
     def encode(self, pcm: np.ndarray) -> bytes:
-        return self._encode(self._resample(pcm)) if len(pcm) else b""
+        """Encode int16 mono at ``source_rate``; returns the bytes ready so far (maybe b"")."""
+        if self._finished:
+            raise RuntimeError(f"{self.fmt.name} encoder: encode() after flush()")
+        if not len(pcm):
+            return b""
+        pcm = np.asarray(pcm)
+        if pcm.ndim != 1:
+            raise ValueError(f"encoders take mono 1-D int16 samples, not an array of shape {pcm.shape}")
+        return self._encode(self._resampler.process(pcm.astype(np.int16, copy=False)))
 
     def flush(self) -> bytes:
-        return self._encode(self._resample(np.zeros(0, np.int16), last=True)) + self._finish()
+        """End the stream: the resampler's and codec's tails. Later calls return b""."""
+        if self._finished:
+            return b""
+        self._finished = True
+        return self._encode(self._resampler.flush()) + self._finish()
 
     def _encode(self, pcm: np.ndarray) -> bytes:
-        return pcm.astype("<i2").tobytes()
+        return pcm.astype("<i2", copy=False).tobytes()
 
     def _finish(self) -> bytes:
         return b""
@@ -40,6 +61,10 @@ class _G711Encoder(StreamEncoder):
 
 
 class _Mp3Encoder(StreamEncoder):
+    """One LAME encoder for the whole stream; soxr does the resampling, not LAME."""
+
+    QUALITY = 7  # LAME's 0 (best) .. 9 (fastest); 7 is ~2x faster than 5 and fine for speech
+
     def __init__(self, fmt: OutputFormat, source_rate: int):
         super().__init__(fmt, source_rate)
         import lameenc
@@ -49,68 +74,90 @@ class _Mp3Encoder(StreamEncoder):
         self._lame.set_in_sample_rate(fmt.sample_rate)
         self._lame.set_out_sample_rate(fmt.sample_rate)
         self._lame.set_bit_rate(fmt.bitrate_kbps or 128)
-        self._lame.set_quality(7)  # fast; 170-340x real time here
+        self._lame.set_quality(self.QUALITY)
+        self._started = False  # lameenc refuses flush() before any encode()
 
     def _encode(self, pcm: np.ndarray) -> bytes:
-        return bytes(self._lame.encode(pcm.astype("<i2").tobytes())) if len(pcm) else b""
+        if not len(pcm):
+            return b""
+        self._started = True
+        return bytes(self._lame.encode(pcm.astype("<i2", copy=False).tobytes()))
 
     def _finish(self) -> bytes:
-        return bytes(self._lame.flush())
+        return bytes(self._lame.flush()) if self._started else b""
 
 
 class _OpusEncoder(StreamEncoder):
-    """Ogg Opus through PyAV; pages are handed out as soon as the muxer writes them."""
+    """Ogg Opus at 48 kHz through PyAV: libopus packets of 20 ms, muxed into an in-memory Ogg.
 
-    FRAME = 960  # 20 ms at 48 kHz
+    ``page_duration`` of 20 ms makes the muxer close a page per packet, so each
+    ``encode`` hands out the audio encoded so far; the muxer keeps one page
+    back (it may be the last, flagged at the end) and libopus one frame of
+    look-ahead, so the output trails the input by roughly 40-60 ms until ``flush``.
+    """
+
+    RATE = 48000
+    FRAME = 960  # 20 ms: libopus's default frame size
 
     def __init__(self, fmt: OutputFormat, source_rate: int):
+        if fmt.sample_rate != self.RATE:
+            raise ValueError(f"Ogg Opus is encoded at {self.RATE} Hz, not {fmt.sample_rate}")
         super().__init__(fmt, source_rate)
         import av
 
         self._av = av
-        self._buffer = io.BytesIO()
-        # page_duration (µs) small, so pages (and audio) leave as each chunk is encoded
-        self._box = av.open(self._buffer, mode="w", format="ogg", options={"page_duration": "20000"})
-        self._stream = self._box.add_stream("libopus", rate=48000)
+        self._out = io.BytesIO()
+        self._box = av.open(self._out, mode="w", format="ogg", options={"page_duration": "20000"})
+        self._stream = self._box.add_stream("libopus", rate=self.RATE)
         self._stream.layout = "mono"
         self._stream.bit_rate = (fmt.bitrate_kbps or 64) * 1000
-        self._pending = np.zeros(0, np.int16)
+        self._pending = np.zeros(0, np.int16)  # less than one frame
         self._pts = 0
-        self._read = 0
-
-    def _take(self) -> bytes:
-        data = self._buffer.getvalue()[self._read:]
-        self._read += len(data)
-        return data
-
-    def _mux_frames(self, pcm: np.ndarray, final: bool) -> bytes:
-        self._pending = np.concatenate([self._pending, pcm])
-        while len(self._pending) >= self.FRAME or (final and len(self._pending)):
-            block = self._pending[: self.FRAME]
-            if len(block) < self.FRAME:
-                block = np.concatenate([block, np.zeros(self.FRAME - len(block), np.int16)])
-            self._pending = self._pending[self.FRAME:]
-            frame = self._av.AudioFrame.from_ndarray(block.reshape(1, -1), format="s16", layout="mono")
-            frame.sample_rate = 48000
-            frame.pts = self._pts
-            self._pts += self.FRAME
-            for packet in self._stream.encode(frame):
-                self._box.mux(packet)
-        return self._take()
 
     def _encode(self, pcm: np.ndarray) -> bytes:
-        return self._mux_frames(pcm, final=False)
+        self._pending = np.concatenate([self._pending, pcm]) if len(self._pending) else pcm
+        whole = len(self._pending) - len(self._pending) % self.FRAME
+        for start in range(0, whole, self.FRAME):
+            self._encode_frame(self._pending[start:start + self.FRAME])
+        self._pending = self._pending[whole:]
+        return self._take()
 
     def _finish(self) -> bytes:
-        out = self._mux_frames(np.zeros(0, np.int16), final=True)
+        if len(self._pending):  # libopus takes a short last frame; the end granule trims its padding
+            self._encode_frame(self._pending)
+            self._pending = np.zeros(0, np.int16)
         for packet in self._stream.encode(None):
             self._box.mux(packet)
-        self._box.close()
-        return out + self._take()
+        self._box.close()  # writes the last page, flagged end-of-stream
+        return self._take()
+
+    def _encode_frame(self, block: np.ndarray) -> None:
+        frame = self._av.AudioFrame.from_ndarray(np.ascontiguousarray(block).reshape(1, -1),
+                                                 format="s16", layout="mono")
+        frame.sample_rate = self.RATE
+        frame.pts = self._pts
+        self._pts += len(block)
+        for packet in self._stream.encode(frame):
+            self._box.mux(packet)
+
+    def _take(self) -> bytes:
+        """The bytes the muxer has written since the last call, and forget them."""
+        data = self._out.getvalue()
+        self._out.seek(0)
+        self._out.truncate()
+        return data
+
+
+_ENCODERS = {"pcm": StreamEncoder, "ulaw": _G711Encoder, "alaw": _G711Encoder, "mp3": _Mp3Encoder,
+             "opus": _OpusEncoder}
 
 
 def make_encoder(fmt: OutputFormat, source_rate: int) -> StreamEncoder:
-    """The encoder for ``fmt``, fed PCM at ``source_rate``."""
-    kind = {"pcm": StreamEncoder, "ulaw": _G711Encoder, "alaw": _G711Encoder, "mp3": _Mp3Encoder,
-            "opus": _OpusEncoder}[fmt.codec]
+    """A new encoder for one stream in ``fmt``, fed int16 mono PCM at ``source_rate``."""
+    try:
+        kind = _ENCODERS[fmt.codec]
+    except KeyError:
+        raise ValueError(f"cannot encode codec {fmt.codec!r}; known: {', '.join(_ENCODERS)}") from None
+    if source_rate <= 0:
+        raise ValueError(f"source_rate must be positive, not {source_rate}")
     return kind(fmt, source_rate)
