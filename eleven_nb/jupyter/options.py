@@ -97,9 +97,5 @@ class Defaults:
     def __init__(self) -> None:
         self.options = SpeakOptions()
 
-    def set(self, **changes: Any) -> SpeakOptions:
-        self.options = self.options.updated(**changes)
-        return self.options
-
 
 DEFAULTS = Defaults()
