@@ -66,7 +66,7 @@ def alaw_decode(data: bytes) -> np.ndarray:
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
-    """Float in [-1, 1) (scaled by 32768, the inverse of decoders' /32768) or any integers → int16, clipped."""
+    """Floats in [-1, 1) (times 32768, undoing decoders' /32768) or any integers → int16, clipped."""
     samples = np.asarray(samples)
     if samples.dtype == np.int16:
         return samples
@@ -93,7 +93,9 @@ class Resampler:
 
     def __init__(self, from_rate: int, to_rate: int):
         self.from_rate, self.to_rate = from_rate, to_rate
-        self._stream = None if from_rate == to_rate else soxr.ResampleStream(from_rate, to_rate, 1, dtype="int16")
+        self._stream = None
+        if from_rate != to_rate:
+            self._stream = soxr.ResampleStream(from_rate, to_rate, 1, dtype="int16")
 
     def process(self, pcm: np.ndarray, last: bool = False) -> np.ndarray:
         """The output available so far; ``last=True`` also drains the filter's tail."""
@@ -139,21 +141,52 @@ def _frames_to_int16(frames) -> tuple[np.ndarray, int | None]:
 
 
 class _Mp3Stream:
-    """MP3 bytes in any pieces → PCM: PyAV's parser finds the frames across chunk boundaries."""
+    """MP3 bytes in any pieces → PCM: PyAV's parser finds the frames across chunk boundaries.
+
+    An ID3v2 tag at the start is cut off (the parser would glue it to the first
+    frame); a packet the decoder still rejects (a damaged frame, a stray tag) is
+    skipped and counted in ``skipped``, as players do, rather than ending the stream.
+    """
 
     def __init__(self):
         import av
 
+        self._av = av
         self._codec = av.CodecContext.create("mp3", "r")
+        self._head: bytearray | None = bytearray()  # the first bytes, until any ID3v2 tag is past
+        self.skipped = 0
 
     def feed(self, data: bytes) -> tuple[np.ndarray, int | None]:
-        return _frames_to_int16(f for packet in self._codec.parse(data) for f in self._codec.decode(packet))
+        if self._head is not None:
+            data = self._strip_id3(data)
+        return _frames_to_int16(f for packet in self._codec.parse(data) for f in self._decode(packet))
+
+    def _strip_id3(self, data: bytes) -> bytes:
+        head = self._head
+        head += data
+        if len(head) < 10 and b"ID3".startswith(bytes(head[:3])):
+            return b""  # too early to tell
+        if head[:3] == b"ID3":
+            size = 10 + sum((b & 0x7F) << (7 * k) for k, b in enumerate(reversed(head[6:10])))  # "syncsafe"
+            size += 10 if head[5] & 0x10 else 0  # a footer
+            if len(head) < size:
+                return b""
+            del head[:size]
+        self._head = None
+        return bytes(head)
 
     def close(self) -> tuple[np.ndarray, int | None]:
         # parse(b"") hands out the frame the parser still holds; decode(None) drains the decoder.
-        frames = [f for packet in self._codec.parse(b"") for f in self._codec.decode(packet)]
+        frames = [f for packet in self._codec.parse(b"") for f in self._decode(packet)]
         frames += self._codec.decode(None)
         return _frames_to_int16(frames)
+
+    def _decode(self, packet) -> list:
+        try:
+            return self._codec.decode(packet)
+        except self._av.InvalidDataError:
+            self.skipped += 1
+            return []
 
 
 def _opus_decoder(extradata: bytes):
@@ -211,7 +244,8 @@ class _OggOpusStream:
         if len(buf) < 27:
             return None
         if buf[:4] != b"OggS":
-            raise ValueError(f"not an Ogg stream: expected a page starting with b'OggS', got {bytes(buf[:4])!r}")
+            raise ValueError(f"not an Ogg stream: expected a page starting with b'OggS', "
+                             f"got {bytes(buf[:4])!r}")
         flags, granule = buf[5], struct.unpack_from("<q", buf, 6)[0]
         n_segments = buf[26]
         if len(buf) < 27 + n_segments:
@@ -291,13 +325,13 @@ class StreamDecoder:
     """
 
     def __init__(self, fmt: OutputFormat, target_rate: int | None = None):
+        if fmt.codec not in ("pcm", "ulaw", "alaw", "mp3", "opus"):
+            raise ValueError(f"cannot decode codec {fmt.codec!r}; known: pcm, ulaw, alaw, mp3, opus")
         self.fmt = fmt
         self.sample_rate = target_rate or fmt.sample_rate
         self._carry = b""
         self._resampler: Resampler | None = None  # made once the decoded rate is known
-        self._codec = {"mp3": _Mp3Stream, "opus": _OggOpusStream}.get(fmt.codec, lambda: None)()
-        if fmt.codec not in ("pcm", "ulaw", "alaw", "mp3", "opus"):
-            raise ValueError(f"cannot decode codec {fmt.codec!r}")
+        self._codec = _Mp3Stream() if fmt.codec == "mp3" else _OggOpusStream() if fmt.codec == "opus" else None
         self.closed = False
 
     def feed(self, data: bytes) -> np.ndarray:

@@ -78,7 +78,8 @@ def test_wav_bytes_reads_back_with_the_wave_module(as_bytes):
     pcm = tone(seconds=0.25)
     data = wav_bytes(pcm.tobytes() if as_bytes else pcm, RATE)
     with wave.open(io.BytesIO(data)) as wav:
-        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate(), wav.getnframes()) == (1, 2, RATE, len(pcm))
+        params = (wav.getnchannels(), wav.getsampwidth(), wav.getframerate(), wav.getnframes())
+        assert params == (1, 2, RATE, len(pcm))
         assert np.array_equal(np.frombuffer(wav.readframes(len(pcm)), "<i2"), pcm)
     assert data[:4] == b"RIFF" and struct.unpack_from("<I", data, 4)[0] == len(data) - 8
     with pytest.raises(ValueError, match="even"):
@@ -90,7 +91,8 @@ def test_resample_keeps_duration_and_frequency(to_rate):
     out = resample(tone(), RATE, to_rate)
     assert out.dtype == np.int16 and len(out) == to_rate
     assert abs(peak_hz(out, to_rate) - 440) < 2
-    assert np.array_equal(resample(tone(), RATE, RATE), tone()) and len(resample(np.zeros(0, np.int16), RATE, 8000)) == 0
+    assert np.array_equal(resample(tone(), RATE, RATE), tone())
+    assert len(resample(np.zeros(0, np.int16), RATE, 8000)) == 0
 
 
 def test_resample_does_not_alias():
@@ -102,7 +104,8 @@ def test_streaming_resampler_matches_one_shot_and_has_no_clicks():
     pcm = tone()
     whole = resample(pcm, RATE, 16000)
     stream = Resampler(RATE, 16000)
-    pieces = np.concatenate([stream.process(pcm[i:i + 777]) for i in range(0, len(pcm), 777)] + [stream.flush()])
+    pieces = [stream.process(pcm[i:i + 777]) for i in range(0, len(pcm), 777)]
+    pieces = np.concatenate(pieces + [stream.flush()])
     assert len(pieces) == len(whole)
     assert np.abs(pieces.astype(int) - whole).max() <= 2  # rounding only
     # the control: restarting the filter per chunk changes the length and clicks at the seams
@@ -120,7 +123,7 @@ def test_resampler_passthrough():
 # --- stream decoding -----------------------------------------------------------------------------
 
 
-def fed_in_pieces(fmt: OutputFormat, data: bytes, size: int = 777, target_rate: int | None = None) -> list[np.ndarray]:
+def fed_in_pieces(fmt: OutputFormat, data: bytes, size: int = 777, target_rate: int | None = None) -> list:
     decoder = StreamDecoder(fmt, target_rate)
     return [decoder.feed(data[i:i + size]) for i in range(0, len(data), size)] + [decoder.close()]
 
@@ -145,6 +148,18 @@ def test_compressed_audio_comes_out_while_it_arrives(name):
     decoder = StreamDecoder(fmt)
     first_half = sum(len(decoder.feed(data[i:i + 777])) for i in range(0, len(data) // 2, 777))
     assert first_half / fmt.sample_rate > 0.8  # not held until close()
+
+
+def test_mp3_decoder_skips_a_leading_id3_tag_and_survives_stray_ones():
+    fmt = OUTPUT_FORMATS["mp3_44100_128"]
+    encoder = make_encoder(fmt, RATE)
+    chunks = [encoder.encode(c) for c in np.array_split(tone(), 10)] + [encoder.flush()]
+    id3 = b"ID3\x04\x00\x00\x00\x00\x00\x20" + b"TXXX" + bytes(28)  # a 42-byte ID3v2.4 tag
+    clean = len(np.concatenate(fed_in_pieces(fmt, b"".join(chunks))))
+    for size in (1, 5, 777):
+        assert len(np.concatenate(fed_in_pieces(fmt, id3 + b"".join(chunks), size=size))) == clean
+    # a tag before every chunk (the fake-server bug LiveKit choked on) costs frames, not the stream
+    assert len(np.concatenate(fed_in_pieces(fmt, b"".join(id3 + c for c in chunks)))) > clean / 2
 
 
 def test_opus_stream_decoding_matches_pyav_demuxer():
@@ -193,7 +208,8 @@ def read_saved(path, ext: str) -> tuple[np.ndarray, int]:
             assert (wav.getnchannels(), wav.getsampwidth()) == (1, 2)
             return np.frombuffer(wav.readframes(wav.getnframes()), "<i2"), wav.getframerate()
     if ext in (".pcm", ".raw", ".ulaw", ".alaw"):
-        return {".ulaw": ulaw_decode, ".alaw": alaw_decode}.get(ext, lambda d: np.frombuffer(d, "<i2"))(data), 0
+        decode = {".ulaw": ulaw_decode, ".alaw": alaw_decode}.get(ext, lambda raw: np.frombuffer(raw, "<i2"))
+        return decode(data), 0
     return decode_container(data, "mp3" if ext == ".mp3" else "ogg")
 
 
