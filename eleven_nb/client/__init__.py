@@ -12,6 +12,7 @@ from .errors import ConnectionClosedError, ElevenError, EndpointError, ServerErr
 from .gem import Connection, Event, WebsocketTextToSpeech
 from .socket import Reconnect, Socket
 from .streams import Context, MultiStreamInput, StreamInput, _Opened
+from .sync import SyncMultiStreamInput, SyncOpened, SyncStreamInput
 from .tracks import DEFAULT_MAX_BUFFERED_CHUNKS, AudioChunk
 
 __all__ = ["AudioChunk", "Client", "ConnectionClosedError", "Context", "ElevenError", "EndpointError", "Event",
@@ -107,6 +108,16 @@ class Client:
         make = self._socket_factory(voice_id, protocol.MULTI_STREAM_INPUT, options, reconnect=reconnect,
                                     decode=decode, alignment=alignment)
         return _Opened(make, MultiStreamInput, None)
+
+    # --- the same, for plain scripts (run on the background event loop) ----------------------
+
+    def stream_input_sync(self, voice_id: str = protocol.DEFAULT_VOICE_ID, **kwargs: Any) -> SyncOpened:
+        """``with client.stream_input_sync(voice_id, **options) as stream``: :meth:`stream_input` without async."""
+        return SyncOpened(self.stream_input(voice_id, **kwargs), SyncStreamInput)
+
+    def multi_stream_input_sync(self, voice_id: str = protocol.DEFAULT_VOICE_ID, **kwargs: Any) -> SyncOpened:
+        """``with client.multi_stream_input_sync(voice_id) as mux``: :meth:`multi_stream_input` without async."""
+        return SyncOpened(self.multi_stream_input(voice_id, **kwargs), SyncMultiStreamInput)
 
     # --- discovery -----------------------------------------------------------------------------
 

@@ -166,3 +166,19 @@ def test_endpoint_resolution(monkeypatch):
     monkeypatch.setenv("ELEVENLABS_API_KEY", "env-key")
     assert resolve_endpoint().kind == "real" and resolve_endpoint().headers() == {"xi-api-key": "env-key"}
     assert resolve_endpoint(base_url="127.0.0.1:5").http_url == "http://127.0.0.1:5"
+
+
+def test_the_core_from_a_plain_script(client):
+    with client.stream_input_sync(output_format="pcm_16000", sync_alignment=True) as stream:
+        stream.send("Plain scripts work too. ")
+        stream.close()
+        chunks = list(stream)
+    assert chunks[-1].is_final and stream.timeline.text == "Plain scripts work too. "
+    with client.multi_stream_input_sync(output_format="pcm_16000", sync_alignment=True) as mux:
+        ctx = mux.context("a", voice_settings={"stability": 0.4})
+        ctx.send("One context. ")
+        ctx.close()
+        assert [c.is_final for c in ctx][-1] is True
+        mux.close_socket()
+        assert mux.wait_closed(10) and mux.close_code == 1000
+    assert ctx.timeline.text == "One context. "
