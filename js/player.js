@@ -1,268 +1,481 @@
-// eleven_nb player: plays streamed PCM chunks gaplessly with Web Audio and keeps a transcript and a
-// timeline in step with the audio clock. One plain ES module for anywidget; no build step.
+// eleven_nb player: plays streamed int16 PCM chunks gaplessly with Web Audio and keeps a transcript
+// and a timeline in step with the audio clock. One plain ES module for anywidget; no build step.
 //
-// Kernel -> browser messages ("msg:custom"):
-//   {type: "begin", text, lanes}                     a new utterance: reset
-//   {type: "chunk", lane, at_ms, sample_rate, chars, starts_ms, durations_ms} + buffers[0] = int16 PCM
-//   {type: "status", status, message}   {type: "metrics", ...}   {type: "stop"}
+// Kernel -> browser ("msg:custom"):
+//   {type: "begin", text, lanes}                       a new utterance: reset
+//   {type: "chunk", lane, at_ms, sample_rate, chars, starts_ms, durations_ms} + buffers[0] = int16 LE PCM
+//       at_ms and starts_ms are absolute on the player's one timeline
+//   {type: "text", lane, text}                         the transcript grows (token streams)
+//   {type: "status", status, message}                  connecting | streaming | done | error
+//   {type: "stop"}                                     stop playback (an interrupt)
 // Browser -> kernel: {type: "speak_again"}.
-// Play, pause, seek and the highlight all live here, so they work while the kernel is busy.
-
-const players = new Map(); // player_id -> state (initialize() and render() get different model proxies)
-globalThis.__elevenPlayers = globalThis.__elevenPlayers || {};
+// Synced state read here: player_id, lanes, text, status, status_message, show_timeline, metrics, and,
+// once the stream has ended, words + audio + sample_rate (so a reopened output can replay alone).
+//
+// Play, pause, seek and the highlight live here, so they work while the kernel is busy.
+// State is kept per player_id (initialize() and render() get different model proxies in anywidget).
 
 const SEEK_STEP_MS = 2000;
-const PENDING_SHOWN = 600; // characters of not-yet-spoken text shown after the spoken ones
-const START_LEAD_S = 0.03; // schedule slightly ahead so the first samples are not cut
+const LEAD_S = 0.03; // schedule a little ahead so the first samples are not cut
+const GAP_TOLERANCE_MS = 5; // chunks closer than this count as contiguous
+const PENDING_SHOWN = 600; // characters of not-yet-spoken text shown after the spoken words
+const FRAME_LOG = 20000; // per-frame samples kept for the highlight-lag benchmark
+const BLOCKED_AFTER_MS = 300; // a context still suspended this long after play() was blocked
+const ROW_H = 16, ROW_GAP = 4, AXIS_H = 16; // timeline geometry (CSS px)
 
-function newState(model) {
-  const state = {
-    model,
-    ctx: null,
-    chunks: [], // {lane, at, dur, buffer: AudioBuffer, pcm: Int16Array, rate}
-    words: [], // {lane, text, start, end, el, block}
-    lanes: [],
-    turnLane: null,
-    bufferedEnd: 0,
-    playing: false,
-    stalled: false,
-    mediaAtStart: 0,
-    ctxStart: 0,
-    sources: [],
-    current: -1,
-    views: new Set(),
-    streamDone: false,
-    blocked: false,
-    pendingChars: {}, // lane -> partial word being built from chars
-    debug: { chunksReceived: 0, firstChunkAt: null, firstScheduledAt: null, lags: [], receivedAt: [] },
-  };
-  return state;
-}
+const players = new Map(); // player_id -> state
+const handles = (globalThis.__elevenPlayers = globalThis.__elevenPlayers || {});
 
-function ensureContext(state) {
-  if (!state.ctx) {
+// --- one AudioContext for every player on the page (browsers limit how many may exist) -------------
+
+let sharedCtx = null;
+
+function audioContext() {
+  if (!sharedCtx || sharedCtx.state === "closed") {
     const Ctx = globalThis.AudioContext || globalThis.webkitAudioContext;
-    state.ctx = new Ctx();
+    sharedCtx = new Ctx({ latencyHint: "interactive" });
+    sharedCtx.addEventListener("statechange", () => {
+      for (const s of players.values()) {
+        if (sharedCtx.state === "running" && s.blocked) { s.blocked = false; refresh(s); }
+      }
+    });
   }
-  return state.ctx;
+  return sharedCtx;
 }
 
-function mediaNow(state) {
-  if (!state.playing || state.stalled || !state.ctx) return state.mediaAtStart;
-  const t = state.mediaAtStart + (state.ctx.currentTime - state.ctxStart) * 1000;
-  return Math.min(t, state.bufferedEnd);
-}
-
-function stopSources(state) {
-  for (const s of state.sources) {
-    try { s.onended = null; s.stop(); } catch (_) { /* already stopped */ }
+function ensureAudio(s) {
+  const ctx = audioContext();
+  if (s.ctx !== ctx) {
+    s.ctx = ctx;
+    s.out = ctx.createGain();
+    s.out.connect(ctx.destination);
+    for (const c of s.chunks) c.buffer = null; // buffers belong to a context: rebuild lazily
   }
-  state.sources = [];
+  return ctx;
 }
 
-function scheduleChunk(state, chunk) {
-  const ctx = state.ctx;
-  const offsetMs = Math.max(0, state.mediaAtStart - chunk.at);
-  if (offsetMs >= chunk.dur) return;
-  const when = state.ctxStart + Math.max(0, chunk.at - state.mediaAtStart) / 1000;
-  const src = ctx.createBufferSource();
-  src.buffer = chunk.buffer;
-  src.connect(ctx.destination);
-  src.start(when, offsetMs / 1000);
-  state.sources.push(src);
-  if (state.debug.firstScheduledAt === null) state.debug.firstScheduledAt = performance.now();
+// --- state ---------------------------------------------------------------------------------------
+
+function streamState() {
+  return {
+    chunks: [], // sorted by `at`: {lane, at, dur, rate, pcm: Int16Array, buffer: AudioBuffer|null}
+    contiguousEnd: 0, // end of the audio that plays without a hole (ms)
+    bufferedEnd: 0, // end of all audio received (ms)
+    words: [], // in arrival order (the DOM index): {lane, text, start, end, index}
+    order: [], // the same words sorted by start, for the binary search
+    openWords: new Map(), // lane -> its last word, which the next chunk may continue
+    alignedChars: 0, // non-space characters aligned so far (to show the not-yet-spoken tail)
+    seenLanes: [],
+    streamDone: false,
+    mode: "idle", // idle | playing | waiting (underrun: the clock waits) | paused | ended
+    userPaused: false,
+    anchorMedia: 0, // media ms at anchorCtx
+    anchorCtx: 0, // AudioContext seconds when anchorMedia plays
+    current: -1, // position in `order` of the highlighted word
+    debug: { chunksReceived: 0, firstChunkAt: null, firstScheduledAt: null, chunkLog: [], lags: [],
+             frameAt: [], frameMedia: [], frameLag: [] },
+  };
 }
 
-function startFrom(state, ms) {
-  const ctx = ensureContext(state);
-  stopSources(state);
-  state.mediaAtStart = Math.max(0, Math.min(ms, state.bufferedEnd));
-  state.ctxStart = ctx.currentTime + START_LEAD_S;
-  state.playing = true;
-  state.stalled = false;
-  for (const chunk of state.chunks) scheduleChunk(state, chunk);
-  if (ctx.state === "suspended") {
-    ctx.resume().then(() => { state.blocked = false; refresh(state); }).catch(() => {});
-    state.blocked = ctx.state === "suspended";
+function createState(id, model) {
+  const s = Object.assign(streamState(), {
+    id, model, ctx: null, out: null, sources: new Set(), views: new Set(), raf: 0,
+    blocked: false, blockTimer: 0, text: model.get("text") || "",
+  });
+  players.set(id, s);
+  return s;
+}
+
+function resetStream(s) {
+  stopSources(s);
+  Object.assign(s, streamState());
+  s.current = -1;
+  for (const v of s.views) v.reset();
+}
+
+function lanesOf(s) {
+  const declared = (s.model.get("lanes") || []).map((l) => ({ id: String(l.id), label: String(l.label ?? l.id) }));
+  for (const id of s.seenLanes) if (!declared.some((l) => l.id === id)) declared.push({ id, label: id });
+  return declared;
+}
+
+function labelOf(s, lane) {
+  const l = (s.model.get("lanes") || []).find((x) => x.id === lane);
+  return l ? String(l.label ?? l.id) : lane;
+}
+
+// --- the media clock -----------------------------------------------------------------------------
+
+// What has been scheduled to reach the output by now (ms on the timeline).
+function rawTime(s) {
+  if (s.mode !== "playing" || !s.ctx) return s.anchorMedia;
+  return s.anchorMedia + (s.ctx.currentTime - s.anchorCtx) * 1000;
+}
+
+// What the listener hears now: the raw clock less the output latency, held inside the audio we have.
+function mediaTime(s) {
+  if (s.mode !== "playing" || !s.ctx) return s.anchorMedia;
+  const latency = Math.min(0.5, Math.max(0, s.ctx.outputLatency || s.ctx.baseLatency || 0));
+  const t = s.anchorMedia + (s.ctx.currentTime - latency - s.anchorCtx) * 1000;
+  return Math.min(Math.max(t, s.anchorMedia), s.contiguousEnd);
+}
+
+function stopSources(s) {
+  for (const src of s.sources) {
+    try { src.onended = null; src.stop(); } catch (_) { /* never started or already stopped */ }
   }
-  refresh(state);
+  s.sources.clear();
 }
 
-function pause(state, byUser = false) {
-  if (byUser) state.userPaused = true;
-  state.mediaAtStart = mediaNow(state);
-  state.playing = false;
-  state.stalled = false;
-  stopSources(state);
-  refresh(state);
+function bufferOf(s, c) {
+  if (!c.buffer && c.pcm.length) {
+    c.buffer = s.ctx.createBuffer(1, c.pcm.length, c.rate);
+    const data = c.buffer.getChannelData(0);
+    for (let i = 0; i < c.pcm.length; i++) data[i] = c.pcm[i] / 32768;
+  }
+  return c.buffer;
 }
 
-function seek(state, ms) {
-  if (state.playing) startFrom(state, ms);
-  else { state.mediaAtStart = Math.max(0, Math.min(ms, state.bufferedEnd)); refresh(state); }
-  highlight(state, true);
+function schedule(s, c) {
+  const offset = s.anchorMedia - c.at; // ms into the chunk where playback begins
+  if (offset >= c.dur || !c.pcm.length) return;
+  const src = s.ctx.createBufferSource();
+  src.buffer = bufferOf(s, c);
+  src.connect(s.out);
+  src.start(s.anchorCtx + Math.max(0, -offset) / 1000, Math.max(0, offset) / 1000);
+  src.onended = () => s.sources.delete(src);
+  s.sources.add(src);
+  const now = performance.now();
+  if (c.log && c.log.scheduledAt === null) c.log.scheduledAt = now;
+  if (s.debug.firstScheduledAt === null) s.debug.firstScheduledAt = now;
 }
 
-function togglePlay(state) {
-  if (state.playing) pause(state, true);
-  else startFrom(state, state.mediaAtStart >= state.bufferedEnd - 1 ? 0 : state.mediaAtStart);
+function startFrom(s, ms) {
+  const ctx = ensureAudio(s);
+  stopSources(s);
+  s.anchorMedia = Math.max(0, Math.min(ms, s.contiguousEnd));
+  s.anchorCtx = ctx.currentTime + LEAD_S;
+  s.mode = "playing";
+  s.userPaused = false;
+  for (const c of s.chunks) schedule(s, c);
+  if (ctx.state !== "running") watchBlocked(s);
+  wake(s);
+  refresh(s);
+}
+
+// The browser may refuse to start audio without a user gesture: say so, and start on a click.
+function watchBlocked(s) {
+  const ctx = s.ctx;
+  ctx.resume().catch(() => {});
+  clearTimeout(s.blockTimer);
+  s.blockTimer = setTimeout(() => {
+    if (ctx.state !== "running" && (s.mode === "playing" || s.mode === "waiting")) { s.blocked = true; refresh(s); }
+  }, BLOCKED_AFTER_MS);
+}
+
+function unlock(s) {
+  const ctx = ensureAudio(s);
+  if (ctx.state !== "running") ctx.resume().then(() => { s.blocked = false; refresh(s); }, () => {});
+}
+
+function pause(s, byUser) {
+  if (s.mode === "playing" || s.mode === "waiting") s.anchorMedia = mediaTime(s);
+  if (s.mode !== "idle" || byUser) s.mode = "paused";
+  if (byUser) s.userPaused = true;
+  stopSources(s);
+  highlight(s, true);
+  refresh(s);
+}
+
+function seek(s, ms) {
+  const target = Math.max(0, Math.min(ms, s.contiguousEnd));
+  if (s.mode === "playing" || s.mode === "waiting") startFrom(s, target);
+  else {
+    s.anchorMedia = target;
+    if (s.mode === "ended") s.mode = "paused";
+  }
+  highlight(s, true);
+  refresh(s);
+}
+
+function togglePlay(s) {
+  unlock(s); // a click or key press is a user gesture: the moment to resume a blocked context
+  if (s.mode === "playing" || s.mode === "waiting") pause(s, true);
+  else if (s.chunks.length) startFrom(s, s.streamDone && s.anchorMedia >= s.contiguousEnd - 1 ? 0 : s.anchorMedia);
 }
 
 // --- incoming data -------------------------------------------------------------------------------
 
-function int16From(view) {
-  // buffers arrive as DataView, maybe at an odd offset: copy before viewing as Int16
-  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-  const copy = new Uint8Array(bytes.length - (bytes.length % 2));
-  copy.set(bytes.subarray(0, copy.length));
-  return new Int16Array(copy.buffer);
+// Buffers arrive as DataView, maybe at an odd offset: copy the bytes before viewing them as int16.
+function toInt16(data) {
+  if (!data) return new Int16Array(0);
+  if (data instanceof Int16Array) return data;
+  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data)
+    : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const even = bytes.length - (bytes.length % 2);
+  return new Int16Array(bytes.slice(0, even).buffer); // little-endian, as every browser platform is
 }
 
-function addAudio(state, lane, at, pcm, rate) {
-  const ctx = ensureContext(state);
-  const dur = (pcm.length / rate) * 1000;
-  let buffer = null;
-  if (pcm.length) {
-    buffer = ctx.createBuffer(1, pcm.length, rate);
-    const data = buffer.getChannelData(0);
-    for (let i = 0; i < pcm.length; i++) data[i] = pcm[i] / 32768;
+function recomputeEnds(s) {
+  let end = s.chunks.length ? s.chunks[0].at : 0, all = 0;
+  for (const c of s.chunks) {
+    if (c.at <= end + GAP_TOLERANCE_MS) end = Math.max(end, c.at + c.dur);
+    all = Math.max(all, c.at + c.dur);
   }
-  const chunk = { lane, at, dur, buffer, pcm, rate };
-  if (buffer) state.chunks.push(chunk);
-  state.bufferedEnd = Math.max(state.bufferedEnd, at + dur);
-  return chunk;
+  s.bufferedEnd = all;
+  s.contiguousEnd = s.streamDone ? all : end; // once the stream is over, a hole is just silence
 }
 
-function addChars(state, lane, chars, starts, durs) {
-  // words are runs of non-space characters; a word may continue into the next chunk
-  let word = state.pendingChars[lane] || null;
-  const finished = [];
+function addAudio(s, lane, at, pcm, rate) {
+  const c = { lane, at, rate, pcm, dur: (pcm.length / rate) * 1000, buffer: null, log: null };
+  let i = s.chunks.length;
+  while (i > 0 && s.chunks[i - 1].at > at) i--; // nearly always appended at the end
+  s.chunks.splice(i, 0, c);
+  recomputeEnds(s);
+  return c;
+}
+
+function isSpace(c) {
+  return c === " " || c === "\n" || c === "\t" || c === "\r" || /^\s+$/.test(c);
+}
+
+// Words are runs of non-space characters. A word cut by a chunk boundary continues in the next chunk
+// of the same lane; another lane speaking in between (a new turn) or a long silence ends it.
+function addChars(s, lane, chars, starts, durs) {
+  for (const other of s.openWords.keys()) if (other !== lane) s.openWords.delete(other);
+  let open = s.openWords.get(lane) || null;
+  if (open && chars.length && +starts[0] - open.end > 300) open = null;
+  const added = [], grown = new Set();
   for (let i = 0; i < chars.length; i++) {
-    const c = chars[i];
-    if (/\s/.test(c)) {
-      if (word) { finished.push(word); word = null; }
-      continue;
-    }
-    if (!word) word = { lane, text: "", start: starts[i], end: starts[i] + durs[i] };
-    word.text += c;
-    word.end = Math.max(word.end, starts[i] + durs[i]);
+    const ch = String(chars[i] ?? "");
+    if (!ch || isSpace(ch)) { open = null; continue; }
+    const start = +starts[i] || 0, end = start + (+durs[i] || 0);
+    if (!open) { open = { lane, text: "", start, end, index: -1 }; added.push(open); }
+    else if (open.index >= 0) grown.add(open);
+    open.text += ch;
+    if (end > open.end) open.end = end;
+    s.alignedChars += 1;
   }
-  state.pendingChars[lane] = word;
-  return finished;
+  s.openWords.set(lane, open);
+  return { added, grown: [...grown] };
 }
 
-function flushWords(state) {
-  const out = [];
-  for (const lane of Object.keys(state.pendingChars)) {
-    if (state.pendingChars[lane]) out.push(state.pendingChars[lane]);
-    state.pendingChars[lane] = null;
-  }
-  return out;
-}
-
-function onChunk(state, msg, buffers) {
-  const d = state.debug;
-  const now = performance.now();
-  d.chunksReceived += 1;
-  d.receivedAt.push(now);
-  if (d.firstChunkAt === null) d.firstChunkAt = now;
-  const chunk = addAudio(state, msg.lane, msg.at_ms, buffers && buffers[0] ? int16From(buffers[0]) : new Int16Array(0), msg.sample_rate);
-  const words = addChars(state, msg.lane, msg.chars || [], msg.starts_ms || [], msg.durations_ms || []);
-  appendWords(state, words, msg.lane);
-  if (state.playing && chunk.buffer) {
-    if (state.stalled) startFrom(state, state.mediaAtStart); // the clock waited for this chunk
-    else scheduleChunk(state, chunk);
-  } else if (!state.playing && state.chunks.length === 1 && chunk.buffer && !state.userPaused) {
-    startFrom(state, 0); // play the first chunk as soon as it arrives
-  }
-  refresh(state);
-}
-
-function appendWords(state, words, lane) {
+function registerWords(s, words) {
+  let outOfOrder = false;
   for (const w of words) {
-    w.index = state.words.length;
-    state.words.push(w);
+    w.index = s.words.length;
+    s.words.push(w);
+    const o = s.order;
+    if (!o.length || o[o.length - 1].start <= w.start) o.push(w);
+    else { // rare: a chunk earlier on the timeline than one already here
+      let lo = 0, hi = o.length;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (o[mid].start <= w.start) lo = mid + 1; else hi = mid; }
+      o.splice(lo, 0, w);
+      outOfOrder = true;
+    }
+    if (!s.seenLanes.includes(w.lane)) s.seenLanes.push(w.lane);
   }
-  if (!state.lanes.includes(lane)) state.lanes.push(lane);
-  for (const view of state.views) view.addWords(words);
+  for (const v of s.views) v.addWords(words);
+  if (outOfOrder) { s.current = -1; for (const v of s.views) v.restyle(); highlight(s, true); }
 }
 
-function onMessage(state, msg, buffers) {
+function onChunk(s, msg, buffers) {
+  const d = s.debug, now = performance.now();
+  d.chunksReceived += 1;
+  if (d.firstChunkAt === null) d.firstChunkAt = now;
+  const lane = String(msg.lane ?? "speech");
+  if (!s.seenLanes.includes(lane)) s.seenLanes.push(lane);
+  const before = s.contiguousEnd;
+  const c = addAudio(s, lane, +msg.at_ms || 0, toInt16(buffers && buffers[0]), +msg.sample_rate || 22050);
+  c.log = { at_ms: c.at, receivedAt: now, scheduledAt: null };
+  d.chunkLog.push(c.log);
+  const { added, grown } = addChars(s, lane, msg.chars || [], msg.starts_ms || [], msg.durations_ms || []);
+  registerWords(s, added);
+  for (const v of s.views) for (const w of grown) v.growWord(w);
+  if (c.pcm.length) {
+    if (s.mode === "playing") {
+      ensureAudio(s);
+      // late (underrun): the clock ran past the audio we had; it waits, then resumes where audio ran out
+      if (rawTime(s) > c.at + 1) startFrom(s, Math.min(rawTime(s), before));
+      else schedule(s, c);
+    } else if (s.mode === "waiting") startFrom(s, s.anchorMedia);
+    else if (s.mode === "idle" && !s.userPaused) startFrom(s, c.at <= before + GAP_TOLERANCE_MS ? 0 : c.at);
+  }
+  for (const v of s.views) v.setText();
+  wake(s);
+  refresh(s);
+}
+
+function endStream(s) {
+  if (s.streamDone) return;
+  s.streamDone = true;
+  s.openWords.clear();
+  recomputeEnds(s);
+}
+
+function onMessage(s, msg, buffers) {
+  if (!msg || typeof msg !== "object") return;
   switch (msg.type) {
     case "begin":
-      stopSources(state);
-      Object.assign(state, newState(state.model), { ctx: state.ctx, views: state.views });
-      for (const view of state.views) view.reset();
+      resetStream(s);
+      if (typeof msg.text === "string") s.text = msg.text;
+      for (const v of s.views) v.setText();
+      refresh(s);
       break;
     case "chunk":
-      onChunk(state, msg, buffers);
+      onChunk(s, msg, buffers);
+      break;
+    case "text":
+      s.text += String(msg.text ?? "");
+      for (const v of s.views) v.setText();
       break;
     case "status":
-      if (msg.status === "done" || msg.status === "error") {
-        state.streamDone = true;
-        appendWords(state, flushWords(state), state.lanes[state.lanes.length - 1] || "speech");
-      }
-      if (msg.message === "interrupted") pause(state);
-      refresh(state);
+      s.status = msg.status;
+      s.statusMessage = msg.message || "";
+      if (msg.status === "done" || msg.status === "error") endStream(s);
+      if (msg.message === "interrupted") pause(s, false);
+      for (const v of s.views) v.setText();
+      refresh(s);
       break;
     case "stop":
-      pause(state);
+      pause(s, false);
       break;
     default:
-      refresh(state);
+      break;
   }
 }
 
-// Rebuild from synced state (a re-rendered or reopened output, after the stream ended).
-function restore(state) {
-  if (state.chunks.length || !state.model.get("words")?.length) return;
-  const view = state.model.get("audio");
-  const rate = state.model.get("sample_rate") || 22050;
-  if (view && view.byteLength) addAudio(state, "speech", 0, int16From(view), rate);
-  const words = state.model.get("words").map((w) => ({ lane: w.lane, text: w.text, start: w.start_ms, end: w.end_ms }));
-  for (const w of words) if (!state.lanes.includes(w.lane)) state.lanes.push(w.lane);
-  for (const w of words) { w.index = state.words.length; state.words.push(w); }
-  state.streamDone = true;
+// A re-rendered or reopened output after the stream ended: rebuild from the synced state alone.
+function restore(s) {
+  const words = s.model.get("words") || [];
+  if (s.chunks.length || s.words.length || !words.length) return;
+  const pcm = toInt16(s.model.get("audio"));
+  if (pcm.length) addAudio(s, "speech", 0, pcm, s.model.get("sample_rate") || 22050);
+  registerWords(s, words.map((w) => ({ lane: String(w.lane ?? "speech"), text: String(w.text),
+                                        start: +w.start_ms, end: +w.end_ms, index: -1 })));
+  s.alignedChars = s.words.reduce((n, w) => n + w.text.length, 0);
+  endStream(s);
 }
 
-// --- highlight loop ----------------------------------------------------------------------------
+// --- highlight loop ------------------------------------------------------------------------------
 
-function wordAt(words, t) {
-  let lo = 0, hi = words.length - 1, found = -1;
+function wordAt(order, t) { // the last word that has started by t (binary search)
+  let lo = 0, hi = order.length - 1, found = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    if (words[mid].start <= t) { found = mid; lo = mid + 1; } else hi = mid - 1;
+    if (order[mid].start <= t) { found = mid; lo = mid + 1; } else hi = mid - 1;
   }
   return found;
 }
 
-function highlight(state, force) {
-  const t = mediaNow(state);
-  if (state.playing && !state.stalled && !state.streamDone && t >= state.bufferedEnd - 1) {
-    state.stalled = true; // out of audio while more is coming: the clock waits here
-    state.mediaAtStart = state.bufferedEnd;
-  } else if (state.playing && state.streamDone && t >= state.bufferedEnd - 1) {
-    state.playing = false; // the end
-    state.mediaAtStart = state.bufferedEnd;
-    stopSources(state);
-    refresh(state);
+function highlight(s, force) {
+  const t = mediaTime(s);
+  const k = wordAt(s.order, t);
+  if (s.mode === "playing" && !force) {
+    // per frame: how far the media clock is past the start of the word that should be lit but is not yet
+    const d = s.debug;
+    const lag = k !== s.current && k >= 0 ? t - s.order[k].start : 0;
+    if (k !== s.current && k >= 0) d.lags.push(lag);
+    d.frameAt.push(performance.now()); d.frameMedia.push(t); d.frameLag.push(lag);
+    if (d.frameAt.length > FRAME_LOG) for (const a of [d.frameAt, d.frameMedia, d.frameLag]) a.splice(0, FRAME_LOG / 2);
   }
-  const index = wordAt(state.words, t);
-  if (index !== state.current && index >= 0 && state.playing && !force) {
-    // how long after the audio clock entered this word the highlight moved to it
-    state.debug.lags.push(t - state.words[index].start);
+  if (k !== s.current || force) {
+    const previous = s.current;
+    s.current = k;
+    for (const v of s.views) v.moveHighlight(previous, k);
   }
-  if (index !== state.current || force) {
-    const previous = state.current;
-    state.current = index;
-    for (const view of state.views) view.moveHighlight(previous, index);
-  }
-  for (const view of state.views) view.tick(t);
+  return t;
 }
 
-function loop(state) {
-  highlight(state, false);
-  state.raf = requestAnimationFrame(() => loop(state));
+function frame(s) {
+  s.raf = 0;
+  if (s.mode === "playing" && rawTime(s) >= s.contiguousEnd - 1) {
+    if (s.streamDone) { s.mode = "ended"; s.anchorMedia = s.bufferedEnd; stopSources(s); }
+    else { s.mode = "waiting"; s.anchorMedia = s.contiguousEnd; } // underrun: hold the clock here
+    refresh(s);
+  }
+  const t = highlight(s, false);
+  for (const v of s.views) v.frame(t);
+  if (s.mode === "playing") wake(s);
+}
+
+function wake(s) {
+  if (!s.raf && s.views.size) s.raf = requestAnimationFrame(() => frame(s));
+}
+
+function refresh(s) {
+  for (const v of s.views) v.refresh();
+  wake(s);
+}
+
+// --- downloads -----------------------------------------------------------------------------------
+
+function wavBlob(s) {
+  const rate = s.chunks[0]?.rate || s.model.get("sample_rate") || 22050;
+  const placed = s.chunks.map((c) => {
+    let pcm = c.pcm;
+    if (c.rate !== rate) { // resample (linear) a chunk at another rate
+      const n = Math.round((pcm.length * rate) / c.rate), out = new Int16Array(n);
+      for (let i = 0; i < n; i++) {
+        const x = (i * c.rate) / rate, j = Math.floor(x), f = x - j;
+        out[i] = Math.round(pcm[j] * (1 - f) + (pcm[Math.min(j + 1, pcm.length - 1)] ?? 0) * f);
+      }
+      pcm = out;
+    }
+    return { start: Math.round((c.at * rate) / 1000), pcm };
+  });
+  const total = placed.reduce((n, p) => Math.max(n, p.start + p.pcm.length), 0);
+  const pcm = new Int16Array(total);
+  for (const p of placed) pcm.set(p.pcm, p.start);
+  const head = new DataView(new ArrayBuffer(44));
+  const ascii = (at, str) => { for (let i = 0; i < str.length; i++) head.setUint8(at + i, str.charCodeAt(i)); };
+  ascii(0, "RIFF"); head.setUint32(4, 36 + pcm.byteLength, true); ascii(8, "WAVE");
+  ascii(12, "fmt "); head.setUint32(16, 16, true); head.setUint16(20, 1, true); head.setUint16(22, 1, true);
+  head.setUint32(24, rate, true); head.setUint32(28, rate * 2, true); head.setUint16(32, 2, true);
+  head.setUint16(34, 16, true); ascii(36, "data"); head.setUint32(40, pcm.byteLength, true);
+  return new Blob([head.buffer, pcm.buffer], { type: "audio/wav" });
+}
+
+function vttClock(ms) {
+  const t = Math.max(0, Math.round(ms));
+  const two = (n) => String(n).padStart(2, "0");
+  return `${two(Math.floor(t / 3600000))}:${two(Math.floor(t / 60000) % 60)}:${two(Math.floor(t / 1000) % 60)}.${String(t % 1000).padStart(3, "0")}`;
+}
+
+function vttText(s) {
+  const escape = (x) => x.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  const multi = lanesOf(s).length > 1;
+  const cues = [];
+  let cue = [];
+  const close = () => {
+    if (!cue.length) return;
+    const voice = multi ? `<v ${escape(labelOf(s, cue[0].lane))}>` : "";
+    cues.push(`${cues.length + 1}\n${vttClock(cue[0].start)} --> ${vttClock(Math.max(cue[cue.length - 1].end, cue[0].start + 1))}\n`
+              + voice + escape(cue.map((w) => w.text).join(" ")));
+    cue = [];
+  };
+  for (const w of s.order) {
+    if (cue.length) {
+      const last = cue[cue.length - 1];
+      const length = cue.reduce((n, x) => n + x.text.length + 1, 0) + w.text.length;
+      if (last.lane !== w.lane || length > 42 || w.start - last.end > 700 || w.end - cue[0].start > 6000) close();
+    }
+    cue.push(w);
+    if (/[.!?…]["')\]]*$/.test(w.text)) close();
+  }
+  close();
+  return `WEBVTT\n\n${cues.join("\n\n")}\n`;
+}
+
+function download(blob, name) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.style.display = "none";
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }
 
 // --- the view ------------------------------------------------------------------------------------
@@ -274,306 +487,412 @@ function h(tag, cls, text) {
   return el;
 }
 
+function button(cls, text, label) {
+  const b = h("button", `enb-btn ${cls}`, text);
+  b.type = "button";
+  b.title = label;
+  b.setAttribute("aria-label", label);
+  return b;
+}
+
 function fmt(ms) {
-  const s = Math.max(0, ms) / 1000;
-  return `${Math.floor(s / 60)}:${(s % 60).toFixed(1).padStart(4, "0")}`;
+  const t = Math.max(0, ms) / 1000;
+  return `${Math.floor(t / 60)}:${(t % 60).toFixed(1).padStart(4, "0")}`;
 }
 
-function wavBlob(state) {
-  const rate = state.chunks[0]?.rate || 22050;
-  const total = Math.ceil((state.bufferedEnd / 1000) * rate);
-  const pcm = new Int16Array(total);
-  for (const c of state.chunks) {
-    const at = Math.round((c.at / 1000) * rate);
-    pcm.set(c.pcm.subarray(0, Math.max(0, Math.min(c.pcm.length, total - at))), at);
-  }
-  const header = new DataView(new ArrayBuffer(44));
-  const put = (o, s) => { for (let i = 0; i < s.length; i++) header.setUint8(o + i, s.charCodeAt(i)); };
-  put(0, "RIFF"); header.setUint32(4, 36 + pcm.byteLength, true); put(8, "WAVE"); put(12, "fmt ");
-  header.setUint32(16, 16, true); header.setUint16(20, 1, true); header.setUint16(22, 1, true);
-  header.setUint32(24, rate, true); header.setUint32(28, rate * 2, true); header.setUint16(32, 2, true);
-  header.setUint16(34, 16, true); put(36, "data"); header.setUint32(40, pcm.byteLength, true);
-  return new Blob([header.buffer, pcm.buffer], { type: "audio/wav" });
-}
+const STATUS_TEXT = { idle: "ready", connecting: "connecting…", streaming: "streaming", done: "done", error: "error" };
 
-function vttText(state) {
-  const clock = (ms) => {
-    const t = Math.max(0, Math.round(ms));
-    const hh = String(Math.floor(t / 3600000)).padStart(2, "0");
-    const mm = String(Math.floor(t / 60000) % 60).padStart(2, "0");
-    const ss = String(Math.floor(t / 1000) % 60).padStart(2, "0");
-    return `${hh}:${mm}:${ss}.${String(t % 1000).padStart(3, "0")}`;
-  };
-  const cues = [];
-  let group = [];
-  const close = () => {
-    if (!group.length) return;
-    const speaker = state.lanes.length > 1 ? `<v ${group[0].lane}>` : "";
-    cues.push(`${clock(group[0].start)} --> ${clock(group[group.length - 1].end)}\n${speaker}${group.map((w) => w.text).join(" ")}`);
-    group = [];
-  };
-  for (const w of state.words) {
-    if (group.length && (group[0].lane !== w.lane || group.map((x) => x.text).join(" ").length + w.text.length > 42)) close();
-    group.push(w);
-    if (/[.!?]$/.test(w.text)) close();
-  }
-  close();
-  return `WEBVTT\n\n${cues.join("\n\n")}\n`;
-}
-
-function download(blob, name) {
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-}
-
-function makeView(state, el, model) {
+function makeView(s, el) {
+  const model = s.model;
   const root = h("div", "enb-player");
   root.tabIndex = 0;
-  root.setAttribute("role", "group");
-  root.setAttribute("aria-label", "eleven_nb speech player");
-  root.dataset.playerId = model.get("player_id");
-  const bar = h("div", "enb-bar");
-  const play = h("button", "enb-btn enb-play", "▶");
-  play.title = "Play / pause (space)";
-  const stop = h("button", "enb-btn enb-stop", "■");
-  stop.title = "Stop";
-  const clock = h("span", "enb-clock", "0:00.0");
+  root.setAttribute("role", "region");
+  root.setAttribute("aria-label", "Speech player. Space plays or pauses, arrow keys seek.");
+  root.setAttribute("data-lm-suppress-shortcuts", "true"); // JupyterLab leaves our keys alone
+  root.dataset.playerId = s.id;
+
+  const play = button("enb-play", "▶", "Play");
+  const stop = button("enb-stop", "■", "Stop");
+  const clock = h("span", "enb-clock", "0:00.0 / 0:00.0");
   const status = h("span", "enb-status");
-  status.setAttribute("aria-live", "polite");
+  status.setAttribute("role", "status");
   const readout = h("span", "enb-readout");
-  const again = h("button", "enb-btn enb-again", "Speak again");
-  const wav = h("button", "enb-btn enb-wav", "WAV");
-  wav.title = "Download the audio (WAV)";
-  const vtt = h("button", "enb-btn enb-vtt", "VTT");
-  vtt.title = "Download the captions (WebVTT)";
+  const again = button("enb-again", "↻ Speak again", "Speak the cell again");
+  const wav = button("enb-wav", "⤓ WAV", "Download the audio (WAV)");
+  const vtt = button("enb-vtt", "⤓ VTT", "Download the captions (WebVTT)");
+  const bar = h("div", "enb-bar");
   bar.append(play, stop, clock, status, readout, again, wav, vtt);
-  const unlock = h("button", "enb-unlock", "🔇 The browser blocked audio. Click to enable it.");
-  unlock.hidden = true;
+
+  const unlockBtn = button("enb-unlock", "🔇 The browser blocked audio. Click to enable audio.", "Click to enable audio");
+  unlockBtn.hidden = true;
+
   const transcript = h("div", "enb-transcript");
-  const plain = h("div", "enb-sr-only");
-  plain.setAttribute("aria-label", "transcript");
+  transcript.setAttribute("aria-hidden", "true"); // the plain copy below is what screen readers read
   const pending = h("span", "enb-pending");
+  const plain = h("div", "enb-sr-only");
+  plain.setAttribute("aria-live", "polite");
+  plain.setAttribute("aria-label", "Transcript");
+  let plainText = "";
+
   const timeline = h("div", "enb-timeline");
+  const labels = h("div", "enb-labels");
+  const track = h("div", "enb-track");
   const progress = h("div", "enb-progress");
   const buffered = h("div", "enb-buffered");
   const played = h("div", "enb-played");
-  const playhead = h("div", "enb-playhead");
   progress.append(buffered, played);
-  const lanesBox = h("div", "enb-lanes");
-  timeline.append(progress, lanesBox, playhead);
-  root.append(bar, unlock, transcript, timeline, plain);
+  const canvas = h("canvas", "enb-canvas");
+  const playhead = h("div", "enb-playhead");
+  track.append(progress, canvas, playhead);
+  timeline.append(labels, track);
+  timeline.title = "Click to seek";
+
+  root.append(bar, unlockBtn, transcript, timeline, plain);
   el.appendChild(root);
 
-  const laneRows = new Map(); // lane -> {row, inner}
-  let lanesWidth = 0;
-  const resize = new ResizeObserver((entries) => { lanesWidth = entries[0].contentRect.width; });
-  resize.observe(lanesBox);
+  const spans = []; // word index -> span
   let paragraph = null, paragraphLane = null;
-  const wordEls = []; // index -> span
-  const blockEls = [];
+  let width = 0, colors = null, dirty = true, shown = { clock: "", played: -1, head: -1, buffered: -1 };
+  let userScrolledAt = -1e9, laneKey = "", countedText = null, textChars = 0;
 
-  function laneRow(lane) {
-    if (!laneRows.has(lane)) {
-      const row = h("div", "enb-lane");
-      row.dataset.lane = lane;
-      const label = h("span", "enb-lane-label", lane);
-      const inner = h("div", "enb-lane-inner");
-      row.append(label, inner);
-      lanesBox.appendChild(row);
-      laneRows.set(lane, { row, inner });
+  const resize = new ResizeObserver((entries) => {
+    const w = Math.round(entries[0].contentRect.width);
+    if (w !== width) { width = w; dirty = true; wake(s); }
+  });
+  resize.observe(track);
+  const recolor = () => { colors = null; dirty = true; wake(s); };
+  const themeWatch = new MutationObserver(recolor); // JupyterLab switches theme by body attributes
+  themeWatch.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name", "class"] });
+  const scheme = globalThis.matchMedia ? matchMedia("(prefers-color-scheme: dark)") : null;
+  scheme?.addEventListener?.("change", recolor);
+
+  function total() { // the timeline's length: the audio so far, or while streaming an estimate of the whole
+    let est = s.bufferedEnd;
+    if (!s.streamDone && s.alignedChars > 0 && lanesOf(s).length <= 1) {
+      if (countedText !== s.text) { countedText = s.text; textChars = s.text.replace(/\s+/g, "").length; }
+      const chars = textChars;
+      if (chars > s.alignedChars) est = (s.bufferedEnd * chars) / s.alignedChars;
     }
-    return laneRows.get(lane);
+    return Math.max(est, s.bufferedEnd, 1);
+  }
+
+  function syncLanes() {
+    const lanes = lanesOf(s);
+    const key = lanes.map((l) => `${l.id}\u0000${l.label}`).join("\u0001");
+    if (key === laneKey) return lanes;
+    laneKey = key;
+    labels.textContent = "";
+    for (const l of lanes) {
+      const row = h("div", "enb-lane", l.label);
+      row.dataset.lane = l.id;
+      labels.appendChild(row);
+    }
+    root.classList.toggle("enb-multi", lanes.length > 1);
+    dirty = true;
+    return lanes;
+  }
+
+  function readColors() {
+    const cs = getComputedStyle(root);
+    const v = (name, fallback) => cs.getPropertyValue(name).trim() || fallback;
+    colors = { lane: v("--enb-bg2", "#eee"), block: v("--enb-block", "#bbb"), spoken: v("--enb-block-spoken", "#90caf9"),
+               current: v("--enb-accent", "#1976d2"), muted: v("--enb-muted", "#777"),
+               font: `10px ${cs.fontFamily || "sans-serif"}` };
+  }
+
+  function draw() {
+    dirty = false;
+    if (timeline.hidden || !width) return;
+    if (!colors) readColors();
+    const lanes = syncLanes();
+    const rows = Math.max(1, lanes.length);
+    const cssH = rows * (ROW_H + ROW_GAP) + AXIS_H;
+    const dpr = globalThis.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(cssH * dpr)) {
+      canvas.width = Math.round(width * dpr);
+      canvas.height = Math.round(cssH * dpr);
+      canvas.style.height = `${cssH}px`;
+    }
+    const g = canvas.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, width, cssH);
+    const rowOf = new Map(lanes.map((l, i) => [l.id, i]));
+    g.fillStyle = colors.lane;
+    for (let i = 0; i < rows; i++) g.fillRect(0, i * (ROW_H + ROW_GAP), width, ROW_H);
+    const scale = width / total();
+    const current = s.current >= 0 ? s.order[s.current] : null;
+    for (let p = 0; p < s.order.length; p++) {
+      const w = s.order[p];
+      g.fillStyle = w === current ? colors.current : p < s.current ? colors.spoken : colors.block;
+      const x = w.start * scale, y = (rowOf.get(w.lane) ?? 0) * (ROW_H + ROW_GAP) + 3;
+      g.fillRect(x, y, Math.max(1, (w.end - w.start) * scale - 1), ROW_H - 6);
+    }
+    // the time axis: a tick at least 60 px apart, labelled m:ss
+    const steps = [500, 1000, 2000, 5000, 10000, 15000, 30000, 60000, 120000, 300000, 600000];
+    const step = steps.find((ms) => ms * scale >= 60) || 600000;
+    const y0 = rows * (ROW_H + ROW_GAP);
+    g.fillStyle = colors.muted;
+    g.font = colors.font;
+    g.textBaseline = "top";
+    for (let ms = 0; ms * scale <= width; ms += step) {
+      const x = Math.round(ms * scale) + 0.5;
+      g.fillRect(x, y0, 1, 4);
+      const secs = ms / 1000;
+      const label = step < 1000 ? secs.toFixed(1) : `${Math.floor(secs / 60)}:${String(Math.floor(secs % 60)).padStart(2, "0")}`;
+      if (x + 28 < width) g.fillText(label, x + 2, y0 + 4);
+    }
+  }
+
+  function follow(span) { // keep the spoken word in view inside the transcript (never scroll the page)
+    if (!span || performance.now() - userScrolledAt < 4000 || transcript.scrollHeight <= transcript.clientHeight) return;
+    const top = span.offsetTop, bottom = top + span.offsetHeight;
+    if (top < transcript.scrollTop || bottom > transcript.scrollTop + transcript.clientHeight) {
+      transcript.scrollTop = Math.max(0, top - transcript.clientHeight / 3);
+    }
   }
 
   const view = {
+    root,
     reset() {
       transcript.textContent = "";
-      lanesBox.textContent = "";
-      laneRows.clear();
-      wordEls.length = 0;
-      blockEls.length = 0;
+      spans.length = 0;
       paragraph = null;
       paragraphLane = null;
-      pending.textContent = "";
-      renderText();
+      laneKey = "";
+      dirty = true;
+      view.setText();
     },
     addWords(words) {
+      if (!words.length) return;
       const frag = document.createDocumentFragment();
-      const blocks = new Map();
       for (const w of words) {
-        if (w.lane !== paragraphLane || !paragraph) {
+        if (!paragraph || w.lane !== paragraphLane) {
           paragraph = h("p", "enb-turn");
-          if (state.lanes.length > 1 || (model.get("lanes") || []).length > 1) paragraph.appendChild(h("span", "enb-speaker", `${w.lane}: `));
+          paragraph.appendChild(h("span", "enb-speaker", `${labelOf(s, w.lane)}: `));
           paragraphLane = w.lane;
           frag.appendChild(paragraph);
         }
         const span = h("span", "enb-word", w.text);
         span.dataset.i = w.index;
-        paragraph.appendChild(span);
-        paragraph.appendChild(document.createTextNode(" "));
-        wordEls[w.index] = span;
-        const block = h("span", "enb-block");
-        block.style.left = `${w.start}px`;
-        block.style.width = `${Math.max(1, w.end - w.start)}px`;
-        block.title = w.text;
-        block.dataset.i = w.index;
-        blockEls[w.index] = block;
-        if (!blocks.has(w.lane)) blocks.set(w.lane, document.createDocumentFragment());
-        blocks.get(w.lane).appendChild(block);
+        paragraph.append(span, " ");
+        spans[w.index] = span;
       }
       transcript.insertBefore(frag, pending.parentNode === transcript ? pending : null);
-      for (const [lane, f] of blocks) laneRow(lane).inner.appendChild(f);
-      renderText();
+      dirty = true;
     },
-    moveHighlight(previous, index) {
-      // spoken words before the current one; only the range that changed is touched
-      const lo = Math.min(previous, index), hi = Math.max(previous, index);
-      for (let i = Math.max(0, lo); i <= hi && i < wordEls.length; i++) {
-        const spoken = i < index;
-        wordEls[i]?.classList.toggle("enb-spoken", spoken);
-        blockEls[i]?.classList.toggle("enb-spoken", spoken);
+    growWord(w) {
+      if (spans[w.index]) spans[w.index].textContent = w.text;
+      dirty = true;
+    },
+    moveHighlight(previous, k) {
+      // only the words between the old and the new position change class
+      const lo = Math.max(0, Math.min(previous, k)), hi = Math.max(previous, k);
+      for (let p = lo; p <= hi && p < s.order.length; p++) spans[s.order[p].index]?.classList.toggle("enb-spoken", p < k);
+      if (previous >= 0 && s.order[previous]) spans[s.order[previous].index]?.classList.remove("enb-current");
+      if (k >= 0) {
+        const span = spans[s.order[k].index];
+        span?.classList.add("enb-current");
+        follow(span);
       }
-      if (previous >= 0) { wordEls[previous]?.classList.remove("enb-current"); blockEls[previous]?.classList.remove("enb-current"); }
-      if (index >= 0) { wordEls[index]?.classList.add("enb-current"); blockEls[index]?.classList.add("enb-current"); }
+      dirty = true;
     },
-    tick(t) {
-      const total = Math.max(state.bufferedEnd, 1);
-      const width = lanesWidth || 600; // cached: reading layout every frame would force a relayout
-      const scale = width / total;
-      for (const { inner } of laneRows.values()) inner.style.transform = `scaleX(${scale})`;
-      playhead.style.left = `${(t / total) * 100}%`;
-      played.style.width = `${(t / total) * 100}%`;
-      buffered.style.width = "100%";
-      clock.textContent = `${fmt(t)} / ${fmt(state.bufferedEnd)}`;
+    restyle() {
+      for (let p = 0; p < s.order.length; p++) {
+        const span = spans[s.order[p].index];
+        span?.classList.remove("enb-current");
+        span?.classList.toggle("enb-spoken", p < s.current);
+      }
+      dirty = true;
+    },
+    setText() {
+      const text = s.text;
+      if (text !== plainText) { // the screen-reader copy only ever gets what is new
+        if (text.startsWith(plainText)) plain.appendChild(document.createTextNode(text.slice(plainText.length)));
+        else plain.textContent = text;
+        plainText = text;
+      }
+      // one voice, still streaming: the text not yet aligned shows, dimmed, after the spoken words
+      let tail = "";
+      if (!s.streamDone && lanesOf(s).length <= 1) {
+        let i = 0, seen = 0;
+        while (i < text.length && seen < s.alignedChars) { if (!isSpace(text[i])) seen++; i++; }
+        tail = text.slice(i).replace(/\s+/g, " ").trimStart();
+        if (tail.length > PENDING_SHOWN) tail = `${tail.slice(0, PENDING_SHOWN)} …`;
+      }
+      if (pending.textContent !== tail) pending.textContent = tail;
+      if (tail && pending.parentNode !== transcript) transcript.appendChild(pending);
+      else if (!tail && pending.parentNode) pending.remove();
+      dirty = true;
+    },
+    frame(t) {
+      const all = total();
+      const headX = Math.round((t / all) * width * 2) / 2;
+      if (headX !== shown.head) { playhead.style.transform = `translateX(${headX}px)`; shown.head = headX; }
+      const p = Math.round((t / all) * 1000) / 1000, b = Math.round((s.bufferedEnd / all) * 1000) / 1000;
+      if (p !== shown.played) { played.style.transform = `scaleX(${p})`; shown.played = p; }
+      if (b !== shown.buffered) { buffered.style.transform = `scaleX(${b})`; shown.buffered = b; }
+      const text = `${fmt(t)} / ${fmt(s.streamDone ? s.bufferedEnd : all)}`;
+      if (text !== shown.clock) { clock.textContent = text; shown.clock = text; }
+      if (dirty) draw();
     },
     refresh() {
-      play.textContent = state.playing ? "❚❚" : "▶";
-      play.setAttribute("aria-label", state.playing ? "Pause" : "Play");
-      unlock.hidden = !state.blocked;
-      const st = model.get("status") || "idle";
+      const playing = s.mode === "playing" || s.mode === "waiting";
+      play.textContent = playing ? "❚❚" : "▶";
+      play.setAttribute("aria-label", playing ? "Pause" : "Play");
+      play.title = playing ? "Pause (space)" : "Play (space)";
+      play.disabled = !s.chunks.length;
+      stop.disabled = !s.chunks.length;
+      unlockBtn.hidden = !s.blocked;
+      const st = model.get("status") || s.status || "idle";
       const message = model.get("status_message") || "";
-      status.textContent = st === "error" ? `error: ${message}` : (state.stalled && st === "streaming" ? "buffering…" : (message ? `${st}: ${message}` : st));
+      let line = STATUS_TEXT[st] || st;
+      if (st === "error") line = `error: ${message || "unknown error"}`;
+      else if (s.mode === "waiting" && !s.streamDone) line = "buffering…";
+      else if (message) line = `${line}: ${message}`;
+      if (status.textContent !== line) status.textContent = line;
       status.dataset.status = st;
       root.dataset.status = st;
+      root.dataset.mode = s.blocked ? "blocked" : s.mode;
       const m = model.get("metrics") || {};
       const parts = [];
       if (m.ttfa_ms != null) parts.push(`first audio ${Math.round(m.ttfa_ms)} ms`);
-      if (m.rtf != null) parts.push(`RTF ${m.rtf.toFixed(2)}`);
+      if (m.rtf != null) parts.push(`RTF ${Number(m.rtf).toFixed(2)}`);
+      if (m.audio_ms != null) parts.push(`${(m.audio_ms / 1000).toFixed(1)} s audio`);
       readout.textContent = parts.join(" · ");
+      readout.title = "Time to first audio and real-time factor (synthesis time ÷ audio length)";
       timeline.hidden = model.get("show_timeline") === false;
-      again.disabled = !(st === "done" || st === "error");
+      again.disabled = !(st === "done" || st === "error" || st === "idle");
+      wav.disabled = !s.chunks.length;
+      vtt.disabled = !s.words.length;
+      syncLanes();
+      if (s.streamDone && pending.parentNode) view.setText();
+      dirty = true;
+    },
+    dispose() {
+      resize.disconnect();
+      themeWatch.disconnect();
+      scheme?.removeEventListener?.("change", recolor);
+      root.remove();
     },
   };
 
-  function renderText() {
-    const text = model.get("text") || "";
-    plain.textContent = text;
-    // single voice: what is not yet aligned shows as pending text
-    const aligned = state.words.reduce((n, w) => n + w.text.length, 0);
-    if (state.lanes.length <= 1 && !state.streamDone) {
-      const rest = text.replace(/\s+/g, " ").trim();
-      let i = 0, seen = 0;
-      while (i < rest.length && seen < aligned) { if (!/\s/.test(rest[i])) seen++; i++; }
-      const left = rest.slice(i);
-      // only the next stretch: re-laying out a 20,000-character tail on every chunk would stall the page
-      pending.textContent = left.length > PENDING_SHOWN ? left.slice(0, PENDING_SHOWN) + " …" : left;
-      if (pending.parentNode !== transcript) transcript.appendChild(pending);
-    } else if (pending.parentNode) pending.remove();
-  }
-
-  play.addEventListener("click", () => togglePlay(state));
-  stop.addEventListener("click", () => { pause(state, true); seek(state, 0); });
-  unlock.addEventListener("click", () => { state.blocked = false; startFrom(state, state.mediaAtStart); });
+  const seekToX = (clientX) => {
+    const rect = track.getBoundingClientRect();
+    seek(s, ((clientX - rect.left) / Math.max(1, rect.width)) * total());
+  };
+  root.addEventListener("pointerdown", () => { if (s.blocked || s.ctx?.state === "suspended") unlock(s); });
+  play.addEventListener("click", () => togglePlay(s));
+  stop.addEventListener("click", () => { pause(s, true); seek(s, 0); });
+  unlockBtn.addEventListener("click", () => {
+    unlock(s);
+    if (s.mode !== "playing" && s.mode !== "waiting" && s.chunks.length) startFrom(s, s.anchorMedia);
+  });
   again.addEventListener("click", () => model.send({ type: "speak_again" }));
-  wav.addEventListener("click", () => download(wavBlob(state), "speech.wav"));
-  vtt.addEventListener("click", () => download(new Blob([vttText(state)], { type: "text/vtt" }), "speech.vtt"));
+  wav.addEventListener("click", () => download(wavBlob(s), "speech.wav"));
+  vtt.addEventListener("click", () => download(new Blob([vttText(s)], { type: "text/vtt" }), "speech.vtt"));
   transcript.addEventListener("click", (e) => {
     const i = e.target?.dataset?.i;
-    if (i !== undefined) seek(state, state.words[+i].start);
+    if (i !== undefined && s.words[+i]) { unlock(s); seek(s, s.words[+i].start); if (s.mode !== "playing") togglePlay(s); }
   });
-  lanesBox.addEventListener("click", (e) => {
-    const rect = lanesBox.getBoundingClientRect();
-    seek(state, ((e.clientX - rect.left) / Math.max(1, rect.width)) * state.bufferedEnd);
-  });
-  progress.addEventListener("click", (e) => {
-    const rect = progress.getBoundingClientRect();
-    seek(state, ((e.clientX - rect.left) / Math.max(1, rect.width)) * state.bufferedEnd);
-  });
+  transcript.addEventListener("wheel", () => { userScrolledAt = performance.now(); }, { passive: true });
+  transcript.addEventListener("touchmove", () => { userScrolledAt = performance.now(); }, { passive: true });
+  track.addEventListener("click", (e) => seekToX(e.clientX));
   root.addEventListener("keydown", (e) => {
-    if (e.key === " ") { e.preventDefault(); togglePlay(state); }
-    else if (e.key === "ArrowRight") { e.preventDefault(); seek(state, mediaNow(state) + SEEK_STEP_MS); }
-    else if (e.key === "ArrowLeft") { e.preventDefault(); seek(state, mediaNow(state) - SEEK_STEP_MS); }
+    if (e.target instanceof HTMLButtonElement && (e.key === " " || e.key === "Enter")) return; // the button acts
+    let handled = true;
+    if (e.key === " " || e.key === "k") togglePlay(s);
+    else if (e.key === "ArrowRight") seek(s, mediaTime(s) + SEEK_STEP_MS);
+    else if (e.key === "ArrowLeft") seek(s, mediaTime(s) - SEEK_STEP_MS);
+    else if (e.key === "Home") seek(s, 0);
+    else if (e.key === "End") seek(s, s.contiguousEnd);
+    else handled = false;
+    if (handled) { e.preventDefault(); e.stopPropagation(); }
   });
 
-  view.addWords(state.words);
-  for (const lane of state.lanes) laneRow(lane);
+  view.addWords(s.words);
+  view.setText();
+  view.restyle();
+  if (s.current >= 0) view.moveHighlight(s.current, s.current);
   view.refresh();
   return view;
 }
 
-function refresh(state) {
-  for (const view of state.views) view.refresh();
+// --- the read-only debug handle (tests and benchmarks) -----------------------------------------------
+
+function debugHandle(s) {
+  return {
+    audioTime: () => mediaTime(s),
+    get chunksReceived() { return s.debug.chunksReceived; },
+    get firstChunkAt() { return s.debug.firstChunkAt; },
+    get firstScheduledAt() { return s.debug.firstScheduledAt; },
+    get highlightedIndex() { return s.current >= 0 ? s.order[s.current].index : -1; },
+    get state() { return s.blocked ? "blocked" : s.mode; }, // idle|playing|waiting|paused|ended|blocked
+    get info() {
+      return { mode: s.mode, blocked: s.blocked, ctx: s.ctx ? s.ctx.state : null, bufferedEnd: s.bufferedEnd,
+               contiguousEnd: s.contiguousEnd, streamDone: s.streamDone, chunks: s.chunks.length,
+               lanes: lanesOf(s).map((l) => l.id), views: s.views.size };
+    },
+    get words() { return s.words.map((w) => ({ text: w.text, start: w.start, end: w.end, lane: w.lane })); },
+    chunkLog: () => s.debug.chunkLog.map((c) => ({ ...c })), // {at_ms, receivedAt, scheduledAt} per chunk
+    lags: () => s.debug.lags.slice(), // media ms past a word's start when the highlight reached it
+    frames: () => ({ at: s.debug.frameAt.slice(), media: s.debug.frameMedia.slice(), lag: s.debug.frameLag.slice() }),
+  };
 }
 
 function stateFor(model) {
-  const id = model.get("player_id");
-  if (!players.has(id)) {
-    const state = newState(model);
-    players.set(id, state);
-    globalThis.__elevenPlayers[id] = {
-      audioTime: () => mediaNow(state),
-      get chunksReceived() { return state.debug.chunksReceived; },
-      get firstChunkAt() { return state.debug.firstChunkAt; },
-      get firstScheduledAt() { return state.debug.firstScheduledAt; },
-      get highlightedIndex() { return state.current; },
-      get words() { return state.words.map((w) => ({ text: w.text, start: w.start, end: w.end, lane: w.lane })); },
-      get lags() { return state.debug.lags; },
-      get state() { return { playing: state.playing, stalled: state.stalled, blocked: state.blocked, bufferedEnd: state.bufferedEnd, ctx: state.ctx?.state }; },
-      seek: (ms) => seek(state, ms),
-      togglePlay: () => togglePlay(state),
-    };
+  const id = model.get("player_id") || "default";
+  let s = players.get(id);
+  if (!s) {
+    s = createState(id, model);
+    handles[id] = debugHandle(s);
   }
-  return players.get(id);
+  return s;
 }
 
 export default {
   initialize({ model }) {
-    const state = stateFor(model);
-    state.model = model;
-    restore(state);
-    const onCustom = (msg, buffers) => onMessage(state, msg, buffers);
-    const onChange = () => refresh(state);
+    const s = stateFor(model);
+    s.model = model;
+    s.text = model.get("text") || s.text;
+    const st = model.get("status");
+    if (st === "done" || st === "error") restore(s);
+    const onCustom = (msg, buffers) => onMessage(s, msg, buffers);
+    const onStatus = () => {
+      const now = model.get("status");
+      if ((now === "done" || now === "error") && s.chunks.length) endStream(s);
+      refresh(s);
+    };
+    const onText = () => { s.text = model.get("text") || ""; for (const v of s.views) v.setText(); };
+    const onChange = () => refresh(s);
+    const changes = ["change:status_message", "change:metrics", "change:show_timeline", "change:lanes"];
     model.on("msg:custom", onCustom);
-    model.on("change:status", onChange);
-    model.on("change:status_message", onChange);
-    model.on("change:metrics", onChange);
-    model.on("change:show_timeline", onChange);
+    model.on("change:status", onStatus);
+    model.on("change:text", onText);
+    for (const ev of changes) model.on(ev, onChange);
     return () => {
       model.off("msg:custom", onCustom);
-      model.off("change:status", onChange);
-      model.off("change:status_message", onChange);
-      model.off("change:metrics", onChange);
-      model.off("change:show_timeline", onChange);
+      model.off("change:status", onStatus);
+      model.off("change:text", onText);
+      for (const ev of changes) model.off(ev, onChange);
+      stopSources(s);
+      clearTimeout(s.blockTimer);
+      if (s.raf) cancelAnimationFrame(s.raf);
+      players.delete(s.id);
+      delete handles[s.id];
     };
   },
   render({ model, el }) {
-    const state = stateFor(model);
-    restore(state);
-    ensureContext(state); // created before the first chunk: building it costs tens of ms
-    const view = makeView(state, el, model);
-    state.views.add(view);
-    const onText = () => view.refresh();
-    model.on("change:text", onText);
-    if (!state.raf) loop(state);
+    const s = stateFor(model);
+    if (!s.chunks.length && !s.words.length) restore(s);
+    try { ensureAudio(s); } catch (_) { /* no Web Audio: the transcript still shows */ }
+    const view = makeView(s, el);
+    s.views.add(view);
+    el.__elevenPlayer = handles[s.id];
+    wake(s);
     return () => {
-      state.views.delete(view);
-      model.off("change:text", onText);
-      if (!state.views.size && state.raf) { cancelAnimationFrame(state.raf); state.raf = null; }
+      view.dispose();
+      s.views.delete(view);
+      if (!s.views.size && s.raf) { cancelAnimationFrame(s.raf); s.raf = 0; }
     };
   },
 };

@@ -15,7 +15,7 @@ from .streams import Context, MultiStreamInput, StreamInput, _Opened
 from .sync import SyncMultiStreamInput, SyncOpened, SyncStreamInput
 from .tracks import DEFAULT_MAX_BUFFERED_CHUNKS, AudioChunk
 
-__all__ = ["AudioChunk", "Client", "ConnectionClosedError", "Context", "ElevenError", "EndpointError", "Event",
+__all__ = ["AudioChunk", "Client", "Connection", "ConnectionClosedError", "Context", "ElevenError", "EndpointError", "Event",
            "MultiStreamInput", "Reconnect", "ServerError", "StreamInput"]
 
 _OPTION_NAMES = tuple(ConnectionOptions.__dataclass_fields__)

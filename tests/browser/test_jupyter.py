@@ -107,7 +107,7 @@ def test_jupyterlab_speak_end_to_end(browser, jupyter, tmp_path):
         page.wait_for_timeout(1000)
         wait_player(page, 5, "P.state.bufferedEnd > 1000 && P.words.length >= 8")
         page.wait_for_function(
-            f"document.querySelectorAll('.jp-CodeCell')[5].querySelector('.enb-status')?.textContent === 'done'",
+            "document.querySelectorAll('.jp-CodeCell')[5].querySelector('.enb-status')?.textContent === 'done'",
             timeout=60_000)
         after = page.evaluate(f"{player_in_cell(page, 5)}.state.bufferedEnd")
         assert after > before * 1.2, (before, after)  # 1/0.7 = 1.43 expected; piper varies ~10 %

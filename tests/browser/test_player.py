@@ -5,7 +5,6 @@ import json
 import time
 
 import numpy as np
-import pytest
 
 from eleven_nb.alignment import Timeline
 from eleven_nb.server.engines import load_engine

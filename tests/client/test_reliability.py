@@ -1,13 +1,11 @@
 """Reconnect after a killed server, the embedded server, and the spellings the server may send."""
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import sys
 
-import aiohttp
 import pytest
 from aiohttp import web
 

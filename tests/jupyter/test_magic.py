@@ -5,7 +5,6 @@ import asyncio
 import json
 import time
 
-import numpy as np
 import pytest
 from IPython.core.error import UsageError
 from IPython.testing.globalipapp import get_ipython
