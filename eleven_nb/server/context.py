@@ -121,6 +121,8 @@ class Context:
                     return
                 assert isinstance(job, str)
                 await self._generate(job)
+                for frame in self._builder.drain():  # a flushed generation is heard (and timed) in full now
+                    await self._send_frame(self, frame)
                 self._queued_chars -= len(job)
                 self.busy = False
                 self.touch()

@@ -16,6 +16,7 @@ from ..alignment import Alignment
 from .engines.base import Utterance
 
 FRAME_SECONDS = 0.5  # audio per frame: small enough for steady streaming, far below 1 MiB
+DRAIN_SECONDS = 0.06  # silence that pushes out what MP3/Opus frames and the resampler hold back
 
 
 class Encoder(Protocol):
@@ -72,6 +73,16 @@ class FrameBuilder:
             )
             frames += self._emit(self.encoder.encode(audio[a:b]))
         self._position += n
+        return frames
+
+    def drain(self) -> list[Frame]:
+        """End of a generation: if timing is still waiting for bytes the codec or resampler holds
+        back, feed a little silence so that audio, and the timing with it, goes out now."""
+        if not self._pending:
+            return []
+        silence = np.zeros(max(1, int(self.sample_rate * DRAIN_SECONDS)), np.int16)
+        frames = self._emit(self.encoder.encode(silence))
+        self._position += len(silence)
         return frames
 
     def finish(self) -> list[Frame]:

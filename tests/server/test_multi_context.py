@@ -175,3 +175,4 @@ async def test_client_disconnect_mid_generation_frees_everything(espeak_server):
         while len(state.connections) > before or espeak_server.server_tasks():
             await asyncio.sleep(0.05)
     assert not espeak_server.server_tasks()  # no context task (and so no synthesis) left behind
+

@@ -1,16 +1,34 @@
-"""espeak-ng as an engine: ~700x real time, robotic, with exact word timing.
+"""espeak-ng as an engine (~700x real time, robotic, exact word timing), and the
+word-to-character timing that the piper engine shares.
 
-Fast enough for most tests and the fallback when piper is not installed. Its
-WORD events give each word's characters and start sample; a word ends where its
-phonemes give way to a pause (or the next word starts).
+espeak-ng's WORD events give each word's characters, its PHONEME events the
+sounds that follow with their start samples. :func:`espeak_words` turns them
+into :class:`Word` objects (repairing what espeak reports oddly: zero lengths,
+overlapping number words, trailing spaces); :func:`char_spans` spreads each
+word's span over its characters, the pauses between words going to the
+punctuation and plain gaps to the spaces.
 """
 from __future__ import annotations
 
-from typing import Iterator
+import itertools
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from .base import Engine, SynthesisSettings, Utterance, VoiceInfo
-from .espeak_lib import DEFAULT_RATE_WPM, EVENT_PHONEME, EVENT_SENTENCE, EVENT_WORD, Event, espeak
-from .spans import WordTiming, char_spans
+import numpy as np
+
+from .base import Engine, SynthesisSettings, Utterance, VoiceInfo, silence_utterance
+from .espeak_lib import (
+    DEFAULT_PITCH_RANGE,
+    DEFAULT_RATE_WPM,
+    EVENT_PHONEME,
+    EVENT_SENTENCE,
+    EVENT_WORD,
+    Event,
+    espeak,
+)
+
+PAUSE_SHARE = 0.8  # of a gap between words, the part its punctuation gets (the rest goes to its spaces)
 
 # voice id -> (espeak voice name, display name). Variants give dialogs distinct speakers.
 VOICES = {
@@ -21,23 +39,156 @@ VOICES = {
 }
 
 
-def _word_timings(events: list[Event], n_samples: int) -> list[WordTiming]:
-    words = [e for e in events if e.kind == EVENT_WORD]
-    pauses = sorted(e.sample for e in events if e.kind == EVENT_PHONEME and not e.phoneme.strip())
-    out = []
-    for i, word in enumerate(words):
-        limit = words[i + 1].sample if i + 1 < len(words) else n_samples
-        # the word ends at the first pause after it starts, if one comes before the next word
-        end = next((p for p in pauses if word.sample < p < limit), limit)
-        out.append(WordTiming(word.position, word.position + word.length, word.sample, end))
-    return out
+@dataclass
+class Word:
+    """Characters ``[char_start, char_end)`` and the phonemes espeak says for them:
+    ``(ipa, start, end)`` with samples in espeak's own audio."""
+
+    char_start: int
+    char_end: int
+    phonemes: list[tuple[str, int, int]] = field(default_factory=list)
+    sample: int = 0  # where espeak's WORD event put it (for words without phonemes)
+
+    @property
+    def start(self) -> int:
+        return self.phonemes[0][1] if self.phonemes else self.sample
+
+    @property
+    def end(self) -> int:
+        return self.phonemes[-1][2] if self.phonemes else self.sample
+
+
+def _is_word_char(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "LNM"
+
+
+def _extent(text: str, position: int, length: int) -> tuple[int, int]:
+    """The characters a WORD event covers, trimmed of whitespace; espeak reports length 0
+    for a word after an opening quote, so then take the run of letters/digits."""
+    start = min(max(position, 0), len(text))
+    end = min(start + max(length, 0), len(text))
+    if end == start:
+        while end < len(text) and _is_word_char(text[end]):
+            end += 1
+        if end == start:
+            while end < len(text) and not text[end].isspace():
+                end += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    while start < end and text[start].isspace():
+        start += 1
+    return start, end
+
+
+def espeak_words(text: str, events: list[Event], n_samples: int) -> list[Word]:
+    """Words in text order, non-overlapping, each with its phonemes' sample spans.
+
+    A phoneme lasts until the next phoneme or word event; pauses (phoneme events
+    without IPA) end a word but belong to none. Words espeak reports overlapping
+    ("1,234" as "1," ",2" "234") merge into one; a word with no characters of its
+    own (an emoji's second word, reported at the following newline) joins the word
+    before it.
+    """
+    marks = [e for e in events if e.kind in (EVENT_WORD, EVENT_PHONEME)]
+    words: list[Word] = []
+    current: Word | None = None
+    for i, e in enumerate(marks):
+        if e.kind == EVENT_WORD:
+            start, end = _extent(text, e.position, e.length)
+            if end <= start or (words and start < words[-1].char_end):
+                current = words[-1] if words else None  # merge into the word before
+                if current is not None and end > current.char_end:
+                    current.char_end = end
+            else:
+                current = Word(start, end, sample=min(max(e.sample, 0), n_samples))
+                words.append(current)
+        elif e.phoneme.strip() and current is not None:
+            until = marks[i + 1].sample if i + 1 < len(marks) else n_samples
+            begin = min(max(e.sample, 0), n_samples)
+            current.phonemes.append((e.phoneme.strip(), begin, max(begin, min(until, n_samples))))
+    return words
+
+
+def char_spans(text: str, n_samples: int, timings: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) in samples for every character of ``text``.
+
+    ``timings`` are ``(char_start, char_end, start, end)`` per word, in text order.
+    A word's span is spread evenly over its characters. The characters between
+    words share the gap: where there is punctuation it takes most of it (the
+    pause after a comma is the comma's) and the spaces a sliver; a gap of pure
+    whitespace goes to the spaces. Times never go backwards.
+    """
+    n = len(text)
+    starts = np.zeros(n, np.int64)
+    ends = np.zeros(n, np.int64)
+
+    def spread(a: int, b: int, s0: int, s1: int, weights: np.ndarray | None = None) -> None:
+        if b <= a:
+            return
+        w = np.ones(b - a) if weights is None else weights
+        edges = np.round(s0 + (s1 - s0) * np.concatenate([[0.0], np.cumsum(w) / w.sum()])).astype(np.int64)
+        starts[a:b], ends[a:b] = edges[:-1], edges[1:]
+
+    def gap(a: int, b: int, s0: int, s1: int) -> None:
+        marks = np.array([not text[i].isspace() for i in range(a, b)], bool)
+        if marks.any() and not marks.all():  # the pause is the punctuation's; spaces get a sliver
+            spread(a, b, s0, s1, np.where(marks, PAUSE_SHARE / marks.sum(), (1 - PAUSE_SHARE) / (~marks).sum()))
+        else:
+            spread(a, b, s0, s1)
+
+    char_cursor, sample_cursor = 0, 0
+    for cs, ce, s0, s1 in timings:
+        cs, ce = max(cs, char_cursor), min(ce, n)
+        if ce <= cs:
+            continue
+        s0 = min(max(s0, sample_cursor), n_samples)
+        s1 = min(max(s1, s0), n_samples)
+        gap(char_cursor, cs, sample_cursor, s0)
+        spread(cs, ce, s0, s1)
+        char_cursor, sample_cursor = ce, s1
+    gap(char_cursor, n, sample_cursor, n_samples)
+    return starts, ends
+
+
+def _opens(text: str, i: int) -> bool:
+    """Whether ``text[i]`` opens what follows: a bracket, an opening quote, or a straight quote after a space."""
+    ch = text[i]
+    if unicodedata.category(ch) in ("Ps", "Pi"):
+        return True
+    return ch in "\"'" and (i == 0 or text[i - 1].isspace())
+
+
+def snap_cut(text: str, p: int, previous: int = 0) -> int:
+    """Move a sentence start ``p`` back over the quotes and brackets that open it (not past ``previous``)."""
+    while p - 1 > previous and _opens(text, p - 1):
+        p -= 1
+    return p
+
+
+def sentence_cuts(text: str, events: list[Event], words: list[Word]) -> list[int]:
+    """Where to split ``text`` into sentences: espeak's SENTENCE positions, moved back over
+    opening quotes and brackets, never inside a word, and only after a piece with a word in it
+    (so leading spaces or a lone quote never make an utterance of their own)."""
+    inside = {i for w in words for i in range(w.char_start + 1, w.char_end)}
+    word_starts = sorted(w.char_start for w in words)
+    cuts: list[int] = []
+    for p in sorted({e.position for e in events if e.kind == EVENT_SENTENCE}):
+        if not 0 < p < len(text) or p in inside:
+            continue
+        previous = cuts[-1] if cuts else 0
+        p = snap_cut(text, p, previous)
+        if any(previous <= s < p for s in word_starts):
+            cuts.append(p)
+    return cuts
 
 
 class EspeakEngine(Engine):
-    """espeak-ng through ctypes. ``speed`` sets the rate, ``stability`` the pitch range.
+    """espeak-ng through ctypes. ``speed`` sets the rate (175 wpm x speed), ``stability``
+    the pitch range (0.5 is espeak's default; lower moves the pitch more).
 
-    ``seed`` is not honoured: espeak-ng carries waveform state (its pitch
-    flutter) from one synthesis to the next, so repeats differ slightly.
+    ``seed`` is not honoured: espeak-ng carries waveform state from one synthesis
+    to the next (not reset by ``espeak_ng_SetRandSeed`` nor by re-initialising), so
+    repeats of a text differ slightly in their samples.
     """
 
     name = "espeak"
@@ -47,28 +198,31 @@ class EspeakEngine(Engine):
         self.sample_rate = self._lib.sample_rate
 
     def voices(self) -> list[VoiceInfo]:
-        return [VoiceInfo(vid, name, self.name, description="espeak-ng formant voice (fast, robotic)",
+        return [VoiceInfo(vid, label, self.name, description="espeak-ng formant voice (fast, robotic)",
                           honours=("speed", "stability"))
-                for vid, (_, name) in VOICES.items()]
+                for vid, (_, label) in VOICES.items()]
 
     def synthesize(self, text: str, voice_id: str, settings: SynthesisSettings) -> Iterator[Utterance]:
+        """One utterance per sentence (espeak's SENTENCE events) of ``text``."""
         try:
             voice = VOICES[voice_id][0]
         except KeyError:
             raise ValueError(f"espeak has no voice {voice_id!r}; it has {', '.join(VOICES)}") from None
+        if not text:
+            return
         result = self._lib.synthesize(
             text, voice,
             rate_wpm=round(DEFAULT_RATE_WPM * settings.speed),
-            pitch_range=round(100 * (1.0 - settings.stability)),  # 0.5 -> espeak's default of 50
+            pitch_range=round(2 * DEFAULT_PITCH_RANGE * (1.0 - settings.stability)),
         )
         audio, events = result.audio, result.events
-        starts, ends = char_spans(len(text), len(audio), _word_timings(events, len(audio)))
-        # one utterance per sentence, cut where espeak's SENTENCE events say
-        cuts = sorted({e.position for e in events if e.kind == EVENT_SENTENCE and 0 < e.position < len(text)})
-        bounds = [0, *cuts, len(text)]
-        for a, b in zip(bounds, bounds[1:]):
-            if b <= a:
-                continue
+        words = espeak_words(text, events, len(audio))
+        if not words or not len(audio):
+            yield silence_utterance(text, self.sample_rate)
+            return
+        starts, ends = char_spans(text, len(audio), [(w.char_start, w.char_end, w.start, w.end) for w in words])
+        bounds = [0, *sentence_cuts(text, events, words), len(text)]
+        for a, b in itertools.pairwise(bounds):
             s0 = int(starts[a])
             s1 = int(starts[b]) if b < len(text) else len(audio)
             yield Utterance(text[a:b], audio[s0:s1].copy(), starts[a:b] - s0, ends[a:b].clip(s0, s1) - s0)

