@@ -21,6 +21,7 @@ const GAP_TOLERANCE_MS = 5; // chunks closer than this count as contiguous
 const PENDING_SHOWN = 600; // characters of not-yet-spoken text shown after the spoken words
 const FRAME_LOG = 20000; // per-frame samples kept for the highlight-lag benchmark
 const BLOCKED_AFTER_MS = 300; // a context still suspended this long after play() was blocked
+const DOM_BATCH = 500; // words added to the transcript per task when many come at once
 const ROW_H = 16, ROW_GAP = 4, AXIS_H = 16; // timeline geometry (CSS px)
 
 const players = new Map(); // player_id -> state
@@ -651,9 +652,50 @@ function makeView(s, el) {
     }
   }
 
+  const queue = []; // words waiting for their spans
+  let flushing = 0;
+
+  function appendWords(words) {
+    if (!words.length) return;
+    const current = s.current >= 0 ? s.order[s.current] : null;
+    const frag = document.createDocumentFragment();
+    if (pending.parentNode) pending.remove(); // put back after the new words, in the last paragraph
+    for (const w of words) {
+      if (!paragraph || w.lane !== paragraphLane) {
+        paragraph = h("p", "enb-turn");
+        paragraph.appendChild(h("span", "enb-speaker", `${labelOf(s, w.lane)}: `));
+        paragraphLane = w.lane;
+        frag.appendChild(paragraph);
+      }
+      const span = h("span", current === w ? "enb-word enb-current" : current && w.start < current.start
+        ? "enb-word enb-spoken" : "enb-word", w.text);
+      span.dataset.i = w.index;
+      if (paragraph.lastChild?.classList?.contains("enb-word")) paragraph.append(" ");
+      paragraph.append(span);
+      spans[w.index] = span;
+    }
+    transcript.appendChild(frag);
+    placePending();
+    dirty = true;
+  }
+
+  function placePending() { // the unspoken tail flows on after the last word, in the same paragraph
+    const host = paragraph || transcript;
+    if (!pending.textContent) { if (pending.parentNode) pending.remove(); }
+    else if (pending.parentNode !== host || host.lastChild !== pending) host.appendChild(pending);
+  }
+
+  function flushQueue() {
+    flushing = 0;
+    appendWords(queue.splice(0, DOM_BATCH));
+    if (queue.length) flushing = requestAnimationFrame(flushQueue);
+  }
+
   const view = {
     root,
     reset() {
+      queue.length = 0;
+      if (flushing) { cancelAnimationFrame(flushing); flushing = 0; }
       transcript.textContent = "";
       spans.length = 0;
       paragraph = null;
@@ -663,22 +705,11 @@ function makeView(s, el) {
       view.setText();
     },
     addWords(words) {
-      if (!words.length) return;
-      const frag = document.createDocumentFragment();
-      for (const w of words) {
-        if (!paragraph || w.lane !== paragraphLane) {
-          paragraph = h("p", "enb-turn");
-          paragraph.appendChild(h("span", "enb-speaker", `${labelOf(s, w.lane)}: `));
-          paragraphLane = w.lane;
-          frag.appendChild(paragraph);
-        }
-        const span = h("span", "enb-word", w.text);
-        span.dataset.i = w.index;
-        paragraph.append(span, " ");
-        spans[w.index] = span;
-      }
-      transcript.insertBefore(frag, pending.parentNode === transcript ? pending : null);
-      dirty = true;
+      // many words at once (a reopened output, a second view): a batch per frame, so no task runs long
+      if (queue.length || words.length > DOM_BATCH) {
+        for (const w of words) queue.push(w);
+        if (!flushing) flushQueue();
+      } else appendWords(words);
     },
     growWord(w) {
       if (spans[w.index]) spans[w.index].textContent = w.text;
@@ -716,12 +747,14 @@ function makeView(s, el) {
       if (!s.streamDone && lanesOf(s).length <= 1) {
         let i = 0, seen = 0;
         while (i < text.length && seen < s.alignedChars) { if (!isSpace(text[i])) seen++; i++; }
-        tail = text.slice(i).replace(/\s+/g, " ").trimStart();
+        // a word cut by a chunk boundary goes on without a space: "spo" + "ken, and ..."
+        tail = text.slice(i).replace(/\s+/g, " ");
+        if (!spans.length) tail = tail.trimStart();
+        if (!tail.trim()) tail = "";
         if (tail.length > PENDING_SHOWN) tail = `${tail.slice(0, PENDING_SHOWN)} …`;
       }
       if (pending.textContent !== tail) pending.textContent = tail;
-      if (tail && pending.parentNode !== transcript) transcript.appendChild(pending);
-      else if (!tail && pending.parentNode) pending.remove();
+      placePending();
       dirty = true;
     },
     frame(t) {
@@ -769,6 +802,7 @@ function makeView(s, el) {
       dirty = true;
     },
     dispose() {
+      if (flushing) cancelAnimationFrame(flushing);
       resize.disconnect();
       themeWatch.disconnect();
       scheme?.removeEventListener?.("change", recolor);
@@ -833,9 +867,13 @@ function debugHandle(s) {
                lanes: lanesOf(s).map((l) => l.id), views: s.views.size };
     },
     get words() { return s.words.map((w) => ({ text: w.text, start: w.start, end: w.end, lane: w.lane })); },
-    chunkLog: () => s.debug.chunkLog.map((c) => ({ ...c })), // {at_ms, receivedAt, scheduledAt} per chunk
-    lags: () => s.debug.lags.slice(), // media ms past a word's start when the highlight reached it
-    frames: () => ({ at: s.debug.frameAt.slice(), media: s.debug.frameMedia.slice(), lag: s.debug.frameLag.slice() }),
+    // performance.now() when each chunk arrived and when it was scheduled: [{at_ms, receivedAt, scheduledAt}]
+    get chunkLog() { return s.debug.chunkLog.map((c) => ({ ...c })); },
+    // per highlight change: how far (media ms) past the word's start the highlight reached it
+    get lags() { return s.debug.lags.slice(); },
+    // per animation frame while playing: performance.now(), media ms, and the lag of the highlight then
+    // (media ms since the start of the word that should be lit, when the lit one is still another; else 0)
+    get frames() { return { at: s.debug.frameAt.slice(), media: s.debug.frameMedia.slice(), lag: s.debug.frameLag.slice() }; },
   };
 }
 

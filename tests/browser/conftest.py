@@ -1,6 +1,10 @@
 import pytest
 
-from tests.browser.harness import browser, player_page  # noqa: F401  (fixtures)
+from tests.browser.harness import blocking_browser, browser, player_page, playwright_driver  # noqa: F401
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: runs in headless Chromium (skipped without playwright/chromium)")
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -2,122 +2,247 @@
 
 ``player_page`` loads js/player.js under a stub anywidget model, served on a fake
 https origin through ``page.route`` (ES modules do not load from file://, and
-http is not a secure context). The stub delivers ``msg:custom`` with DataView
-buffers, as anywidget does.
+http is not a secure context). The stub implements get/set/on/off/send and
+delivers ``msg:custom`` with DataView buffers at an odd byte offset, as anywidget
+may. ``?theme=light|dark`` also loads JupyterLab's own theme CSS (from the
+installed jupyterlab), so the player can be looked at with the real ``--jp-*`` colours.
+
+Everything runs in-process: the browser is a child of Playwright's driver and is
+closed by the fixture (no server, no port).
 """
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("ELEVEN_NB_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--autoplay-policy=no-user-gesture-required"]
+ARTIFACTS = Path(os.environ.get("ELEVEN_NB_ARTIFACTS", ROOT / "tests" / "artifacts"))  # git-ignored
+BASE_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = BASE_ARGS + ["--autoplay-policy=no-user-gesture-required"]
+# The browser's real policy: a page may start audio only after the user has interacted with it.
+BLOCKING_ARGS = BASE_ARGS + ["--autoplay-policy=document-user-activation-required"]
 ORIGIN = "https://enb.test"
+LAB_THEMES = Path(sys.prefix) / "share" / "jupyter" / "lab" / "themes" / "@jupyterlab"
 
-PAGE = """<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="/player.css"></head>
-<body><script type="module">
+PAGE = """<!doctype html><html><head><meta charset="utf-8">
+<link rel="stylesheet" href="/player.css">
+<style>body { margin: 16px; background: var(--jp-layout-color0, Canvas); }</style>
+</head><body><script type="module">
 import player from "/player.js";
-class StubModel {
-  constructor(state) { this.state = state; this.handlers = {}; this.sent = []; }
-  get(k) { return this.state[k]; }
-  set(k, v) { this.state[k] = v; this.emit("change:" + k); }
-  on(ev, fn) { (this.handlers[ev] ||= []).push(fn); }
-  off(ev, fn) { this.handlers[ev] = (this.handlers[ev] || []).filter((f) => f !== fn); }
-  send(m) { this.sent.push(m); }
+
+const theme = new URLSearchParams(location.search).get("theme");
+if (theme) {  // JupyterLab's own theme variables, and the body attributes Lab sets
+  const link = document.createElement("link");
+  link.rel = "stylesheet"; link.href = `/theme-${theme}.css`;
+  document.head.prepend(link);
+  document.body.dataset.jpThemeLight = String(theme === "light");
+  document.body.dataset.jpThemeName = `JupyterLab ${theme === "light" ? "Light" : "Dark"}`;
+}
+
+class StubModel {  // the part of anywidget's model the widget uses
+  constructor(state) { this.state = state; this.handlers = new Map(); this.sent = []; }
+  get(key) { return this.state[key]; }
+  set(key, value) { this.state[key] = value; this.emit(`change:${key}`, value); }
+  on(event, fn) { if (!this.handlers.has(event)) this.handlers.set(event, []); this.handlers.get(event).push(fn); }
+  off(event, fn) { this.handlers.set(event, (this.handlers.get(event) || []).filter((f) => f !== fn)); }
+  send(content, callbacks, buffers) { this.sent.push(content); }
   save_changes() {}
-  emit(ev, ...args) { for (const f of this.handlers[ev] || []) f(...args); }
+  emit(event, ...args) { for (const fn of [...(this.handlers.get(event) || [])]) fn(...args); }
 }
-function view(b64) {
-  const raw = atob(b64); const bytes = new Uint8Array(raw.length + 1);
-  for (let i = 0; i < raw.length; i++) bytes[i + 1] = raw.charCodeAt(i);
-  return new DataView(bytes.buffer, 1, raw.length); // an odd offset, as buffers may have
+
+// bytes -> a DataView at an odd offset in a bigger buffer (as comm buffers may arrive)
+function oddView(bytes) {
+  const backing = new Uint8Array(bytes.length + 3);
+  backing.set(bytes, 1);
+  return new DataView(backing.buffer, 1, bytes.length);
 }
+function fromB64(b64) {
+  const raw = atob(b64), bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return bytes;
+}
+const DEFAULTS = { status: "idle", status_message: "", metrics: {}, words: [], lanes: [], text: "",
+                   show_timeline: true, sample_rate: 22050, audio: new DataView(new ArrayBuffer(0)) };
+
 window.models = {};
-window.mount = (state) => {
-  const m = new StubModel(Object.assign({status: "idle", status_message: "", metrics: {}, words: [], lanes: [],
-                                         text: "", show_timeline: true, sample_rate: 22050}, state));
-  window.models[state.player_id] = m;
-  const cleanup = player.initialize({ model: m });
-  const el = document.createElement("div"); document.body.appendChild(el);
-  player.render({ model: m, el });
-  return true;
+window.cleanups = {};
+window.mount = (state, audioB64) => {  // initialize() then render(), as anywidget does
+  const s = Object.assign({}, DEFAULTS, state);
+  if (audioB64) s.audio = oddView(fromB64(audioB64));
+  const model = new StubModel(s);
+  window.models[s.player_id] = model;
+  window.cleanups[s.player_id] = player.initialize({ model });
+  window.render(s.player_id);
 };
-window.rerender = (id) => { const el = document.createElement("div"); document.body.appendChild(el);
-                            player.render({ model: window.models[id], el }); };
-window.deliver = (id, msg, b64) => window.models[id].emit("msg:custom", msg, b64 === null ? [] : [view(b64)]);
-window.setTrait = (id, k, v) => window.models[id].set(k, v);
+window.render = (id) => {  // one more view; a different proxy object, as in anywidget 0.11
+  const model = window.models[id];
+  const proxy = { get: (k) => model.get(k), set: (k, v) => model.set(k, v), on: (e, f) => model.on(e, f),
+                  off: (e, f) => model.off(e, f), send: (...a) => model.send(...a), save_changes() {} };
+  const el = document.createElement("div");
+  el.className = "cell-output";
+  document.body.appendChild(el);
+  (window.viewCleanups ||= []).push(player.render({ model: proxy, el }));
+  // no return value: Playwright would call a function returned to evaluate()
+};
+window.deliver = (id, msg, b64) => window.models[id].emit("msg:custom", msg, b64 == null ? [] : [oddView(fromB64(b64))]);
+window.deliverZeros = (id, msg, nbytes) =>  // silence made in the page: no decoding cost in the test's task
+  window.models[id].emit("msg:custom", msg, [new DataView(new ArrayBuffer(nbytes + 2), 1, nbytes)]);
+window.deliverMany = (id, items) => { for (const [msg, b64] of items) window.deliver(id, msg, b64); };
+window.setTrait = (id, key, value) => window.models[id].set(key, value);
+window.sentBy = (id) => window.models[id].sent;
+window.player = player;
 window.ready = true;
-if (location.hash === "#blocked") {  // mount and play from page code alone: no user gesture anywhere
+
+if (location.hash === "#autoplay") {  // mount and play from page code alone: no user gesture anywhere
   setTimeout(() => {
-    mount({player_id: "p1", text: "tone"});
+    mount({ player_id: "p1", text: "tone" });
     const pcm = new Int16Array(22050);
     for (let i = 0; i < pcm.length; i++) pcm[i] = 8000 * Math.sin(i / 10);
-    window.models.p1.emit("msg:custom", {type: "chunk", lane: "speech", at_ms: 0, sample_rate: 22050,
-      chars: ["t"], starts_ms: [0], durations_ms: [1000]}, [new DataView(pcm.buffer)]);
+    window.models.p1.emit("msg:custom", { type: "chunk", lane: "speech", at_ms: 0, sample_rate: 22050,
+      chars: ["t", "o", "n", "e"], starts_ms: [0, 100, 200, 300], durations_ms: [100, 100, 100, 600] },
+      [new DataView(pcm.buffer)]);
   }, 50);
 }
 </script></body></html>"""
 
 
-def have_browser() -> bool:
+def skip_reason() -> str | None:
+    """Why browser tests cannot run here, or None."""
     try:
-        import playwright  # noqa: F401
+        import playwright.sync_api  # noqa: F401
     except ImportError:
-        return False
-    return shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists()
+        return "playwright is not installed (pip install playwright; never `playwright install`)"
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set ELEVEN_NB_CHROMIUM)"
+    return None
+
+
+def have_browser() -> bool:
+    return skip_reason() is None
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """Chromium for one test module. (Module scope: the sync Playwright API keeps an event loop
-    running in this thread while it is open, which async tests elsewhere cannot share.)"""
-    if not have_browser():
-        pytest.skip(f"needs playwright and Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+def playwright_driver():
+    """One Playwright driver per test module. (Module scope: the sync API keeps an event loop running
+    in this thread while it is open, which async tests elsewhere cannot share; and only one sync
+    driver may run at a time, so every browser of a module comes from this one.)"""
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver):
+    """Chromium with audio allowed without a gesture (as in a notebook the user just ran)."""
+    chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def blocking_browser(playwright_driver):
+    """Chromium with the real autoplay policy: audio only after the user has interacted with the page."""
+    chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=BLOCKING_ARGS)
+    yield chromium
+    chromium.close()
 
 
 def serve_player(page) -> None:
-    files = {"/player.js": ("text/javascript", (ROOT / "js" / "player.js").read_bytes()),
-             "/player.css": ("text/css", (ROOT / "js" / "player.css").read_bytes()),
-             "/": ("text/html", PAGE.encode())}
+    """Answer every request to the fake origin from memory: the page, the widget, the themes."""
+    files = {"/": ("text/html", PAGE.encode()),
+             "/player.js": ("text/javascript", (ROOT / "js" / "player.js").read_bytes()),
+             "/player.css": ("text/css", (ROOT / "js" / "player.css").read_bytes())}
+    for name in ("light", "dark"):
+        css = LAB_THEMES / f"theme-{name}-extension" / "index.css"
+        if css.exists():
+            files[f"/theme-{name}.css"] = ("text/css", css.read_bytes())
 
     def handle(route):
-        path = route.request.url[len(ORIGIN):].split("?")[0] or "/"
-        kind, body = files.get(path, ("text/plain", b""))
+        path = route.request.url[len(ORIGIN):].split("?")[0].split("#")[0] or "/"
+        kind, body = files.get(path, ("text/plain", b"not found"))
         route.fulfill(status=200 if path in files else 404, content_type=kind, body=body)
 
     page.route(f"{ORIGIN}/**", handle)
 
 
+def open_player_page(browser, path: str = "/", viewport=None):
+    context = browser.new_context(viewport=viewport or {"width": 1000, "height": 800})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    serve_player(page)
+    page.goto(ORIGIN + path)
+    if "#autoplay" not in path:  # that page must see no call from here: each one is a user gesture
+        page.wait_for_function("window.ready === true")
+    return context, page
+
+
+def save_failure_screenshot(request, page) -> None:
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+        except Exception:  # the page may be gone; the test's own error matters more
+            pass
+
+
 @pytest.fixture
 def player_page(browser, request):
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    serve_player(page)
-    page.goto(ORIGIN + "/")
-    page.wait_for_function("window.ready === true")
-    page.errors = errors
+    """A fresh page with the player module loaded and the stub-model helpers on ``window``."""
+    context, page = open_player_page(browser)
     yield page
-    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+    save_failure_screenshot(request, page)
     context.close()
 
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+class PlayerDriver:
+    """Small Python helpers over the page's stub model and the player's debug handle."""
+
+    def __init__(self, page, pid: str = "p1"):
+        self.page, self.pid = page, pid
+        self.handle = f"window.__elevenPlayers[{json.dumps(pid)}]"
+
+    def mount(self, audio: bytes | None = None, **state) -> "PlayerDriver":
+        self.page.evaluate("([s, a]) => mount(s, a)", [{"player_id": self.pid, **state}, b64(audio) if audio else None])
+        return self
+
+    def deliver(self, msg: dict, pcm: bytes | None = None) -> None:
+        self.page.evaluate("([id, m, b]) => deliver(id, m, b)", [self.pid, msg, None if pcm is None else b64(pcm)])
+
+    def deliver_silence(self, msg: dict, nbytes: int) -> None:
+        """A chunk whose PCM (silence) is made in the page, so the page's task is the player's work alone."""
+        self.page.evaluate("([id, m, n]) => deliverZeros(id, m, n)", [self.pid, msg, nbytes])
+
+    def deliver_many(self, items) -> None:
+        self.page.evaluate("([id, items]) => deliverMany(id, items)",
+                           [self.pid, [[m, None if p is None else b64(p)] for m, p in items]])
+
+    def set(self, key: str, value) -> None:
+        self.page.evaluate("([id, k, v]) => setTrait(id, k, v)", [self.pid, key, value])
+
+    def __getattr__(self, name: str):
+        """``driver.audioTime`` -> the value of ``handle.audioTime()`` / ``handle.<name>`` now."""
+        return self.page.evaluate(f"(() => {{ const v = {self.handle}[{json.dumps(name)}];"
+                                  f" return typeof v === 'function' ? v() : v; }})()")
+
+    def wait(self, condition: str, timeout_ms: int = 10_000) -> None:
+        """Wait until ``condition`` (JS, with ``P`` the debug handle) holds."""
+        self.page.wait_for_function(f"(() => {{ const P = {self.handle}; return !!P && ({condition}); }})()",
+                                    timeout=timeout_ms)

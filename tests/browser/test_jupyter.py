@@ -63,7 +63,7 @@ def check_streaming_player(page) -> None:
     h = player_in_cell(page, 1)
     wait_player(page, 1, "P.firstScheduledAt !== null")
     # the first audio was scheduled before the last chunk of the cell had even arrived
-    wait_player(page, 1, "P.state.bufferedEnd > 15000")
+    wait_player(page, 1, "P.info.bufferedEnd > 15000")
     first, received = page.evaluate(f"[{h}.firstScheduledAt, {h}.chunksReceived]")
     last_arrival = page.evaluate(f"(() => {{ const p = {h}; return p.words.length; }})()")
     assert first is not None and received > 1 and last_arrival > 20
@@ -80,6 +80,13 @@ def check_streaming_player(page) -> None:
     assert abs(page.evaluate(f"{h}.audioTime()") - words[30]["start"]) < 150  # clicking a word seeks
 
 
+def save_player_screenshot(page, index: int, name: str) -> None:
+    """A picture of the player in code cell ``index``, for a person to look at (tests/artifacts/)."""
+    from tests.browser.harness import ARTIFACTS
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.locator(".jp-CodeCell").nth(index).locator(".enb-player").screenshot(path=str(ARTIFACTS / name))
+
+
 def test_jupyterlab_speak_end_to_end(browser, jupyter, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 2400})
     try:
@@ -87,15 +94,16 @@ def test_jupyterlab_speak_end_to_end(browser, jupyter, tmp_path):
         wait_for_kernel(page)
         run_all(page)
         check_streaming_player(page)
+        save_player_screenshot(page, 1, "jupyterlab-player.png")
         # the first load also times: first audio scheduled in the browser after the cell ran
         first = page.evaluate(f"{player_in_cell(page, 1)}.firstScheduledAt")
         assert first > 0
         # dialog: a lane per speaker
-        wait_player(page, 4, "P.state.bufferedEnd > 1000")
+        wait_player(page, 4, "P.info.bufferedEnd > 1000")
         page.wait_for_function("document.querySelectorAll('.jp-CodeCell')[4].querySelectorAll('.enb-lane').length === 2")
         # a slider change alters the next request: slow down, run the last cell again, compare with cell 2
-        wait_player(page, 2, "P.state.bufferedEnd > 1000")
-        before = page.evaluate(f"{player_in_cell(page, 2)}.state.bufferedEnd")
+        wait_player(page, 2, "P.info.bufferedEnd > 1000")
+        before = page.evaluate(f"{player_in_cell(page, 2)}.info.bufferedEnd")
         handle = page.locator(".jp-CodeCell").nth(3).locator(".widget-slider", has_text="speed").locator(".noUi-handle")
         handle.focus()
         for _ in range(6):
@@ -105,11 +113,11 @@ def test_jupyterlab_speak_end_to_end(browser, jupyter, tmp_path):
         last.locator(".jp-InputArea-editor").click()
         page.keyboard.press("Shift+Enter")
         page.wait_for_timeout(1000)
-        wait_player(page, 5, "P.state.bufferedEnd > 1000 && P.words.length >= 8")
+        wait_player(page, 5, "P.info.bufferedEnd > 1000 && P.words.length >= 8")
         page.wait_for_function(
             "document.querySelectorAll('.jp-CodeCell')[5].querySelector('.enb-status')?.textContent === 'done'",
             timeout=60_000)
-        after = page.evaluate(f"{player_in_cell(page, 5)}.state.bufferedEnd")
+        after = page.evaluate(f"{player_in_cell(page, 5)}.info.bufferedEnd")
         assert after > before * 1.2, (before, after)  # 1/0.7 = 1.43 expected; piper varies ~10 %
     except Exception:
         page.screenshot(path=str(tmp_path / "lab-failure.png"))
@@ -135,6 +143,7 @@ def test_notebook7_runs_the_quickstart_tutorial(browser, jupyter):
         t1, index = page.evaluate(f"[{h}.audioTime(), {h}.highlightedIndex]")
         words = page.evaluate(f"{h}.words")
         assert 300 < t1 - t0 < 900 and words[0]["text"] == "Hello"
+        save_player_screenshot(page, 1, "notebook7-player.png")
         assert index >= 0 and words[index]["start"] <= t1 + 20
         wait_player(page, 5, "P.words.length === 5", timeout_ms=90_000)  # speak() from code, last cell
         page.wait_for_function("document.querySelectorAll('.jp-CodeCell')[5].querySelector('.enb-status')"

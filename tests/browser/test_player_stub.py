@@ -1,0 +1,406 @@
+"""The player's JS in real headless Chromium under a stub anywidget model (no Jupyter).
+
+Chunks are real espeak-ng speech (numpy tones when the engine is missing), cut
+the way a stream cuts them: sometimes inside a word.
+"""
+from __future__ import annotations
+
+import re
+import struct
+import time
+
+import numpy as np
+import pytest
+
+from tests.browser.harness import ARTIFACTS, PlayerDriver, open_player_page, save_failure_screenshot
+
+pytestmark = pytest.mark.browser
+
+RATE = 22050
+TEXT = ("Hello there! This player streams speech as it arrives. Every word lights up while it is spoken, "
+        "and clicking a word jumps to it.")
+
+
+def _espeak():
+    try:
+        from eleven_nb.server.engines import load_engine
+        from eleven_nb.server.engines.base import SynthesisSettings
+
+        return load_engine("espeak"), SynthesisSettings()
+    except Exception:  # no engine here: tones with made-up alignment still exercise the player
+        return None, None
+
+
+ENGINE, SETTINGS = _espeak()
+
+
+def _tone_utterances(text: str):
+    """(text, pcm, char start samples, char end samples) per sentence: 70 ms per character."""
+    per = int(0.07 * RATE)
+    for sentence in re.findall(r"[^.!?]+[.!?]?\s*", text):
+        n = len(sentence) * per
+        pcm = (6000 * np.sin(np.arange(n) * 2 * np.pi * 220 / RATE)).astype("<i2")
+        starts = np.arange(len(sentence)) * per
+        yield sentence, pcm, starts, starts + per
+
+
+def utterances(text: str):
+    if ENGINE is None:
+        yield from _tone_utterances(text)
+        return
+    assert ENGINE.sample_rate == RATE
+    for u in ENGINE.synthesize(text, "espeak-en-us", SETTINGS):
+        yield u.text, u.audio.astype("<i2"), np.asarray(u.char_starts), np.asarray(u.char_ends)
+
+
+def speech_chunks(text: str, lane: str = "speech", offset_ms: float = 0.0, pieces: int = 2):
+    """Chunks as the kernel sends them: [(message, pcm bytes)], absolute times, each utterance cut
+    into ``pieces`` at a character boundary that may fall inside a word. Returns (chunks, end_ms)."""
+    ms = 1000.0 / RATE
+    at, out = offset_ms, []
+    for utext, pcm, starts, ends in utterances(text):
+        cuts = [0] + [len(utext) * k // pieces for k in range(1, pieces)] + [len(utext)]
+        for a, b in zip(cuts, cuts[1:]):
+            s0 = int(starts[a]) if a < len(utext) else len(pcm)
+            s1 = int(starts[b]) if b < len(utext) else len(pcm)
+            if b == len(utext):
+                s1 = len(pcm)
+            out.append(({"type": "chunk", "lane": lane, "at_ms": at + s0 * ms, "sample_rate": RATE,
+                         "chars": list(utext[a:b]),
+                         "starts_ms": [at + float(x) * ms for x in starts[a:b]],
+                         "durations_ms": [float(e - s) * ms for s, e in zip(starts[a:b], ends[a:b])]},
+                        pcm[s0:s1].tobytes()))
+        at += len(pcm) * ms
+    return out, at
+
+
+@pytest.fixture(scope="module")
+def speech():
+    return speech_chunks(TEXT)
+
+
+def stream_all(page, chunks, text=TEXT, pid="p1", done=True, **state) -> PlayerDriver:
+    p = PlayerDriver(page, pid).mount(text=text, lanes=[{"id": "speech", "label": "Narrator"}], **state)
+    p.deliver({"type": "begin", "text": text, "lanes": [{"id": "speech", "label": "Narrator"}]})
+    p.deliver_many(chunks)
+    if done:
+        p.deliver({"type": "status", "status": "done", "message": ""})
+        p.set("status", "done")
+    return p
+
+
+def test_first_chunk_schedules_at_once_and_the_clock_advances(player_page, speech):
+    chunks, _ = speech
+    p = PlayerDriver(player_page).mount(text=TEXT)
+    p.deliver(*chunks[0])
+    first_in, first_out = p.firstChunkAt, p.firstScheduledAt
+    assert first_out is not None and first_out - first_in < 50  # scheduled in the same task
+    log = p.chunkLog
+    assert log[0]["receivedAt"] == first_in and log[0]["scheduledAt"] == first_out
+    assert p.state == "playing" and p.chunksReceived == 1
+    t0 = p.audioTime
+    time.sleep(0.4)
+    t1 = p.audioTime
+    assert 250 < t1 - t0 < 600  # the audio clock runs in real time
+    assert player_page.errors == []
+
+
+def test_late_chunk_the_clock_waits_then_resumes_gaplessly(player_page):
+    tone = (5000 * np.sin(np.arange(int(0.3 * RATE)) / 8)).astype("<i2").tobytes()  # 300 ms
+    chunk = {"type": "chunk", "lane": "speech", "sample_rate": RATE, "chars": [], "starts_ms": [], "durations_ms": []}
+    p = PlayerDriver(player_page).mount(text="tone")
+    p.deliver({**chunk, "at_ms": 0.0}, tone)
+    p.deliver({**chunk, "at_ms": 300.0}, tone)  # arrives in time: queued after the first
+    p.wait("P.state === 'waiting'", 3000)  # 600 ms played, the stream goes on: underrun
+    assert p.audioTime == pytest.approx(600, abs=1)
+    assert player_page.inner_text(".enb-status") == "buffering…"
+    time.sleep(0.3)
+    assert p.audioTime == pytest.approx(600, abs=1)  # the clock waits instead of skipping
+    p.deliver({**chunk, "at_ms": 600.0}, tone)  # late: it plays from its own start
+    assert p.state == "playing"
+    time.sleep(0.15)
+    assert 600 < p.audioTime < 750
+    p.deliver({"type": "status", "status": "done", "message": ""})
+    p.wait("P.state === 'ended'", 3000)
+    assert p.audioTime == pytest.approx(900, abs=1)
+    assert [c["scheduledAt"] is not None for c in p.chunkLog] == [True, True, True]
+
+
+def test_highlight_follows_the_audio_clock_and_clicks_seek(player_page, speech):
+    chunks, _ = speech
+    p = stream_all(player_page, chunks, done=False)
+    words = p.words
+    # words cut by a chunk boundary are whole again
+    assert [w["text"] for w in words] == TEXT.split()
+    for _ in range(5):
+        time.sleep(0.25)
+        t, index = player_page.evaluate(f"[{p.handle}.audioTime(), {p.handle}.highlightedIndex]")
+        assert index >= 0 and words[index]["start"] <= t + 20  # the highlighted word has begun
+        if index + 1 < len(words):
+            assert t < words[index + 1]["start"] + 40  # ...and the next has not (a frame of slack)
+    player_page.click(".enb-word[data-i='10']")
+    assert abs(p.audioTime - words[10]["start"]) < 100
+    p.wait("P.highlightedIndex >= 10")
+    assert player_page.locator(".enb-word.enb-current").count() == 1
+    assert player_page.locator(".enb-word.enb-spoken").count() >= 10
+    lags = p.lags
+    # the highlight reaches a word within a frame or two of its start (slack for a loaded machine)
+    assert lags and sorted(lags)[len(lags) // 2] < 40 and max(lags) < 250, lags
+    frames = p.frames
+    assert len(frames["at"]) == len(frames["media"]) == len(frames["lag"]) > 10
+
+
+def test_spoken_and_unspoken_text_differ_and_screen_readers_get_plain_text(player_page, speech):
+    chunks, _ = speech
+    p = PlayerDriver(player_page).mount(text=TEXT)
+    p.deliver({"type": "begin", "text": TEXT, "lanes": []})
+    p.deliver_many(chunks[:4])  # two sentences: the rest is not aligned yet
+    pending = player_page.inner_text(".enb-pending")
+    assert pending and TEXT.endswith(pending.rstrip(" …")[-20:])  # the unspoken tail shows, dimmed
+    p.wait("P.highlightedIndex >= 1")
+    colour = "(sel) => getComputedStyle(document.querySelector(sel)).color"
+    spoken = player_page.evaluate(colour, ".enb-word.enb-spoken")
+    unspoken = player_page.evaluate(colour, ".enb-word:not(.enb-spoken):not(.enb-current)")
+    current = player_page.evaluate("() => getComputedStyle(document.querySelector('.enb-word.enb-current')).backgroundColor")
+    assert spoken != unspoken and current not in ("rgba(0, 0, 0, 0)", "transparent")
+    sr = player_page.locator(".enb-sr-only")
+    assert sr.get_attribute("aria-live") == "polite" and sr.text_content() == TEXT
+    assert player_page.locator(".enb-transcript").get_attribute("aria-hidden") == "true"
+    # a token stream grows the transcript
+    p.deliver({"type": "text", "lane": "speech", "text": " And one more thing."})
+    assert sr.text_content() == TEXT + " And one more thing."
+    assert "one more thing." in player_page.inner_text(".enb-pending")
+
+
+def test_keyboard_timeline_click_and_stop(player_page, speech):
+    chunks, total = speech
+    p = stream_all(player_page, chunks)
+    player_page.focus(".enb-player")
+    player_page.keyboard.press(" ")
+    assert p.state == "paused"
+    paused_at = p.audioTime
+    time.sleep(0.3)
+    assert p.audioTime == paused_at  # paused: the clock holds
+    player_page.keyboard.press("ArrowRight")
+    assert p.audioTime == pytest.approx(paused_at + 2000, abs=5)
+    player_page.keyboard.press("ArrowLeft")
+    assert p.audioTime == pytest.approx(paused_at, abs=5)
+    box = player_page.locator(".enb-canvas").bounding_box()
+    player_page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + 5)
+    assert p.audioTime == pytest.approx(total * 0.5, rel=0.05)
+    player_page.keyboard.press(" ")
+    assert p.state == "playing"
+    player_page.click(".enb-play")  # the button pauses too
+    assert p.state == "paused"
+    player_page.click(".enb-stop")
+    assert p.audioTime == 0 and p.state == "paused"
+
+
+def test_two_lanes_labels_and_blocks(player_page):
+    lanes = [{"id": "a", "label": "Alice"}, {"id": "b", "label": "Bob"}]
+    p = PlayerDriver(player_page).mount(text="Alice: Hello, I am Alice.\nBob: And I am Bob.", lanes=lanes)
+    alice, end = speech_chunks("Hello, I am Alice.", lane="a")
+    bob, _ = speech_chunks("And I am Bob.", lane="b", offset_ms=end)
+    p.deliver_many(alice + bob)
+    assert player_page.locator(".enb-lane").all_inner_texts() == ["Alice", "Bob"]
+    assert player_page.locator(".enb-speaker").all_inner_texts() == ["Alice: ", "Bob: "]
+    assert [w["lane"] for w in p.words] == ["a"] * 4 + ["b"] * 4  # "Alice." and "And" stay apart
+    player_page.wait_for_timeout(100)
+    # both rows of the timeline have word blocks drawn on them
+    rows = player_page.evaluate("""() => {
+        const c = document.querySelector('.enb-canvas'), g = c.getContext('2d'), dpr = devicePixelRatio;
+        const lit = (y) => { const d = g.getImageData(0, Math.round(y * dpr), c.width, 1).data;
+            const bg = d.slice(d.length - 4); let n = 0;
+            for (let i = 0; i < d.length; i += 4) if (d[i] !== bg[0] || d[i + 1] !== bg[1] || d[i + 2] !== bg[2]) n++;
+            return n; };
+        return [lit(8), lit(28)]; }""")
+    assert rows[0] > 20 and rows[1] > 20, rows
+
+
+def test_status_line_and_readout(player_page):
+    p = PlayerDriver(player_page).mount(text="x")
+    status = lambda: player_page.inner_text(".enb-status")  # noqa: E731
+    assert status() == "ready"
+    p.set("status", "connecting")
+    assert status() == "connecting…"
+    p.set("status", "streaming")
+    assert status() == "streaming"
+    p.set("metrics", {"ttfa_ms": 42.4, "rtf": 0.05, "audio_ms": 3200})
+    readout = player_page.inner_text(".enb-readout")
+    assert "first audio 42 ms" in readout and "RTF 0.05" in readout and "3.2 s audio" in readout
+    p.set("status_message", "voice_not_found: no voice 'x'")
+    p.set("status", "error")
+    assert status() == "error: voice_not_found: no voice 'x'"
+    assert player_page.locator(".enb-status[data-status='error']").count() == 1
+
+
+def test_downloads_wav_and_vtt(player_page, speech):
+    chunks, total = speech
+    stream_all(player_page, chunks)
+    with player_page.expect_download() as info:
+        player_page.click(".enb-wav")
+    data = open(info.value.path(), "rb").read()
+    riff, size, wave, fmt, fmt_len, pcm_fmt, channels, rate, byte_rate, align, bits, data_id, data_len = \
+        struct.unpack("<4sI4s4sIHHIIHH4sI", data[:44])
+    assert (riff, wave, fmt, data_id) == (b"RIFF", b"WAVE", b"fmt ", b"data")
+    assert (fmt_len, pcm_fmt, channels, rate, byte_rate, align, bits) == (16, 1, 1, RATE, 2 * RATE, 2, 16)
+    assert size == len(data) - 8 and data_len == len(data) - 44
+    assert abs(data_len // 2 - total * RATE / 1000) < 3
+    assert data[44:] == b"".join(pcm for _, pcm in chunks)  # gapless chunks: exactly the audio sent
+    with player_page.expect_download() as info:
+        player_page.click(".enb-vtt")
+    vtt = open(info.value.path(), encoding="utf-8").read()
+    assert vtt.startswith("WEBVTT\n\n")
+    cues = re.findall(r"(\d\d:\d\d:\d\d\.\d\d\d) --> (\d\d:\d\d:\d\d\.\d\d\d)\n(.+)", vtt)
+    assert cues and cues[0][2] == "Hello there!"
+    assert " ".join(c[2] for c in cues).split() == TEXT.split()
+    stamps = [s for c in cues for s in c[:2]]
+    assert stamps == sorted(stamps)
+
+
+def test_speak_again_is_sent_to_the_kernel(player_page, speech):
+    chunks, _ = speech
+    stream_all(player_page, chunks[:1])
+    player_page.click(".enb-again")
+    assert player_page.evaluate("sentBy('p1')") == [{"type": "speak_again"}]
+
+
+def test_begin_resets_for_a_new_utterance(player_page, speech):
+    chunks, _ = speech
+    p = stream_all(player_page, chunks)
+    p.deliver({"type": "begin", "text": "Again.", "lanes": []})
+    assert p.chunksReceived == 0 and p.words == [] and player_page.locator(".enb-word").count() == 0
+    p.deliver(*speech_chunks("Again.", pieces=1)[0][0])
+    assert [w["text"] for w in p.words] == ["Again."] and p.state == "playing"
+
+
+def test_reopened_output_shows_the_transcript_and_replays_from_state(player_page, speech):
+    chunks, _ = speech
+    live = PlayerDriver(player_page, "live").mount(text=TEXT)  # words as the player built them live
+    live.deliver_many(chunks)
+    words = [{"lane": w["lane"], "text": w["text"], "start_ms": w["start"], "end_ms": w["end"]} for w in live.words]
+    pcm = b"".join(c for _, c in chunks)
+    # a reopened notebook: only the synced state exists, no messages ever arrive
+    old = PlayerDriver(player_page, "old").mount(audio=pcm, text=TEXT, status="done", words=words)
+    view = player_page.locator(".cell-output").nth(1)
+    assert view.locator(".enb-word").count() == len(words)
+    assert old.state == "idle"  # nothing plays by itself
+    view.locator(".enb-play").click()
+    old.wait("P.audioTime() > 150", 3000)
+    assert old.state == "playing"
+    view.locator(".enb-word[data-i='5']").click()
+    assert abs(old.audioTime - words[5]["start_ms"]) < 60
+    player_page.evaluate("render('old')")  # a second view of the same widget
+    second = player_page.locator(".cell-output").nth(2)
+    assert second.locator(".enb-word").count() == len(words)
+    old.wait("P.highlightedIndex >= 5")
+    assert second.locator(".enb-word.enb-current").count() == 1
+
+
+LONG_TEXT = ("The quick brown fox jumps over the lazy dog, again and again. " * 330)[:20000]
+
+
+def _long_task_observer(page):
+    page.evaluate("""() => { window.longTasks = [];
+        new PerformanceObserver((l) => { for (const e of l.getEntries())
+          window.longTasks.push({start: Math.round(e.startTime), duration: Math.round(e.duration)}); })
+          .observe({type: "longtask"}); }""")
+
+
+def _long_tasks(page, marks):
+    """Long tasks, each with the test step (a page-clock mark) it began after."""
+    tasks = page.evaluate("window.longTasks")
+    return [(t["duration"], max((m for m in marks if m[1] <= t["start"]), key=lambda m: m[1], default=None))
+            for t in tasks]
+
+
+def _mark(page, marks, name):
+    marks.append((name, page.evaluate("performance.now()")))
+
+
+def test_long_transcript_streams_without_long_tasks(player_page):
+    page = player_page
+    _long_task_observer(page)
+    marks = []
+    _mark(page, marks, "mount")
+    p = PlayerDriver(page, "big").mount(text=LONG_TEXT)
+    step, at = 500, 0.0
+    for i in range(0, len(LONG_TEXT), step):  # one task per chunk, as comm messages arrive
+        piece = LONG_TEXT[i:i + step]
+        msg = {"type": "chunk", "lane": "speech", "at_ms": at, "sample_rate": RATE, "chars": list(piece),
+               "starts_ms": [at + 60 * k for k in range(len(piece))], "durations_ms": [60] * len(piece)}
+        # real-size buffers: silence as long as the chunk's speech (30 s, 1.3 MB)
+        _mark(page, marks, f"chunk at {i}")
+        p.deliver_silence(msg, 2 * int(RATE * 0.06 * len(piece)))
+        at += 60 * len(piece)
+    _mark(page, marks, "settle")
+    page.wait_for_timeout(600)
+    assert page.locator(".enb-word").count() == len(LONG_TEXT.split())
+    _mark(page, marks, "seek")
+    page.click(f".enb-word[data-i='{len(LONG_TEXT.split()) - 5}']")  # a seek across the whole transcript
+    page.wait_for_timeout(300)
+    assert _long_tasks(page, marks) == []
+
+
+def test_long_transcript_restores_from_state_without_long_tasks(player_page):
+    page = player_page
+    _long_task_observer(page)
+    words, at = [], 0.0
+    for w in LONG_TEXT.split():
+        words.append({"lane": "speech", "text": w, "start_ms": at, "end_ms": at + 60 * len(w)})
+        at += 60 * (len(w) + 1)
+    marks = []
+    _mark(page, marks, "mount")
+    PlayerDriver(page, "big").mount(text=LONG_TEXT, status="done", words=words)
+    page.wait_for_timeout(500)
+    assert page.locator(".enb-word").count() == len(words)
+    assert _long_tasks(page, marks) == []
+
+
+def test_blocked_audio_says_so_and_starts_on_click(blocking_browser, request):
+    """The browser's real autoplay policy: no gesture yet, so the AudioContext the page made stays
+    suspended. Nothing may call into the page before the check (Playwright's calls are gestures)."""
+    context, page = open_player_page(blocking_browser, "/#autoplay")  # mounts and plays from page code
+    if True:
+        try:
+            page.wait_for_timeout(1000)
+            assert page.locator(".enb-unlock").is_visible()
+            assert "click to enable audio" in page.inner_text(".enb-unlock").lower()
+            p = PlayerDriver(page)
+            assert p.state == "blocked" and p.info["ctx"] == "suspended" and p.audioTime == 0
+            page.click(".enb-unlock")
+            p.wait("P.info.ctx === 'running'", 3000)
+            assert not page.locator(".enb-unlock").is_visible()
+            p.wait("P.audioTime() > 100", 3000)  # and it plays
+        finally:
+            save_failure_screenshot(request, page)
+            context.close()
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_looks_right_in_jupyterlab_themes(browser, speech, theme, request):
+    """JupyterLab's own theme CSS: the player follows it. Screenshots are kept for a person to look at."""
+    context, page = open_player_page(browser, f"/?theme={theme}", viewport={"width": 900, "height": 420})
+    try:
+        chunks, _ = speech
+        lanes = [{"id": "speech", "label": "Narrator"}]
+        p = PlayerDriver(page).mount(text=TEXT, lanes=lanes, status="streaming",
+                                     metrics={"ttfa_ms": 118, "rtf": 0.06})
+        p.deliver_many(chunks[:5])
+        p.wait("P.highlightedIndex >= 3", 5000)
+        page.focus(".enb-player")
+        page.keyboard.press(" ")  # hold still for the picture
+        page.wait_for_timeout(100)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"player-{theme}.png"))
+        bg = page.evaluate("getComputedStyle(document.querySelector('.enb-player')).backgroundColor")
+        fg = page.evaluate("getComputedStyle(document.querySelector('.enb-word.enb-spoken')).color")
+        lum = lambda c: sum(int(x) for x in re.findall(r"\d+", c)[:3]) / 3  # noqa: E731
+        if theme == "dark":
+            assert lum(bg) < 80 and lum(fg) > 150, (bg, fg)
+        else:
+            assert lum(bg) > 200 and lum(fg) < 100, (bg, fg)
+        assert page.errors == []
+    finally:
+        save_failure_screenshot(request, page)
+        context.close()
