@@ -1,21 +1,36 @@
-"""The Python client for the ElevenLabs text-to-speech WebSocket API (both endpoints)."""
+"""The Python client for the ElevenLabs text-to-speech WebSocket API (both endpoints).
+
+One entry point, :class:`Client`, and three spellings of the same client:
+
+- the async core: ``async with client.stream_input(voice_id, ...) as stream`` and
+  ``client.multi_stream_input`` (:mod:`.streams`; sockets in :mod:`.socket`);
+- its blocking twin for scripts: ``client.stream_input_sync`` / ``multi_stream_input_sync``
+  (:mod:`.sync`, on one background event-loop thread per process, :mod:`.loop`);
+- the Ruby gem's event-handler API: ``client.websocket_text_to_speech`` (blocking, :mod:`.gem`)
+  and ``client.aio.websocket_text_to_speech`` (awaitable, :mod:`.gem_async`).
+
+Every wire fact comes from :mod:`eleven_nb.protocol`; errors are in :mod:`.errors`.
+"""
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.request
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .. import protocol
 from ..protocol import ConnectionOptions, VoiceSettings
 from .endpoint import Endpoint, announce, resolve_endpoint
 from .errors import ConnectionClosedError, ElevenError, EndpointError, ServerError
 from .gem import Connection, Event, WebsocketTextToSpeech
+from .gem_async import AsyncConnection, AsyncWebsocketTextToSpeech
 from .socket import Reconnect, Socket
 from .streams import Context, MultiStreamInput, StreamInput, _Opened
 from .sync import SyncMultiStreamInput, SyncOpened, SyncStreamInput
-from .tracks import DEFAULT_MAX_BUFFERED_CHUNKS, AudioChunk
+from .tracks import DEFAULT_MAX_BUFFERED_CHUNKS, MAX_QUEUED_CHUNKS, AudioChunk
 
-__all__ = ["AudioChunk", "Client", "Connection", "ConnectionClosedError", "Context", "ElevenError", "EndpointError", "Event",
+__all__ = ["AsyncConnection", "AudioChunk", "Client", "Connection", "ConnectionClosedError", "Context", "ElevenError", "EndpointError", "Event",
            "MultiStreamInput", "Reconnect", "ServerError", "StreamInput"]
 
 _OPTION_NAMES = tuple(ConnectionOptions.__dataclass_fields__)
@@ -39,13 +54,22 @@ class Client:
     local server (started on first use).
 
     ``reconnect`` (``True`` or a :class:`Reconnect`) turns on automatic reconnection, which
-    resends exactly the text not yet spoken (it forces ``sync_alignment``). ``max_buffered_chunks``
-    bounds the audio kept in memory per stream, as in the gem's "Memory Management".
+    resends exactly the text not yet spoken. What was spoken is judged by the alignment, so
+    reconnection turns ``sync_alignment`` on. ``keepalive`` sends keep-alives below the
+    ``inactivity_timeout`` while a stream is idle. ``max_buffered_chunks`` bounds the audio kept
+    in memory per stream, as in the gem's "Memory Management" (the oldest are dropped and
+    counted); ``max_queued_chunks`` bounds the chunks waiting for an iterator.
+
+    Three spellings of the same API: the async core (:meth:`stream_input`,
+    :meth:`multi_stream_input`), its blocking twin for scripts (``*_sync``), and the gem's
+    event-handler API, blocking in :attr:`websocket_text_to_speech` and awaitable in
+    ``client.aio.websocket_text_to_speech``.
     """
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
                  reconnect: bool | Reconnect = False, keepalive: bool = True,
-                 max_buffered_chunks: int = DEFAULT_MAX_BUFFERED_CHUNKS):
+                 max_buffered_chunks: int = DEFAULT_MAX_BUFFERED_CHUNKS,
+                 max_queued_chunks: int = MAX_QUEUED_CHUNKS):
         self._api_key = api_key
         self._base_url = base_url
         self._endpoint: Endpoint | None = None
@@ -53,12 +77,21 @@ class Client:
         self.keepalive = keepalive
         if max_buffered_chunks < 1:
             raise ValueError("max_buffered_chunks must be at least 1")
+        if max_queued_chunks < 1:
+            raise ValueError("max_queued_chunks must be at least 1")
         self.max_buffered_chunks = max_buffered_chunks
+        self.max_queued_chunks = max_queued_chunks
         self.websocket_text_to_speech = WebsocketTextToSpeech(self)
+        self.aio = _Aio(AsyncWebsocketTextToSpeech(self))
 
     def __repr__(self) -> str:  # never the key
         where = self._endpoint.describe() if self._endpoint else "endpoint not resolved yet"
         return f"<eleven_nb.Client ({where}; key {'set' if self._api_key else 'from environment or none'})>"
+
+    @property
+    def endpoint_message(self) -> str:
+        """One line saying which endpoint is in use (for a notebook to show); never the key."""
+        return self.endpoint.describe()
 
     @property
     def endpoint(self) -> Endpoint:
@@ -71,30 +104,41 @@ class Client:
     # --- the async core ----------------------------------------------------------------------
 
     def _socket_factory(self, voice_id: str, endpoint_name: str, options: Mapping[str, Any], *,
-                        reconnect: bool | Reconnect | None = None, decode: bool = False,
-                        alignment: str = "chars"):
+                        reconnect: bool | Reconnect | None = None, decode: bool | None = None,
+                        alignment: str = "chars", max_queued_chunks: int | None = None):
+        """Validate everything now; return ``async make() -> Socket`` (unopened).
+
+        The endpoint is resolved in a worker thread the first time, so starting the
+        embedded server never blocks an event loop.
+        """
         policy = self.reconnect if reconnect is None else (Reconnect() if reconnect is True else reconnect or None)
         conn = connection_options(options, reconnect=policy is not None)
         if alignment not in ("chars", "normalized"):
             raise ValueError(f"alignment must be 'chars' or 'normalized', not {alignment!r}")
         protocol.endpoint_path(voice_id, endpoint_name)  # validates the voice id
-        endpoint = self.endpoint
 
-        def make() -> Socket:
+        async def make() -> Socket:
+            endpoint = self._endpoint or await asyncio.to_thread(lambda: self.endpoint)
             return Socket(endpoint, voice_id, endpoint_name, conn, reconnect=policy, keepalive=self.keepalive,
                           decode=decode, use_normalized=alignment == "normalized",
-                          max_buffered_chunks=self.max_buffered_chunks)
+                          max_buffered_chunks=self.max_buffered_chunks,
+                          max_queued_chunks=max_queued_chunks or self.max_queued_chunks)
 
         return make
 
     def stream_input(self, voice_id: str = protocol.DEFAULT_VOICE_ID, *,
                      voice_settings: VoiceSettings | Mapping[str, Any] | None = None,
                      generation_config: Mapping[str, Any] | None = None, reconnect: bool | Reconnect | None = None,
-                     decode: bool = False, alignment: str = "chars", **options: Any) -> _Opened:
+                     decode: bool | None = None, alignment: str = "chars", **options: Any) -> _Opened:
         """``async with client.stream_input(voice_id, **options) as stream`` (see :class:`StreamInput`).
 
-        The first message (with ``voice_settings`` and ``generation_config``) is
-        sent on entry. ``decode=True`` decodes every chunk to PCM (``chunk.pcm``).
+        ``options`` are the ten connection options (``model_id``, ``language_code``,
+        ``enable_logging``, ``enable_ssml_parsing``, ``output_format``, ``inactivity_timeout``,
+        ``sync_alignment``, ``auto_mode``, ``apply_text_normalization``, ``seed``), validated
+        here: a bad value raises ``ValueError`` naming it. The first message (with
+        ``voice_settings`` and ``generation_config``) is sent on entry. ``decode``: ``None``
+        decodes ``chunk.pcm`` on first read, ``True`` as chunks arrive, ``False`` never (raw
+        formats always). ``alignment="normalized"`` builds the timeline from ``normalizedAlignment``.
         """
         make = self._socket_factory(voice_id, protocol.STREAM_INPUT, options, reconnect=reconnect, decode=decode,
                                     alignment=alignment)
@@ -102,7 +146,7 @@ class Client:
         return _Opened(make, StreamInput, first)
 
     def multi_stream_input(self, voice_id: str = protocol.DEFAULT_VOICE_ID, *,
-                           reconnect: bool | Reconnect | None = None, decode: bool = False,
+                           reconnect: bool | Reconnect | None = None, decode: bool | None = None,
                            alignment: str = "chars", **options: Any) -> _Opened:
         """``async with client.multi_stream_input(voice_id, **options) as mux`` (see :class:`MultiStreamInput`)."""
         make = self._socket_factory(voice_id, protocol.MULTI_STREAM_INPUT, options, reconnect=reconnect,
@@ -136,3 +180,10 @@ class Client:
     def list_models(self) -> list[dict[str, Any]]:
         """``GET /v1/models``."""
         return self._get_json("/v1/models")
+
+
+class _Aio:
+    """``client.aio``: the awaitable spelling of the gem API (``client.aio.websocket_text_to_speech``)."""
+
+    def __init__(self, websocket_text_to_speech: AsyncWebsocketTextToSpeech):
+        self.websocket_text_to_speech = websocket_text_to_speech

@@ -67,9 +67,8 @@ async def _speak(args: argparse.Namespace, text: str) -> tuple[float, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .errors import ElevenError
-
     from ..audio import SAVE_EXTENSIONS
+    from .errors import ElevenError
 
     try:
         if Path(args.output).suffix.lower() not in SAVE_EXTENSIONS:

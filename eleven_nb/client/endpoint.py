@@ -104,24 +104,37 @@ class EmbeddedServer:
         self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env,
                                       start_new_session=True)
         atexit.register(self.stop)
-        line = self._read_announce(START_TIMEOUT)
-        try:
-            self._url = json.loads(line)["url"]
-        except (ValueError, KeyError, TypeError):
+        announced = self._read_announce(START_TIMEOUT)
+        if announced is None:
+            code = self._proc.poll()
             self.stop()
-            raise EndpointError(f"the local server did not start; see {self._log.name}") from None
+            why = f"exited with code {code}" if code is not None else f"did not start within {START_TIMEOUT:.0f} s"
+            raise EndpointError(f"the local server {why}; see {self._log.name}")
+        self._url = announced["url"]
+        # keep reading stdout, so a chatty child never blocks on a full pipe
+        threading.Thread(target=self._proc.stdout.read, name="eleven_nb-server-stdout", daemon=True).start()
         log.info("started the local voice server at %s (pid %d, engine %s)", self._url, self._proc.pid, engine)
 
-    def _read_announce(self, timeout: float) -> str:
+    def _read_announce(self, timeout: float) -> dict | None:
+        """The ``{"event": "listening", "url": ...}`` line, or None if it did not come in time."""
         assert self._proc is not None and self._proc.stdout is not None
-        result: list[str] = []
-        reader = threading.Thread(target=lambda: result.append(self._proc.stdout.readline()), daemon=True)
+        stdout = self._proc.stdout
+        result: list[dict] = []
+
+        def read() -> None:
+            for line in stdout:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue  # not the announce line
+                if isinstance(event, dict) and event.get("event") == "listening" and "url" in event:
+                    result.append(event)
+                    return
+
+        reader = threading.Thread(target=read, daemon=True)
         reader.start()
         reader.join(timeout)
-        if not result:
-            self.stop()
-            raise EndpointError(f"the local server did not start within {timeout:.0f} s; see {self._log.name}")
-        return result[0]
+        return result[0] if result else None
 
     @property
     def pid(self) -> int | None:

@@ -23,7 +23,7 @@ class ServerError(ElevenError):
         self.context_id = context_id
 
     @classmethod
-    def from_protocol(cls, err: ProtocolError) -> "ServerError":
+    def from_protocol(cls, err: ProtocolError) -> ServerError:
         return cls(err.error, err.code, err.message, err.context_id)
 
 

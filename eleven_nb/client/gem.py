@@ -27,11 +27,14 @@ import json
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .. import protocol
 from . import loop
+from .errors import ElevenError
 from .socket import Socket
 
 if TYPE_CHECKING:
@@ -55,7 +58,32 @@ class Event:
     reason: str | None = None
 
 
-class Connection:
+class _Received:
+    """What a gem-style connection has received: timelines and audio, per stream or context."""
+
+    multi: bool
+    _socket: Socket | None
+
+    def _track(self, context_id: str | None):
+        if self._socket is None or (context_id if self.multi else None) not in self._socket.tracks:
+            raise ElevenError(f"nothing received yet{' for context ' + repr(context_id) if context_id else ''}")
+        return self._socket.tracks[context_id if self.multi else None]
+
+    @property
+    def timeline(self):
+        """The absolute timeline received so far (stream-input; None on multi-stream-input)."""
+        return self._socket.track(None).timeline if self._socket and not self.multi else None
+
+    def timeline_of(self, context_id: str | None = None):
+        """The absolute timeline of one context (multi-stream-input), or of the stream."""
+        return self._track(context_id).timeline
+
+    def save(self, path, context_id: str | None = None):
+        """Write the audio received (of one context, on multi-stream-input); see ``eleven_nb.audio.save_audio``."""
+        return self._track(context_id).save(path)
+
+
+class Connection(_Received):
     """A WebSocket with gem-style event handlers. Returned by ``connect_stream_input`` & co."""
 
     def __init__(self, make_socket: Callable[[], Socket], multi: bool):
@@ -67,8 +95,9 @@ class Connection:
         self._closed = threading.Event()
         self._socket: Socket | None = None
         self._pending: list[dict[str, Any]] = []  # sends made before the socket exists
-        self._dispatcher = threading.Thread(target=self._dispatch, name="eleven_nb-handlers", daemon=True)
-        self._dispatcher.start()
+        self._drained = threading.Event()  # closed, and every event delivered
+        self._dispatcher: threading.Thread | None = None
+        self._start_dispatcher()
         self.close_code: int | None = None
         self.close_reason: str | None = None
         loop.submit(self._open(make_socket))
@@ -84,27 +113,43 @@ class Connection:
             with self._lock:
                 self._handlers[event].append(fn)
                 early, self._early[event] = self._early[event], []
-            for item in early:
-                self._events.put(item)
+                for item in early:
+                    self._events.put(item)
+                if early and self._closed.is_set():  # registered after the end: deliver, then stop again
+                    self._events.put(None)
+                    if self._drained.is_set():
+                        self._start_dispatcher()
             return fn
 
         return register(handler) if handler is not None else register
 
-    def send(self, message: Mapping[str, Any]) -> None:
-        """Queue a JSON message. Never blocks; order is kept; safe from any thread."""
+    def send(self, message: Mapping[str, Any]) -> bool:
+        """Queue a JSON message. Never blocks; order is kept; safe from any thread.
+
+        Returns False (and sends nothing) once the socket has closed, as the gem's ``send`` does.
+        """
         message = dict(message)
         with self._lock:
+            if self._closed.is_set():
+                return False
             if self._socket is None:
                 self._pending.append(message)
-                return
+                return True
         loop.background_loop().call_soon_threadsafe(self._socket.send_nowait, message)
+        return True
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the socket has closed (or ``timeout`` seconds); True if it closed."""
+        """Block until the socket has closed and its handlers have run (or ``timeout`` s); True if so.
+
+        The Python spelling of the gem's ``sleep(10)``: it returns as soon as the
+        connection is over. From inside a handler it waits only for the close.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
         if not self._closed.wait(timeout):
             return False
-        self._dispatcher.join(timeout)
-        return True
+        if threading.current_thread() is self._dispatcher:
+            return True
+        return self._drained.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     async def wait_closed(self, timeout: float | None = None) -> bool:
         """``wait`` for async code."""
@@ -121,16 +166,12 @@ class Connection:
     def closed(self) -> bool:
         return self._closed.is_set()
 
-    @property
-    def timeline(self):
-        """The absolute timeline (stream-input) received so far."""
-        return self._socket.track(None).timeline if self._socket and not self.multi else None
 
     # --- plumbing -----------------------------------------------------------------------------
 
     async def _open(self, make_socket: Callable[[], Socket]) -> None:
         try:
-            socket = make_socket()
+            socket = await make_socket()
             socket.listeners.append(self)
             await socket.open()
         except Exception as exc:
@@ -143,6 +184,11 @@ class Connection:
         for message in pending:
             socket.send_nowait(message)
 
+    def _start_dispatcher(self) -> None:
+        self._drained.clear()
+        self._dispatcher = threading.Thread(target=self._dispatch, name="eleven_nb-handlers", daemon=True)
+        self._dispatcher.start()
+
     def _emit(self, event: Event) -> None:
         with self._lock:
             if not self._handlers[event.type]:
@@ -150,13 +196,17 @@ class Connection:
                 if len(early) < MAX_EARLY_EVENTS:
                     early.append(event)
                 return
-        self._events.put(event)
+            self._events.put(event)
 
     def _dispatch(self) -> None:
         while True:
             event = self._events.get()
-            if event is None:
-                return
+            if event is None:  # a wake-up: stop once closed and everything is delivered
+                with self._lock:
+                    if self._closed.is_set() and self._events.empty():
+                        self._drained.set()
+                        return
+                continue
             for handler in list(self._handlers[event.type]):
                 try:
                     handler(event)
@@ -177,14 +227,15 @@ class Connection:
     def on_close(self, code: int | None, reason: str) -> None:
         self.close_code, self.close_reason = code, reason
         self._emit(Event("close", code=code, reason=reason))
-        self._events.put(None)  # the dispatcher ends after delivering everything
-        self._closed.set()
+        with self._lock:
+            self._closed.set()
+            self._events.put(None)  # the dispatcher ends after delivering everything
 
 
 class WebsocketTextToSpeech:
     """``client.websocket_text_to_speech``: the gem's methods."""
 
-    def __init__(self, client: "Client"):
+    def __init__(self, client: Client):
         self._client = client
 
     # connections
@@ -199,15 +250,15 @@ class WebsocketTextToSpeech:
 
     # single context
     def send_initialize_connection(self, ws: Connection, text: str = " ", voice_settings=None,
-                                   generation_config=None, **extra: Any) -> None:
-        ws.send(protocol.initialize_connection(text, voice_settings, generation_config) | extra)
+                                   generation_config=None, **extra: Any) -> bool:
+        return ws.send(protocol.initialize_connection(text, voice_settings, generation_config) | extra)
 
     def send_text(self, ws: Connection, text: str, try_trigger_generation: bool = False,
-                  flush: bool = False) -> None:
-        ws.send(protocol.send_text(text, try_trigger_generation=try_trigger_generation, flush=flush))
+                  flush: bool = False) -> bool:
+        return ws.send(protocol.send_text(text, try_trigger_generation=try_trigger_generation, flush=flush))
 
-    def send_close_connection(self, ws: Connection) -> None:
-        ws.send(protocol.close_connection())
+    def send_close_connection(self, ws: Connection) -> bool:
+        return ws.send(protocol.close_connection())
 
     def stream_text_to_speech(self, voice_id: str, text_chunks: Iterable[str], voice_settings=None,
                               on_chunk: Callable[[bytes, dict], Any] | None = None, **options: Any) -> Connection:
@@ -230,17 +281,17 @@ class WebsocketTextToSpeech:
 
     # multi-context
     def send_initialize_connection_multi(self, ws: Connection, context_id: str, text: str = " ",
-                                         voice_settings=None, generation_config=None) -> None:
-        ws.send(protocol.initialize_connection(text, voice_settings, generation_config, context_id=context_id))
+                                         voice_settings=None, generation_config=None) -> bool:
+        return ws.send(protocol.initialize_connection(text, voice_settings, generation_config, context_id=context_id))
 
-    def send_text_multi(self, ws: Connection, context_id: str, text: str, flush: bool = False) -> None:
-        ws.send(protocol.send_text(text, flush=flush, context_id=context_id))
+    def send_text_multi(self, ws: Connection, context_id: str, text: str, flush: bool = False) -> bool:
+        return ws.send(protocol.send_text(text, flush=flush, context_id=context_id))
 
-    def send_flush_context(self, ws: Connection, context_id: str) -> None:
-        ws.send(protocol.flush_context(context_id))
+    def send_flush_context(self, ws: Connection, context_id: str) -> bool:
+        return ws.send(protocol.flush_context(context_id))
 
-    def send_close_context(self, ws: Connection, context_id: str) -> None:
-        ws.send(protocol.close_context(context_id))
+    def send_close_context(self, ws: Connection, context_id: str) -> bool:
+        return ws.send(protocol.close_context(context_id))
 
-    def send_close_socket(self, ws: Connection) -> None:
-        ws.send(protocol.close_socket())
+    def send_close_socket(self, ws: Connection) -> bool:
+        return ws.send(protocol.close_socket())

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import aiohttp
 
@@ -18,12 +19,19 @@ from .. import protocol
 from ..protocol import ConnectionOptions, OutputFormat
 from .endpoint import Endpoint
 from .errors import ConnectionClosedError, ElevenError, ServerError
-from .tracks import AudioChunk, Track
+from .tracks import (
+    DEFAULT_MAX_BUFFERED_CHUNKS,
+    MAX_QUEUED_CHUNKS,
+    AudioChunk,
+    ChunkQueue,
+    Track,
+)
 
 wire = logging.getLogger("eleven_nb.wire")
 log = logging.getLogger("eleven_nb.client")
 
 _SECRET_FIELDS = ("xi_api_key", "xi-api-key", "authorization")
+CONNECT_TIMEOUT = 30.0  # seconds for the WebSocket handshake (the stream itself has no time limit)
 # close codes after which a reconnect can help (the connection broke or the server went away)
 RECONNECTABLE = {1001, 1006, 1011, 1012, 1013, None}
 
@@ -52,8 +60,9 @@ class Socket:
     """A stream-input or multi-stream-input connection and its tracks."""
 
     def __init__(self, endpoint: Endpoint, voice_id: str, endpoint_name: str, options: ConnectionOptions, *,
-                 reconnect: Reconnect | None = None, keepalive: bool = True, decode: bool = False,
-                 use_normalized: bool = False, max_buffered_chunks: int = 1000):
+                 reconnect: Reconnect | None = None, keepalive: bool = True, decode: bool | None = None,
+                 use_normalized: bool = False, max_buffered_chunks: int = DEFAULT_MAX_BUFFERED_CHUNKS,
+                 max_queued_chunks: int = MAX_QUEUED_CHUNKS):
         self.endpoint = endpoint
         self.voice_id = voice_id
         self.multi = endpoint_name == protocol.MULTI_STREAM_INPUT
@@ -70,7 +79,8 @@ class Socket:
         self.closed = asyncio.Event()
         self.listeners: list[Any] = []  # objects with on_open/on_message/on_error/on_close
         self._track_args = {"decode": decode, "use_normalized": use_normalized,
-                            "max_buffered_chunks": max_buffered_chunks}
+                            "max_buffered_chunks": max_buffered_chunks, "max_queued_chunks": max_queued_chunks}
+        self._max_queued_chunks = max_queued_chunks
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._inflight: dict[str, Any] | None = None  # taken from the outbox, not yet written
         self._resent: set[int] = set()  # ids of messages a reconnect resends (not counted twice)
@@ -85,18 +95,20 @@ class Socket:
 
     # --- life -----------------------------------------------------------------------------
 
-    async def open(self) -> "Socket":
-        from .tracks import ChunkQueue
-
-        self.all_chunks = ChunkQueue()
-        self._session = aiohttp.ClientSession()
-        await self._connect()
+    async def open(self) -> Socket:
+        self.all_chunks = ChunkQueue(self._max_queued_chunks)
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CONNECT_TIMEOUT))
+        try:
+            await self._connect()
+        except BaseException:
+            await self._session.close()
+            raise
         self._tasks = [asyncio.create_task(self._run(), name="eleven_nb-client-socket")]
         if self.keepalive:
             self._tasks.append(asyncio.create_task(self._keep_alive(), name="eleven_nb-client-keepalive"))
         return self
 
-    async def _connect(self) -> None:
+    async def _connect(self, first: bool = True) -> None:
         try:
             self._ws = await self._session.ws_connect(self.url, headers=self.endpoint.headers(),
                                                       max_msg_size=protocol.CLIENT_MAX_FRAME)
@@ -104,7 +116,8 @@ class Socket:
             raise ElevenError(f"the server refused the WebSocket ({exc.status}): {exc.message}") from None
         except aiohttp.ClientError as exc:
             raise ElevenError(f"cannot connect to {self.endpoint.http_url}: {exc}") from None
-        self._emit("on_open")
+        if first:  # a reconnect is not a new "open": handlers would send their text again
+            self._emit("on_open")
 
     async def aclose(self) -> None:
         """Close the socket now (without waiting for pending audio) and release everything."""
@@ -182,6 +195,9 @@ class Socket:
             self._account(message)
             self._inflight = None
             self._last_send = self._loop.time()
+            track = self.tracks.get(message.get("context_id") if self.multi else None)
+            if track is not None:
+                track.last_sent = self._last_send
 
     # --- receiving ---------------------------------------------------------------------------
 
@@ -259,7 +275,7 @@ class Socket:
         Messages never written (in flight, or still queued) follow in their order;
         a close already written is repeated after the resent text.
         """
-        await self._connect()
+        await self._connect(first=False)
         pending = ([self._inflight] if self._inflight is not None else []) + [
             self._outbox.get_nowait() for _ in range(self._outbox.qsize())]
         fresh: asyncio.Queue = asyncio.Queue()
@@ -319,19 +335,27 @@ class Socket:
     # --- keep-alive -------------------------------------------------------------------------
 
     async def _keep_alive(self) -> None:
-        """Below the inactivity timeout while idle: " " (stream-input) or "" per context (multi)."""
+        """Below the inactivity timeout while idle: " " (stream-input), or per idle context ``""``
+        with its id (multi-stream-input, where the server times each context out on its own)."""
         timeout = self.options.inactivity_timeout or protocol.DEFAULT_INACTIVITY_TIMEOUT
         interval = max(0.5, min(10.0, timeout / 2))
         while not self.closed.is_set():
             await asyncio.sleep(interval / 2)
-            if self._loop.time() - self._last_send < interval or self._closing or self._socket_closing:
+            if self._closing or self._socket_closing:
                 continue
+            now = self._loop.time()
             if not self.multi:
-                if not self.track(None).closing:  # after the end of stream the server is busy, not idle
+                track = self.tracks.get(None)
+                # not before the first message (it carries the settings), nor after the end of stream
+                if track is not None and track.opened and not track.closing and now - self._last_send >= interval:
                     self._outbox.put_nowait(protocol.keep_alive())
+                    self._last_send = now
                 continue
-            open_contexts = [cid for cid, t in self.tracks.items() if not t.done and not t.closing and cid]
-            for cid in open_contexts:
-                self._outbox.put_nowait(protocol.keep_alive(cid))
-            if not open_contexts:
-                self._outbox.put_nowait({"text": ""})  # the context-less keep-alive pipecat uses
+            open_tracks = [t for cid, t in self.tracks.items() if cid and t.opened and not t.done and not t.closing]
+            for track in open_tracks:
+                if now - track.last_sent >= interval:
+                    self._outbox.put_nowait(protocol.keep_alive(track.context_id))
+                    track.last_sent = now
+            if not open_tracks and now - self._last_send >= interval:
+                self._outbox.put_nowait(protocol.keep_alive_socket())
+                self._last_send = now

@@ -13,7 +13,8 @@
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .. import protocol
 from ..alignment import Timeline
@@ -52,6 +53,11 @@ class _TrackView:
     def dropped_chunks(self) -> int:
         """Audio chunks no longer kept in memory (``max_buffered_chunks``)."""
         return self._track.dropped_audio_chunks
+
+    @property
+    def dropped_queued_chunks(self) -> int:
+        """Chunks dropped because nobody iterated fast enough (``max_queued_chunks``)."""
+        return self._track.queue.dropped
 
     def audio(self) -> bytes:
         """The audio received (the chunks kept in memory), in the output format."""
@@ -171,7 +177,7 @@ class _Opened:
         self._socket: Socket | None = None
 
     async def __aenter__(self):
-        self._socket = await self._make_socket().open()
+        self._socket = await (await self._make_socket()).open()
         if self._first is not None:
             await self._socket.send(self._first)
         return self._wrap(self._socket)

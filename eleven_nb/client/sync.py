@@ -9,7 +9,8 @@ Each call runs the matching coroutine on the shared loop (:mod:`.loop`) and wait
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from . import loop
 from .streams import Context, MultiStreamInput, StreamInput, _Opened

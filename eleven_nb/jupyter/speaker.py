@@ -140,7 +140,7 @@ class SpeechJob:
         first = True
         async for piece in _pieces(turn.source, self.options.chunk):
             if not isinstance(turn.source, str):
-                self.player.append_text(piece)
+                self.player.append_text(turn.lane, piece)
             await ctx.send(piece, flush=first)  # the first piece is flushed: first audio never waits
             first = False
         await ctx.close()

@@ -12,7 +12,7 @@ from .limits import KEEP_ALIVE_TEXT
 from .settings import VoiceSettings, validate_chunk_length_schedule
 
 __all__ = [
-    'initialize_connection', 'send_text', 'is_text_content', 'close_connection', 'keep_alive',
+    'initialize_connection', 'send_text', 'is_text_content', 'close_connection', 'keep_alive', 'keep_alive_socket',
     'flush_context', 'close_context', 'close_socket', 'ClientMessage', 'load_json_object',
     'parse_client_message', 'alignment_to_wire', 'audio_message', 'final_message', 'dumps',
     'ServerMessage', 'parse_server_message',
@@ -89,6 +89,11 @@ def keep_alive(context_id: str | None = None) -> dict[str, Any]:
     if context_id is None:
         return {"text": KEEP_ALIVE_TEXT}
     return {"text": "", "context_id": _check_context_id(context_id)}
+
+
+def keep_alive_socket() -> dict[str, Any]:
+    """multi-stream-input's keep-alive while no context is open (pipecat sends it; PROTOCOL.md §2.2)."""
+    return {"text": ""}
 
 
 def flush_context(context_id: str) -> dict[str, Any]:

@@ -11,14 +11,12 @@ import eleven_nb
 from eleven_nb.client import ServerError
 from eleven_nb.client.endpoint import resolve_endpoint
 
-pytestmark = pytest.mark.asyncio
-
 TEXT = "Hello there! How are you doing today? This is streaming text-to-speech!"
 
 
 @pytest.fixture
-def client(espeak_server):
-    return eleven_nb.Client(base_url=espeak_server.url)
+def client(server):
+    return eleven_nb.Client(base_url=server.url)
 
 
 async def test_stream_input_send_flush_close_iterate(client, tmp_path):
@@ -122,8 +120,8 @@ async def test_keep_alive_outlives_the_inactivity_timeout(client):
     assert stream.unspoken_text == ""  # what was sent, keep-alives included, is exactly what was aligned
 
 
-async def test_without_keep_alive_the_timeout_closes(espeak_server):
-    quiet = eleven_nb.Client(base_url=espeak_server.url, keepalive=False)
+async def test_without_keep_alive_the_timeout_closes(server):
+    quiet = eleven_nb.Client(base_url=server.url, keepalive=False)
     async with quiet.stream_input(inactivity_timeout=1) as stream:
         with pytest.raises(ServerError) as info:
             async for _ in stream:
@@ -131,8 +129,8 @@ async def test_without_keep_alive_the_timeout_closes(espeak_server):
     assert info.value.error == "input_timeout_exceeded"
 
 
-async def test_memory_is_bounded(espeak_server):
-    small = eleven_nb.Client(base_url=espeak_server.url, max_buffered_chunks=2)
+async def test_memory_is_bounded(server):
+    small = eleven_nb.Client(base_url=server.url, max_buffered_chunks=2)
     async with small.stream_input(output_format="pcm_16000", sync_alignment=True) as stream:
         await stream.send("A text long enough to need several chunks of audio, more than two at least. ")
         await stream.close()
@@ -141,9 +139,9 @@ async def test_memory_is_bounded(espeak_server):
     assert len(stream.audio()) == sum(len(c.audio) for c in chunks[-3:-1])
 
 
-async def test_key_never_in_repr_or_logs(espeak_server, caplog):
+async def test_key_never_in_repr_or_logs(server, caplog):
     secret = "sk-SENTINEL-0123456789"
-    keyed = eleven_nb.Client(api_key=secret, base_url=espeak_server.url)
+    keyed = eleven_nb.Client(api_key=secret, base_url=server.url)
     caplog.set_level(logging.DEBUG)
     async with keyed.stream_input(output_format="pcm_16000") as stream:
         await stream.send("Keys stay secret. ")

@@ -18,8 +18,8 @@ VOICE_ID = "21m00Tcm4TlvDq8ikWAM"
 
 
 @pytest.fixture
-def client(espeak_server):
-    return eleven_nb.Client(base_url=espeak_server.url)
+def client(server):
+    return eleven_nb.Client(base_url=server.url)
 
 
 def test_basic_usage(client, capsys):
@@ -60,7 +60,7 @@ def test_basic_usage(client, capsys):
     assert spoken == "Hello there! How are you doing today? This is streaming text-to-speech!"
 
 
-def test_convenient_streaming_method(client):
+def test_convenient_streaming_method(client, tmp_path):
     text_chunks = ["Hello there! ", "This is a streaming example. ", "Each chunk will be processed in real-time."]
     got = []
 
@@ -72,6 +72,7 @@ def test_convenient_streaming_method(client):
         on_chunk=each)
     assert ws.wait(10) and ws.close_code == 1000
     assert all(n > 0 for n, _ in got) and "".join(t for _, t in got) == "".join(text_chunks)
+    assert ws.timeline.text == "".join(text_chunks) and ws.save(tmp_path / "gem.mp3").stat().st_size > 1000
 
 
 def test_basic_multi_context(client):
@@ -107,6 +108,7 @@ def test_basic_multi_context(client):
     client.websocket_text_to_speech.send_close_socket(ws)
     assert ws.wait(10) and ws.close_code == 1000
     assert sorted(finals) == ["conversation_1", "conversation_2"]
+    assert ws.timeline_of("conversation_2").text == "Hi there from conversation two! "
 
 
 class MultiContextManager:
@@ -254,3 +256,14 @@ def test_error_and_close_events_on_unexpected_close(client):
     assert ws.wait(10)
     assert events[0][:3] == ("error", "invalid_input_message", 1008)
     assert events[-1][0] == "close" and events[-1][1] == 1008 and events[-1][2].startswith("Could not parse")
+
+
+def test_events_before_their_handler_are_delivered_when_it_is_registered():
+    ws = eleven_nb.Client(base_url="http://127.0.0.1:9").websocket_text_to_speech.connect_stream_input(VOICE_ID)
+    assert ws.wait(5) and ws.closed  # refused (nothing listens on the discard port) before any handler exists
+    events = []
+    ws.on("error", lambda event: events.append(("error", event.message)))
+    ws.on("close", lambda event: events.append(("close", event.code)))
+    assert ws.wait(5)
+    assert events[0][0] == "error" and "cannot connect" in events[0][1] and events[-1] == ("close", None)
+    assert ws.send({"text": "late "}) is False

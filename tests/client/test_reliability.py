@@ -2,35 +2,34 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
-import signal
-import sys
+import socket
+import time
 
 import pytest
 from aiohttp import web
 
 import eleven_nb
-from eleven_nb.client import Reconnect
+from eleven_nb.client import EndpointError, Reconnect
 from eleven_nb.client.endpoint import EmbeddedServer
-from tests.conftest import free_port, start_process, stop_process, wait_for_port
-
-pytestmark = pytest.mark.asyncio
+from tests.client.conftest import start_server
 
 SENTENCES = [f"Sentence number {n} is spoken and must be spoken exactly once. " for n in range(1, 13)]
 
 
-def serve(port: int):
-    proc = start_process([sys.executable, "-m", "eleven_nb", "serve", "--engine", "espeak", "--port", str(port)])
-    wait_for_port(port, proc=proc)
-    return proc
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("multi", [False, True])
-async def test_reconnect_after_the_server_is_killed_loses_and_repeats_nothing(multi):
-    port = free_port()
-    first = serve(port)
+async def test_reconnect_after_the_server_is_killed_loses_and_repeats_nothing(multi, caplog):
+    caplog.set_level(logging.INFO, logger="eleven_nb.client")
+    first = start_server()  # a private server: this test kills it
     second = None
-    client = eleven_nb.Client(base_url=f"http://127.0.0.1:{port}",
+    client = eleven_nb.Client(base_url=first.url,
                               reconnect=Reconnect(max_attempts=20, base_delay=0.1, max_delay=0.5))
     try:
         opener = client.multi_stream_input if multi else client.stream_input
@@ -43,9 +42,8 @@ async def test_reconnect_after_the_server_is_killed_loses_and_repeats_nothing(mu
                 got += 1
                 if got == 3:
                     break
-            os.killpg(first.pid, signal.SIGKILL)
-            first.wait(10)
-            second = serve(port)
+            first.kill()  # SIGKILL by PID, mid-stream
+            second = start_server(first.port)  # a new server on the same port
             for sentence in SENTENCES[4:]:
                 await stream.send(sentence)
             await stream.close()
@@ -55,10 +53,47 @@ async def test_reconnect_after_the_server_is_killed_loses_and_repeats_nothing(mu
             if multi:
                 await conn.close_socket()
         assert stream.timeline.text == "".join(SENTENCES)  # nothing lost, nothing spoken twice
+        assert "reconnected" in caplog.text
     finally:
-        stop_process(first)
+        first.stop()
         if second is not None:
-            stop_process(second)
+            second.stop()
+
+
+def test_gem_connection_reconnects_without_a_second_open(caplog):
+    """With reconnect on, the gem API's "open" fires once: its handler's text is not sent twice."""
+    caplog.set_level(logging.INFO, logger="eleven_nb.client")
+    first = start_server()
+    second = None
+    client = eleven_nb.Client(base_url=first.url, reconnect=Reconnect(max_attempts=20, base_delay=0.1, max_delay=0.5))
+    tts = client.websocket_text_to_speech
+    try:
+        ws = tts.connect_stream_input("21m00Tcm4TlvDq8ikWAM", output_format="pcm_16000", auto_mode=True)
+        opens, audio = [], []
+
+        @ws.on("open")
+        def opened(event):
+            opens.append(event)
+            tts.send_initialize_connection(ws)
+            for sentence in SENTENCES[:4]:
+                tts.send_text(ws, sentence)
+
+        ws.on("message", lambda event: audio.append(event) if json.loads(event.data)["audio"] else None)
+        deadline = time.monotonic() + 10
+        while len(audio) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first.kill()
+        second = start_server(first.port)
+        for sentence in SENTENCES[4:]:
+            tts.send_text(ws, sentence)
+        tts.send_close_connection(ws)
+        assert ws.wait(30) and ws.close_code == 1000
+        assert len(opens) == 1 and ws.timeline.text == "".join(SENTENCES)
+        assert "reconnected" in caplog.text
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
 
 
 def test_embedded_server_starts_once_is_reused_and_stops(monkeypatch):
@@ -74,6 +109,12 @@ def test_embedded_server_starts_once_is_reused_and_stops(monkeypatch):
     assert embedded.pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_an_embedded_server_that_cannot_start_is_an_endpoint_error(monkeypatch):
+    monkeypatch.setenv("ELEVEN_NB_ENGINE", "no-such-engine")
+    with pytest.raises(EndpointError, match="exited with code"):
+        EmbeddedServer().url()
 
 
 def test_client_without_configuration_uses_the_embedded_server(monkeypatch, capsys):
