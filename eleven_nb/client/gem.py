@@ -82,6 +82,28 @@ class _Received:
         """Write the audio received (of one context, on multi-stream-input); see ``eleven_nb.audio.save_audio``."""
         return self._track(context_id).save(path)
 
+    # The socket's listener callbacks: its events become the gem's Event objects here, in one place.
+    # Each connection defines how it delivers events (_emit) and how it ends (_after_close).
+    close_code: int | None
+    close_reason: str | None
+    _emit: Callable[[Event], None]
+    _after_close: Callable[[], None]
+
+    def on_open(self) -> None:
+        self._emit(Event("open"))
+
+    def on_message(self, data: str, parsed: protocol.ServerMessage) -> None:
+        self._emit(Event("message", data=data))
+
+    def on_error(self, exc: BaseException) -> None:
+        self._emit(Event("error", message=getattr(exc, "message", None) or str(exc),
+                         error=getattr(exc, "error", None), code=getattr(exc, "code", None)))
+
+    def on_close(self, code: int | None, reason: str) -> None:
+        self.close_code, self.close_reason = code, reason
+        self._emit(Event("close", code=code, reason=reason))
+        self._after_close()
+
 
 class Connection(_Received):
     """A WebSocket with gem-style event handlers. Returned by ``connect_stream_input`` & co."""
@@ -213,20 +235,7 @@ class Connection(_Received):
                 except Exception:  # one faulty handler must not silence the others
                     log.exception("%s handler failed", event.type)
 
-    # Socket listener callbacks (called on the background loop)
-    def on_open(self) -> None:
-        self._emit(Event("open"))
-
-    def on_message(self, data: str, parsed: protocol.ServerMessage) -> None:
-        self._emit(Event("message", data=data))
-
-    def on_error(self, exc: BaseException) -> None:
-        self._emit(Event("error", message=getattr(exc, "message", None) or str(exc),
-                         error=getattr(exc, "error", None), code=getattr(exc, "code", None)))
-
-    def on_close(self, code: int | None, reason: str) -> None:
-        self.close_code, self.close_reason = code, reason
-        self._emit(Event("close", code=code, reason=reason))
+    def _after_close(self) -> None:
         with self._lock:
             self._closed.set()
             self._events.put(None)  # the dispatcher ends after delivering everything

@@ -161,20 +161,7 @@ class AsyncConnection(_Received):
                 except Exception:  # one faulty handler must not silence the others
                     log.exception("%s handler failed", event.type)
 
-    # Socket listener callbacks (called on this loop)
-    def on_open(self) -> None:
-        self._emit(Event("open"))
-
-    def on_message(self, data: str, parsed: protocol.ServerMessage) -> None:
-        self._emit(Event("message", data=data))
-
-    def on_error(self, exc: BaseException) -> None:
-        self._emit(Event("error", message=getattr(exc, "message", None) or str(exc),
-                         error=getattr(exc, "error", None), code=getattr(exc, "code", None)))
-
-    def on_close(self, code: int | None, reason: str) -> None:
-        self.close_code, self.close_reason = code, reason
-        self._emit(Event("close", code=code, reason=reason))
+    def _after_close(self) -> None:
         self._closed.set()
         self._events.put_nowait(None)  # the dispatcher ends after delivering everything
 
