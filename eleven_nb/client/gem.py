@@ -83,10 +83,34 @@ class _Received:
         return self._track(context_id).save(path)
 
     # The socket's listener callbacks: its events become the gem's Event objects here, in one place.
-    # Each connection defines how it delivers events (_emit) and how it ends (_after_close).
+    def on(self, event: str, handler: Callable[[Event], Any] | None = None):
+        """Register a handler for "open", "message", "error" or "close" (also as a decorator).
+
+        Events that came before a handler for them was registered are delivered to it now.
+        """
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}; use one of {', '.join(EVENTS)}")
+
+        def register(fn: Callable[[Event], Any]):
+            with self._lock:
+                self._handlers[event].append(fn)
+                early, self._early[event] = self._early[event], []
+                for item in early:
+                    self._enqueue(item)
+                if early and self._closed.is_set():  # registered after the end: deliver, then stop again
+                    self._enqueue(None)
+                    if self._drained.is_set():
+                        self._start_dispatcher()
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    # Each connection defines how it queues (_enqueue) and delivers events (_emit) and how it ends
+    # (_after_close).
     close_code: int | None
     close_reason: str | None
     _emit: Callable[[Event], None]
+    _enqueue: Callable[[Event | None], None]
     _after_close: Callable[[], None]
 
     def on_open(self) -> None:
@@ -125,25 +149,6 @@ class Connection(_Received):
         loop.submit(self._open(make_socket))
 
     # --- the gem's surface ---------------------------------------------------------------
-
-    def on(self, event: str, handler: Callable[[Event], Any] | None = None):
-        """Register a handler for "open", "message", "error" or "close" (also as a decorator)."""
-        if event not in EVENTS:
-            raise ValueError(f"unknown event {event!r}; use one of {', '.join(EVENTS)}")
-
-        def register(fn: Callable[[Event], Any]):
-            with self._lock:
-                self._handlers[event].append(fn)
-                early, self._early[event] = self._early[event], []
-                for item in early:
-                    self._events.put(item)
-                if early and self._closed.is_set():  # registered after the end: deliver, then stop again
-                    self._events.put(None)
-                    if self._drained.is_set():
-                        self._start_dispatcher()
-            return fn
-
-        return register(handler) if handler is not None else register
 
     def send(self, message: Mapping[str, Any]) -> bool:
         """Queue a JSON message. Never blocks; order is kept; safe from any thread.
@@ -234,6 +239,9 @@ class Connection(_Received):
                     handler(event)
                 except Exception:  # one faulty handler must not silence the others
                     log.exception("%s handler failed", event.type)
+
+    def _enqueue(self, item: Event | None) -> None:
+        self._events.put(item)
 
     def _after_close(self) -> None:
         with self._lock:

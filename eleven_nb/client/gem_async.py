@@ -32,6 +32,7 @@ import base64
 import inspect
 import json
 import logging
+import threading
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from typing import (
     TYPE_CHECKING,
@@ -58,6 +59,7 @@ class AsyncConnection(_Received):
         self._handlers: dict[str, list[Handler]] = {name: [] for name in EVENTS}
         self._early: dict[str, list[Event]] = {name: [] for name in EVENTS}
         self._events: asyncio.Queue[Event | None] = asyncio.Queue()
+        self._lock = threading.Lock()  # registration is shared with the threaded connection
         self._closed = asyncio.Event()
         self._socket: Socket | None = None
         self._drained = asyncio.Event()  # closed, and every event delivered
@@ -68,23 +70,8 @@ class AsyncConnection(_Received):
 
     # --- the gem's surface ---------------------------------------------------------------
 
-    def on(self, event: str, handler: Handler | None = None):
-        """Register a handler (function or coroutine function) for "open", "message", "error" or "close"."""
-        if event not in EVENTS:
-            raise ValueError(f"unknown event {event!r}; use one of {', '.join(EVENTS)}")
-
-        def register(fn: Handler):
-            self._handlers[event].append(fn)
-            early, self._early[event] = self._early[event], []
-            for item in early:
-                self._events.put_nowait(item)
-            if early and self._closed.is_set():  # registered after the end: deliver, then stop again
-                self._events.put_nowait(None)
-                if self._drained.is_set():
-                    self._start_dispatcher()
-            return fn
-
-        return register(handler) if handler is not None else register
+    def _enqueue(self, item: Event | None) -> None:
+        self._events.put_nowait(item)
 
     async def send(self, message: Mapping[str, Any]) -> bool:
         """Queue a JSON message (order is kept). False, and nothing sent, once the socket has closed."""

@@ -17,17 +17,22 @@ from .streams import Context, MultiStreamInput, StreamInput, _Opened
 from .tracks import AudioChunk
 
 
+def _blocking(source) -> Iterator[AudioChunk]:
+    """Iterate an async iterator of chunks from plain code, one chunk at a time."""
+    while True:
+        try:
+            yield loop.run(source.__anext__())
+        except StopAsyncIteration:
+            return
+
+
 class _SyncTrack:
     """Blocking iteration and the read-only views of a stream or context."""
 
     _inner: StreamInput | Context
 
     def __iter__(self) -> Iterator[AudioChunk]:
-        while True:
-            try:
-                yield loop.run(self._inner.__anext__())
-            except StopAsyncIteration:
-                return
+        return _blocking(self._inner)
 
     def __getattr__(self, name: str) -> Any:  # timeline, audio(), save(), done, unspoken_text, ...
         return getattr(self._inner, name)
@@ -76,11 +81,7 @@ class SyncMultiStreamInput:
         return loop.run(self._inner.wait_closed(timeout))
 
     def __iter__(self) -> Iterator[AudioChunk]:
-        while True:
-            try:
-                yield loop.run(self._inner.__anext__())
-            except StopAsyncIteration:
-                return
+        return _blocking(self._inner)
 
     @property
     def close_code(self) -> int | None:
