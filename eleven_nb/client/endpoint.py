@@ -48,7 +48,7 @@ class Endpoint:
         return base + protocol.endpoint_path(voice_id, endpoint) + (f"?{urlencode(query)}" if query else "")
 
     def headers(self) -> dict[str, str]:
-        return {"xi-api-key": self.api_key} if self.api_key else {}
+        return {protocol.API_KEY_HEADER: self.api_key} if self.api_key else {}
 
     def describe(self) -> str:
         what = {"real": "the ElevenLabs service", "custom": "the server at", "embedded": "the local voice server at"}

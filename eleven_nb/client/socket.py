@@ -30,7 +30,6 @@ from .tracks import (
 wire = logging.getLogger("eleven_nb.wire")
 log = logging.getLogger("eleven_nb.client")
 
-_SECRET_FIELDS = ("xi_api_key", "xi-api-key", "authorization")
 CONNECT_TIMEOUT = 30.0  # seconds for the WebSocket handshake (the stream itself has no time limit)
 # close codes after which a reconnect can help (the connection broke or the server went away)
 RECONNECTABLE = {1001, 1006, 1011, 1012, 1013, None}
@@ -38,7 +37,7 @@ RECONNECTABLE = {1001, 1006, 1011, 1012, 1013, None}
 
 def redact(message: dict[str, Any]) -> str:
     """A message for the debug log: keys hidden, audio shortened to its length."""
-    shown = {k: ("***" if k in _SECRET_FIELDS else v) for k, v in message.items()}
+    shown = {k: ("***" if k in protocol.SECRET_FIELDS else v) for k, v in message.items()}
     if isinstance(shown.get("audio"), str):
         shown["audio"] = f"<{len(shown['audio'])} base64 chars>"
     return json.dumps(shown, ensure_ascii=False)
@@ -161,9 +160,9 @@ class Socket:
         if message.get("close_socket"):
             self._socket_closing = True
             return
-        if self.multi and not message.get("context_id"):
+        if self.multi and not protocol.context_id_of(message):
             return  # a socket-level keep-alive: no context
-        track = self.track(message.get("context_id") if self.multi else None)
+        track = self.track(protocol.context_id_of(message) if self.multi else None)
         if track.init_message is None:
             track.init_message = {k: v for k, v in message.items() if k != "text"} | {"text": " "}
         text = message.get("text")
@@ -177,9 +176,9 @@ class Socket:
         if id(message) in self._resent:
             self._resent.discard(id(message))  # already counted when first written
             return
-        if self.multi and not message.get("context_id"):
+        if self.multi and not protocol.context_id_of(message):
             return
-        track = self.track(message.get("context_id") if self.multi else None)
+        track = self.track(protocol.context_id_of(message) if self.multi else None)
         first, track.opened = not track.opened, True
         text = message.get("text")
         if isinstance(text, str) and protocol.is_text_content(text, first):
@@ -195,7 +194,7 @@ class Socket:
             self._account(message)
             self._inflight = None
             self._last_send = self._loop.time()
-            track = self.tracks.get(message.get("context_id") if self.multi else None)
+            track = self.tracks.get(protocol.context_id_of(message) if self.multi else None)
             if track is not None:
                 track.last_sent = self._last_send
 

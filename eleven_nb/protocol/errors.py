@@ -72,9 +72,12 @@ class ProtocolError(Exception):
         params.setdefault("detail", "")
         return cls(error, template.format(**params), code, context_id)
 
-    def to_message(self) -> dict[str, Any]:
-        """The JSON error frame the server sends before closing with ``code``."""
-        return {"message": self.message, "error": self.error, "code": self.code}
+    def to_message(self, context_id: str | None = None) -> dict[str, Any]:
+        """The JSON error frame (with ``contextId`` when only that context failed)."""
+        frame: dict[str, Any] = {"message": self.message, "error": self.error, "code": self.code}
+        if context_id is not None:
+            frame["contextId"] = context_id
+        return frame
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(error={self.error!r}, code={self.code}, message={self.message!r})"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 __all__ = [
+    'API_KEY_HEADER', 'AUTH_QUERY_PARAMS', 'SECRET_FIELDS',
     'REAL_SERVICE_URL', 'STREAM_INPUT', 'MULTI_STREAM_INPUT', 'ENDPOINTS', 'DEFAULT_VOICE_ID',
     'endpoint_path', 'MAX_CONTEXTS', 'MAX_INACTIVITY_TIMEOUT', 'DEFAULT_INACTIVITY_TIMEOUT',
     'DEFAULT_CHUNK_LENGTH_SCHEDULE', 'CHUNK_LENGTH_RANGE', 'SEED_RANGE', 'MAX_INPUT_FRAME',
@@ -38,3 +39,9 @@ MAX_INPUT_FRAME = 1 << 20  # the server accepts client frames up to 1 MiB
 MAX_OUTPUT_FRAME = 1 << 20  # the official SDK reads with a 1 MiB limit: stay well under it
 CLIENT_MAX_FRAME = 16 << 20  # clients accept up to 16 MiB, as pipecat does
 KEEP_ALIVE_TEXT = " "  # stream-input keep-alive (and the initial text); "" would end the stream
+
+# --- auth ------------------------------------------------------------------------------
+
+API_KEY_HEADER = "xi-api-key"  # on the upgrade request
+AUTH_QUERY_PARAMS = ("authorization", "single_use_token")  # bearer token / single-use token in the query
+SECRET_FIELDS = ("xi_api_key", "xi-api-key", "authorization")  # first-message fields that carry a key

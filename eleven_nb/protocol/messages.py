@@ -12,7 +12,7 @@ from .limits import KEEP_ALIVE_TEXT
 from .settings import VoiceSettings, validate_chunk_length_schedule
 
 __all__ = [
-    'initialize_connection', 'send_text', 'is_text_content', 'close_connection', 'keep_alive', 'keep_alive_socket',
+    'initialize_connection', 'send_text', 'is_text_content', 'close_connection', 'keep_alive', 'keep_alive_socket', 'context_id_of',
     'flush_context', 'close_context', 'close_socket', 'ClientMessage', 'load_json_object',
     'parse_client_message', 'alignment_to_wire', 'audio_message', 'final_message', 'dumps',
     'ServerMessage', 'parse_server_message',
@@ -106,6 +106,11 @@ def close_context(context_id: str) -> dict[str, Any]:
 
 def close_socket() -> dict[str, Any]:
     return {"close_socket": True}
+
+
+def context_id_of(message: Mapping[str, Any]) -> str | None:
+    """The context a client message (as the builders above write it) is for, if any."""
+    return message.get("context_id")
 
 
 def _check_context_id(context_id: Any) -> str:

@@ -5,6 +5,8 @@ import hmac
 import os
 from typing import Iterable, Mapping
 
+from .. import protocol
+
 KEYS_ENV = "ELEVEN_NB_SERVER_API_KEYS"  # comma-separated keys the server accepts
 
 
@@ -27,10 +29,10 @@ def key_matches(candidate: str, keys: Iterable[str]) -> bool:
 
 def key_from_request(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
     """A key sent on the upgrade request: the ``xi-api-key`` header or ``authorization`` query."""
-    key = headers.get("xi-api-key")
+    key = headers.get(protocol.API_KEY_HEADER)
     if key:
         return key
-    token = query.get("authorization") or query.get("single_use_token")
+    token = next((query[name] for name in protocol.AUTH_QUERY_PARAMS if query.get(name)), None)
     if token:
         return token.removeprefix("Bearer ").strip()
     bearer = headers.get("Authorization", "")

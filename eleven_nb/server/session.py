@@ -74,7 +74,7 @@ class Session:
         self._closing_contexts.discard(context)
         if self.contexts.get(context.id) is context:
             del self.contexts[context.id]
-        await self._send({**error.to_message(), "contextId": context.id})
+        await self._send(error.to_message(context.id))
         if self._ending and not self.contexts and not self._closing_contexts:
             await self._close(protocol.CLOSE_NORMAL)
 
