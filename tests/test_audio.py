@@ -14,7 +14,7 @@ from eleven_nb.audio import (
     resample, save_audio, ulaw_decode, ulaw_encode, wav_bytes,
 )
 from eleven_nb.protocol import OUTPUT_FORMATS, OutputFormat
-from eleven_nb.server.encoders import make_encoder
+from eleven_nb.audio import make_encoder
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

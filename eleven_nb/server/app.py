@@ -77,7 +77,7 @@ def build_state(engine: str = "piper", voice_path: str | None = None, *, api_key
                 max_buffered_chars: int = DEFAULT_MAX_BUFFERED_CHARS) -> ServerState:
     """Load the engines and gather their voices. espeak-ng voices always join the list (cheap,
     and distinct speakers for dialogs)."""
-    from .encoders import make_encoder
+    from ..audio import make_encoder
 
     engines = [load_engine(engine, voice_path)]
     if engines[0].name != "espeak":

@@ -1,4 +1,4 @@
-"""eleven_nb.server.encoders: every output format round-trips as ONE continuous stream."""
+"""eleven_nb.audio.encode: every output format round-trips as ONE continuous stream."""
 from __future__ import annotations
 
 import struct
@@ -8,7 +8,7 @@ import pytest
 
 from eleven_nb.audio import StreamDecoder, decode_all, decode_container
 from eleven_nb.protocol import OUTPUT_FORMATS, OutputFormat
-from eleven_nb.server.encoders import make_encoder
+from eleven_nb.audio import make_encoder
 
 RATE = 22050  # the piper voice's rate
 CHUNK = RATE // 10  # 100 ms, as the server's frames are cut

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from eleven_nb.protocol import parse_output_format
-from eleven_nb.server.encoders import make_encoder
+from eleven_nb.audio import make_encoder
 from eleven_nb.server.engines.base import Utterance
 from eleven_nb.server.frames import FrameBuilder
 

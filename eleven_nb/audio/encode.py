@@ -13,8 +13,9 @@ import io
 
 import numpy as np
 
-from ..audio import Resampler, alaw_encode, ulaw_encode
 from ..protocol import OutputFormat
+from .g711 import alaw_encode, ulaw_encode
+from .pcm import Resampler
 
 
 class StreamEncoder:
