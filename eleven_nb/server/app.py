@@ -9,8 +9,6 @@ import asyncio
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Callable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -18,52 +16,13 @@ from aiohttp.abc import AbstractAccessLogger
 from .. import protocol
 from ..protocol import ProtocolError
 from .auth import key_from_request, key_matches, keys_from_env
+from . import http_tts
 from .engines import load_engine
-from .engines.base import Engine, VoiceInfo
 from .session import Session
+from .state import DEFAULT_MAX_BUFFERED_CHARS, DEFAULT_MAX_CONNECTIONS, STATE, ServerState, VoiceChoice
+from .voices import listed_voices, voice_json
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MAX_CONNECTIONS = 256
-DEFAULT_MAX_BUFFERED_CHARS = 100_000
-# Settings every local engine accepts but cannot act on (the real service's models can).
-NOT_HONOURED_BY_LOCAL = ("similarity_boost", "style", "use_speaker_boost", "language_code",
-                         "enable_ssml_parsing", "apply_text_normalization", "model_id")
-
-
-@dataclass(frozen=True)
-class VoiceChoice:
-    """A voice id the server answers to, and the engine voice behind it."""
-
-    info: VoiceInfo
-    engine: Engine
-
-    @property
-    def engine_voice_id(self) -> str:
-        return self.info.voice_id
-
-
-@dataclass
-class ServerState:
-    """Everything shared by the connections of one server process."""
-
-    voices: dict[str, VoiceChoice]
-    default_voice: str
-    pool: ThreadPoolExecutor
-    encoder_factory: Callable
-    api_keys: tuple[str, ...] = ()
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
-    max_buffered_chars: int = DEFAULT_MAX_BUFFERED_CHARS
-    connections: set[web.WebSocketResponse] = field(default_factory=set)
-
-    def resolve(self, voice_id: str) -> VoiceChoice | None:
-        if voice_id == protocol.DEFAULT_VOICE_ID:
-            voice_id = self.default_voice
-        return self.voices.get(voice_id)
-
-
-STATE: web.AppKey["ServerState"] = web.AppKey("state", ServerState)
-
 
 class AccessLogger(AbstractAccessLogger):
     """Access log without query strings: ``?authorization=`` may carry a key."""
@@ -114,6 +73,7 @@ def create_app(state: ServerState | None = None, **kwargs) -> web.Application:
         web.get("/v1/models", _models),
         web.get("/healthz", _health),
     ])
+    http_tts.add_routes(app)
     app.on_shutdown.append(_close_connections)
     app.on_cleanup.append(_stop_pool)
     return app
@@ -190,38 +150,8 @@ def _handshake_problem(request: web.Request, state: ServerState) -> ProtocolErro
 # --- discovery ---------------------------------------------------------------------------
 
 
-def _voice_json(voice_id: str, choice: VoiceChoice, default: bool) -> dict:
-    info = choice.info
-    return {
-        "voice_id": voice_id,
-        "name": info.name,
-        "category": "premade",
-        "description": info.description,
-        "labels": {"engine": info.engine, "language": info.language, "local": "true"},
-        "preview_url": None,
-        "settings": None,
-        "verified_languages": [{"language": info.language, "model_id": "local"}],
-        "eleven_nb": {
-            "engine": info.engine,
-            "engine_voice_id": info.voice_id,
-            "default": default,
-            "honours": list(info.honours),
-            "accepted_not_honoured": [s for s in (*protocol.VoiceSettings.DEFAULTS, *NOT_HONOURED_BY_LOCAL)
-                                      if s not in info.honours],
-        },
-    }
-
-
-def _listed_voices(state: ServerState) -> list[dict]:
-    listed, default = [], state.resolve(state.default_voice)
-    for voice_id, choice in state.voices.items():
-        if voice_id == choice.info.voice_id:  # aliases are not listed twice
-            listed.append(_voice_json(voice_id, choice, choice is default))
-    return listed
-
-
 async def _voices(request: web.Request) -> web.Response:
-    voices = _listed_voices(request.app[STATE])
+    voices = listed_voices(request.app[STATE])
     return web.json_response({"voices": voices, "has_more": False, "total_count": len(voices)})
 
 
@@ -230,7 +160,7 @@ async def _voice(request: web.Request) -> web.Response:
     choice = state.resolve(request.match_info["voice_id"])
     if choice is None:
         raise web.HTTPNotFound(text=f"voice {request.match_info['voice_id']!r} not found")
-    return web.json_response(_voice_json(request.match_info["voice_id"], choice, False))
+    return web.json_response(voice_json(request.match_info["voice_id"], choice, False))
 
 
 async def _models(request: web.Request) -> web.Response:

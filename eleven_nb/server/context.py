@@ -20,7 +20,7 @@ from .engines.base import SynthesisSettings, silence_utterance
 from .frames import Frame, FrameBuilder
 
 if TYPE_CHECKING:
-    from .app import ServerState, VoiceChoice
+    from .state import ServerState, VoiceChoice
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from .context import Context
 from .frames import Frame
 
 if TYPE_CHECKING:
-    from .app import ServerState, VoiceChoice
+    from .state import ServerState, VoiceChoice
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,151 @@
+"""The HTTP text-to-speech endpoints, called by the official ElevenLabs SDK itself.
+
+The SDK is pointed at the local server with nothing but ``base_url``; every call the
+issue names (convert, stream, convert_with_timestamps, stream_with_timestamps,
+voices.search) runs against the real server and the real espeak-ng engine.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import time
+
+import aiohttp
+import numpy as np
+import pytest
+
+from eleven_nb.audio import decode_all
+from eleven_nb.protocol import parse_output_format
+from eleven_nb.server.app import build_state
+from eleven_nb.server.engines.espeak import EspeakEngine
+from tests.conftest import ThreadedServer
+
+elevenlabs = pytest.importorskip("elevenlabs")
+TEXT = "Hello there. This is the local server, speaking over plain HTTP."
+
+
+@pytest.fixture(scope="module")
+def sdk(espeak_server):
+    return elevenlabs.ElevenLabs(api_key="unused", base_url=espeak_server.url)
+
+
+def _seconds(pcm: bytes, rate: int) -> float:
+    return len(pcm) / 2 / rate
+
+
+def test_convert_gives_the_whole_audio(sdk):
+    audio = b"".join(sdk.text_to_speech.convert("espeak-en-us", text=TEXT, output_format="pcm_16000"))
+    assert 2.0 < _seconds(audio, 16000) < 10.0
+    assert np.abs(np.frombuffer(audio, "<i2")).max() > 1000  # speech, not silence
+
+
+def test_convert_mp3_is_one_valid_stream(sdk):
+    audio = b"".join(sdk.text_to_speech.convert("21m00Tcm4TlvDq8ikWAM", text=TEXT, output_format="mp3_44100_128"))
+    pcm, rate = decode_all(audio, parse_output_format("mp3_44100_128"))
+    assert rate == 44100 and 2.0 < len(pcm) / rate < 10.0
+
+
+def test_stream_arrives_in_pieces(sdk):
+    chunks = list(sdk.text_to_speech.stream("espeak-en-us", text=TEXT * 3, output_format="pcm_22050"))
+    assert len(chunks) > 1
+    assert _seconds(b"".join(chunks), 22050) > 6.0
+
+
+def test_convert_with_timestamps_covers_the_text_in_seconds(sdk):
+    result = sdk.text_to_speech.convert_with_timestamps("espeak-en-us", text=TEXT, output_format="pcm_22050")
+    audio = base64.b64decode(result.audio_base_64)
+    alignment = result.alignment
+    assert "".join(alignment.characters) == TEXT
+    starts, ends = alignment.character_start_times_seconds, alignment.character_end_times_seconds
+    assert starts == sorted(starts) and all(e >= s for s, e in zip(starts, ends))
+    assert ends[-1] <= _seconds(audio, 22050) + 0.01
+    assert result.normalized_alignment is not None
+
+
+def test_stream_with_timestamps_times_are_absolute(sdk):
+    text = "First sentence here. Second sentence there. Third one at last."
+    pieces = list(sdk.text_to_speech.stream_with_timestamps("espeak-en-us", text=text, output_format="pcm_22050"))
+    assert len(pieces) >= 3
+    chars = [c for p in pieces if p.alignment for c in p.alignment.characters]
+    starts = [s for p in pieces if p.alignment for s in p.alignment.character_start_times_seconds]
+    assert "".join(chars) == text
+    assert starts == sorted(starts) and starts[-1] > 1.0  # later sentences do not restart at 0
+
+
+def test_voices_search(sdk):
+    result = sdk.voices.search(search="espeak", page_size=2)
+    assert len(result.voices) == 2 and result.has_more and result.total_count >= 3
+    assert all("espeak" in v.voice_id for v in result.voices)
+    rest = sdk.voices.search(search="espeak", page_size=100, next_page_token=result.next_page_token)
+    assert not {v.voice_id for v in rest.voices} & {v.voice_id for v in result.voices}
+
+
+def test_errors_follow_the_real_api(sdk):
+    from elevenlabs.core.api_error import ApiError
+
+    with pytest.raises(ApiError) as unknown:
+        b"".join(sdk.text_to_speech.convert("no-such-voice", text=TEXT))
+    assert unknown.value.status_code == 404 and unknown.value.body["detail"]["status"] == "voice_not_found"
+    with pytest.raises(ApiError) as bad:
+        b"".join(sdk.text_to_speech.convert("espeak-en-us", text=TEXT, voice_settings={"speed": 3.0}))
+    assert bad.value.status_code == 422
+
+
+async def test_malformed_bodies_are_422_not_500(espeak_server):
+    url = f"{espeak_server.url}/v1/text-to-speech/espeak-en-us"
+    async with aiohttp.ClientSession() as http:
+        for body in (b"not json", b"[1, 2]", json.dumps({"text": 5}).encode(), json.dumps({}).encode(),
+                     json.dumps({"text": "   "}).encode(), b'{"text": "bad \\ud800 surrogate"}'):
+            async with http.post(url, data=body, headers={"content-type": "application/json"}) as response:
+                assert response.status == 422, body
+                assert "detail" in await response.json()
+
+
+def test_keys_are_enforced(keyed_server):
+    from elevenlabs.core.api_error import ApiError
+
+    with pytest.raises(ApiError) as refused:
+        b"".join(elevenlabs.ElevenLabs(api_key="wrong", base_url=keyed_server.url)
+                 .text_to_speech.convert("espeak-en-us", text=TEXT))
+    assert refused.value.status_code == 401
+    ok = elevenlabs.ElevenLabs(api_key="key-two", base_url=keyed_server.url)
+    assert b"".join(ok.text_to_speech.convert("espeak-en-us", text=TEXT, output_format="pcm_16000"))
+
+
+class SlowEngine(EspeakEngine):
+    """The real espeak-ng engine, taking 50 ms per utterance and counting them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spoken = 0
+        self.lock = threading.Lock()
+
+    def synthesize(self, text, voice_id, settings):
+        for utterance in super().synthesize(text, voice_id, settings):
+            time.sleep(0.05)
+            with self.lock:
+                self.spoken += 1
+            yield utterance
+
+
+async def test_a_client_that_leaves_stops_the_synthesis():
+    state = build_state("espeak")
+    engine = SlowEngine()
+    for voice_id, choice in list(state.voices.items()):
+        state.voices[voice_id] = type(choice)(choice.info, engine)
+    server = ThreadedServer(state)
+    try:
+        text = " ".join(f"This is sentence number {i}." for i in range(200))
+        async with aiohttp.ClientSession() as http:
+            response = await http.post(f"{server.server.url}/v1/text-to-speech/espeak-en-us/stream",
+                                       json={"text": text}, params={"output_format": "pcm_16000"})
+            await response.content.readexactly(16000)  # some audio arrived, then the client goes away
+            response.close()
+        await asyncio.sleep(1.0)
+        stopped_at = engine.spoken
+        await asyncio.sleep(0.5)
+        assert engine.spoken == stopped_at < 100  # nothing more was synthesised after the client left
+    finally:
+        server.stop()
