@@ -4,22 +4,42 @@
   client sends (sentences, phrases, words or fixed sizes), each ending in a
   space as the protocol asks; :class:`PhraseChunker` does the same for a token
   stream (an LLM's), releasing a phrase as soon as it is complete.
-- Server side: :class:`ScheduleBuffer` buffers incoming text and decides when
-  to generate (``chunk_length_schedule``, ``auto_mode``, ``flush``), and
+- Server side: :class:`~eleven_nb.schedule.ScheduleBuffer` (re-exported here)
+  buffers incoming text and decides when to generate, and
   :func:`split_for_engine` cuts a generation into engine-sized pieces so the
   first audio never waits for a long text.
+
+Everything runs in time linear in its input (a text of 1 MiB of spaces,
+newlines or ", " is cut in milliseconds), knows CJK, Arabic and Devanagari
+punctuation, and never cuts inside markup such as ``<break time="1s"/>``
+(see :mod:`eleven_nb.boundaries`).
 """
 from __future__ import annotations
 
-import re
-from typing import Iterable, Iterator
+import bisect
+from collections.abc import Iterable, Iterator
 
-from .protocol import CHUNK_LENGTH_RANGE, DEFAULT_CHUNK_LENGTH_SCHEDULE
+from .boundaries import (
+    PHRASE_CUT,
+    SENTENCE_CUT,
+    WORD,
+    Spans,
+    cut_points,
+    hard_cut,
+    last_cjk_break,
+    last_cut,
+    last_word_break,
+    next_cut,
+    speakable_in,
+    unfinished_markup,
+)
+from .schedule import DEFAULT_CHUNK_LENGTH_SCHEDULE, MIN_CHUNK_LENGTH, ScheduleBuffer
 
-# A sentence ends at . ! ? … (with closing quotes/brackets) followed by space.
-_SENTENCE_END = re.compile(r"""[.!?…]+["')\]]*(?=\s|$)""")
-# A phrase also ends at , ; : — – and at a newline.
-_PHRASE_END = re.compile(r"""(?:[.!?…,;:—–]+["')\]]*(?=\s|$))|\n""")
+__all__ = [
+    "CHUNK_MODES", "DEFAULT_CHUNK_LENGTH_SCHEDULE", "FIRST_PHRASE_CHARS", "MAX_ENGINE_PIECE",
+    "MIN_CHUNK_LENGTH", "PhraseChunker", "ScheduleBuffer", "chunk_text", "is_speakable", "iter_phrases",
+    "split_for_engine", "split_sentences",
+]
 
 MAX_ENGINE_PIECE = 300  # characters; a piece longer than this is cut at a phrase or word
 FIRST_PHRASE_CHARS = 32  # how short the first client chunk aims to be, for a fast first audio
@@ -27,18 +47,7 @@ FIRST_PHRASE_CHARS = 32  # how short the first client chunk aims to be, for a fa
 
 def is_speakable(text: str) -> bool:
     """True when ``text`` has something an engine can say (a letter or digit)."""
-    return any(ch.isalnum() for ch in text)
-
-
-def _cut_points(text: str, pattern: re.Pattern[str]) -> list[int]:
-    """Indices just after each boundary match, plus the trailing whitespace that follows it."""
-    points = []
-    for match in pattern.finditer(text):
-        end = match.end()
-        while end < len(text) and text[end].isspace():
-            end += 1
-        points.append(end)
-    return points
+    return speakable_in(text).search(text) is not None
 
 
 def _split_at(text: str, points: Iterable[int]) -> list[str]:
@@ -52,70 +61,89 @@ def _split_at(text: str, points: Iterable[int]) -> list[str]:
     return pieces
 
 
-def _words(text: str) -> list[str]:
-    """Words with their trailing whitespace (leading whitespace stays on the first)."""
-    return [m.group(0) for m in re.finditer(r"\s*\S+\s*", text)] or ([text] if text else [])
+def _word_pack(text: str, start: int, end: int, limit: int, spans: Spans) -> list[int]:
+    """Ends of the pieces of ``text[start:end]``: as many whole words as fit in ``limit``.
+
+    A word keeps its trailing whitespace; a word longer than ``limit`` (a URL,
+    a hash, a CJK run) is cut every ``limit`` characters.
+    """
+    ends: list[int] = []
+    while end - start > limit:
+        cut = last_word_break(text, start, start + limit, spans, leading=not ends)
+        if cut <= start:
+            cut = hard_cut(start + limit, start, spans)
+        ends.append(cut)
+        start = cut
+    ends.append(end)
+    return ends
 
 
-def _merge_unspeakable(pieces: list[str]) -> list[str]:
-    """Glue pieces with nothing to say onto their neighbours, so every piece is speakable."""
-    merged: list[str] = []
-    carry = ""
-    for piece in pieces:
-        piece = carry + piece
-        carry = ""
-        if is_speakable(piece):
-            merged.append(piece)
-        else:
-            carry = piece
-    if carry:
-        if merged:
-            merged[-1] += carry
-        else:
-            merged.append(carry)
-    return merged
-
-
-def _pack(pieces: list[str], limit: int) -> list[str]:
-    """Cut any piece longer than ``limit`` at phrase, then word, boundaries."""
+def _pack(text: str, limit: int, spans: Spans) -> list[str]:
+    """Cut ``text`` at phrase, then word, boundaries into pieces of at most ``limit``."""
+    if len(text) <= limit:
+        return [text] if text else []
     out: list[str] = []
-    for piece in pieces:
-        if len(piece) <= limit:
-            out.append(piece)
+    start = 0
+    for point in cut_points(text, PHRASE_CUT, spans) + [len(text)]:
+        if point <= start:
             continue
-        for phrase in _split_at(piece, _cut_points(piece, _PHRASE_END)):
-            if len(phrase) <= limit:
-                out.append(phrase)
-                continue
-            current = ""
-            for word in _words(phrase):
-                if current and len(current) + len(word) > limit:
-                    out.append(current)
-                    current = ""
-                while len(word) > limit:  # a "word" longer than the limit (a URL, a hash)
-                    out.append(word[:limit])
-                    word = word[limit:]
-                current += word
-            if current:
-                out.append(current)
+        ends = [point] if point - start <= limit else _word_pack(text, start, point, limit, spans)
+        for end in ends:
+            out.append(text[start:end])
+            start = end
     return out
 
 
 def split_sentences(text: str) -> list[str]:
     """Sentences, each keeping its trailing whitespace; they join back to ``text``."""
-    return _split_at(text, _cut_points(text, _SENTENCE_END))
+    return _split_at(text, cut_points(text, SENTENCE_CUT))
 
 
 def split_for_engine(text: str, limit: int = MAX_ENGINE_PIECE) -> list[str]:
     """Cut one generation into speakable pieces of at most ``limit`` characters.
 
-    The pieces join back to exactly ``text``. Unspeakable scraps (a lone
-    space or "...") ride along with a neighbour; if nothing at all is
-    speakable, the whole text comes back as one piece.
+    Sentences are the pieces; a sentence longer than ``limit`` is cut at its
+    phrases, and a phrase longer than that at its words. The pieces join back
+    to exactly ``text``. Unspeakable scraps (a lone space or "...") ride along
+    with a neighbour; if nothing at all is speakable, the whole text comes
+    back as one piece.
+
+    It walks from one speakable character to the next, so runs of whitespace
+    or punctuation are skipped by the regex engine, not piece by piece.
     """
     if not text:
         return []
-    return _merge_unspeakable(_pack(split_sentences(text), limit))
+    spans = Spans(text)
+    speakable = speakable_in(text).search
+    sentence_search = SENTENCE_CUT.search
+    pieces: list[str] = []
+    sentence_start = sentence_end = phrase_end = 0  # the sentence / long phrase holding the last piece
+    phrase_ends: list[int] = []  # ends of that long phrase's pieces
+    i = 0
+    while (m := speakable(text, i)) is not None:
+        f = m.start()
+        if f >= sentence_end:
+            if spans.starts:
+                sentence_end = next_cut(text, SENTENCE_CUT, f, spans)
+            else:  # the common case, inlined: most pieces are whole sentences
+                sentence_end = c.end() if (c := sentence_search(text, f)) is not None else len(text)
+            sentence_start = i if sentence_end - i <= limit else last_cut(text, SENTENCE_CUT, i, f, spans)
+        if sentence_end - sentence_start <= limit:
+            end = sentence_end
+        else:
+            if f >= phrase_end:
+                phrase_end = next_cut(text, PHRASE_CUT, f, spans)
+                start = last_cut(text, PHRASE_CUT, max(i, sentence_start), f, spans)
+                phrase_ends = _word_pack(text, start, phrase_end, limit, spans)
+            end = phrase_ends[bisect.bisect_right(phrase_ends, f)]
+        pieces.append(text[i:end])
+        i = end
+    if i < len(text):
+        if pieces:
+            pieces[-1] += text[i:]
+        else:
+            pieces.append(text[i:])
+    return pieces
 
 
 # --- client side ---------------------------------------------------------------------
@@ -136,20 +164,21 @@ def chunk_text(text: str, mode: str | int = "sentence", first_phrase: bool = Tru
     """
     if isinstance(mode, str) and mode.isdigit():
         mode = int(mode)
+    spans = Spans(text)
     if isinstance(mode, int):
         if mode < 1:
             raise ValueError(f"chunk size must be a positive number of characters, not {mode}")
-        pieces = _pack([text], mode)
+        pieces = _pack(text, mode, spans)
     elif mode == "sentence":
         pieces = split_sentences(text)
     elif mode == "phrase":
-        pieces = _split_at(text, _cut_points(text, _PHRASE_END))
+        pieces = _split_at(text, cut_points(text, PHRASE_CUT, spans))
     elif mode == "word":
-        pieces = _words(text)
+        pieces = [m.group(0) for m in WORD.finditer(text)] or [text]
     else:
         raise ValueError(f"chunk mode must be one of {CHUNK_MODES} or a number of characters, not {mode!r}")
     if first_phrase and pieces and len(pieces[0]) > FIRST_PHRASE_CHARS:
-        head = _pack(_split_at(pieces[0], _cut_points(pieces[0], _PHRASE_END)), FIRST_PHRASE_CHARS)
+        head = _pack(pieces[0], FIRST_PHRASE_CHARS, Spans(pieces[0]))
         pieces = [head[0], "".join(head[1:])] + pieces[1:]
     return _ensure_trailing_space([p for p in pieces if p])
 
@@ -158,29 +187,49 @@ class PhraseChunker:
     """Turn a token stream into phrases as soon as each phrase is complete.
 
     ``feed(token)`` returns the phrases completed by that token; ``close()``
-    returns whatever is left. Long runs without punctuation are released at
-    a word boundary once they pass ``max_chars``.
+    returns whatever is left. A phrase ends at punctuation followed by a space
+    (or at CJK punctuation, or a newline); a run without one is released at a
+    word break once it passes ``max_chars``, a CJK run between two characters,
+    and anything else at ``2 * max_chars``. So the text held back stays under
+    about ``2 * max_chars`` and each token costs time linear in its own length.
+    A tag such as ``<break time="1s"/>`` is never cut.
     """
 
     def __init__(self, max_chars: int = 120):
+        if max_chars < 1:
+            raise ValueError(f"max_chars must be a positive number of characters, not {max_chars}")
         self.max_chars = max_chars
         self._pending = ""
 
     def feed(self, token: str) -> list[str]:
-        self._pending += token
-        points = [p for p in _cut_points(self._pending, _PHRASE_END) if p < len(self._pending)
-                  or self._pending[-1:].isspace()]
-        out: list[str] = []
-        if points:
-            cut = points[-1]
-            out = _split_at(self._pending[:cut], points)
-            self._pending = self._pending[cut:]
-        if len(self._pending) > self.max_chars:
-            cut = self._pending.rstrip().rfind(" ")
-            if cut > 0:
-                out.append(self._pending[: cut + 1])
-                self._pending = self._pending[cut + 1:]
+        text = self._pending + token
+        hold = unfinished_markup(text) if "<" in text else len(text)
+        spans = Spans(text)
+        points = [p for p in cut_points(text, PHRASE_CUT, spans)
+                  if p <= hold and (p < len(text) or text[-1:].isspace())]
+        out = _split_at(text[: points[-1]], points) if points else []
+        start = points[-1] if points else 0
+        while hold - start > self.max_chars:
+            end = self._long_run_cut(text, start, hold, spans)
+            if end <= start:
+                break
+            out.append(text[start:end])
+            start = end
+        self._pending = text[start:]
         return _ensure_trailing_space([p for p in out if p.strip()])
+
+    def _long_run_cut(self, text: str, start: int, hold: int, spans: Spans) -> int:
+        """Where to cut a run that passed ``max_chars`` (``start`` when it may wait)."""
+        end = len(text[:hold].rstrip())
+        cut = last_word_break(text, start, end - 1, spans) if end > start else start
+        if cut > start:
+            return cut
+        cut = -1 if text.isascii() else last_cjk_break(text[:hold], start)
+        if cut > start:
+            return cut
+        if hold - start > 2 * self.max_chars:
+            return hard_cut(start + self.max_chars, start, spans)
+        return start
 
     def close(self) -> list[str]:
         rest, self._pending = self._pending, ""
@@ -193,52 +242,3 @@ def iter_phrases(tokens: Iterable[str], max_chars: int = 120) -> Iterator[str]:
     for token in tokens:
         yield from chunker.feed(token)
     yield from chunker.close()
-
-
-# --- server side --------------------------------------------------------------------
-
-
-class ScheduleBuffer:
-    """Buffers text and releases generations as the real service does.
-
-    Without ``auto_mode`` a generation starts when the buffer reaches the
-    next value of ``chunk_length_schedule`` (the last value repeats); it is cut
-    at the last whitespace so no word is split. With ``auto_mode`` text is
-    released at every sentence or phrase boundary. ``drain`` releases all.
-    """
-
-    def __init__(self, schedule: tuple[int, ...] = DEFAULT_CHUNK_LENGTH_SCHEDULE, auto_mode: bool = False):
-        self.schedule = tuple(schedule)
-        self.auto_mode = auto_mode
-        self.text = ""
-        self.generations = 0
-
-    def __len__(self) -> int:
-        return len(self.text)
-
-    def _threshold(self) -> int:
-        return self.schedule[min(self.generations, len(self.schedule) - 1)]
-
-    def _release(self, end: int) -> list[str]:
-        out, self.text = self.text[:end], self.text[end:]
-        self.generations += 1
-        return [out] if out else []
-
-    def append(self, text: str, try_trigger: bool = False) -> list[str]:
-        """Add text; return the generations it triggers (possibly none)."""
-        self.text += text
-        if self.auto_mode:
-            points = [p for p in _cut_points(self.text, _PHRASE_END) if is_speakable(self.text[:p])]
-            return self._release(points[-1]) if points else []
-        # try_trigger_generation generates early, but only past the minimum a chunk may have
-        threshold = min(CHUNK_LENGTH_RANGE[0], self._threshold()) if try_trigger else self._threshold()
-        if len(self.text) < threshold:
-            return []
-        cut = max(self.text.rfind(" "), self.text.rfind("\n")) + 1
-        if cut <= 0 or not is_speakable(self.text[:cut]):
-            return []
-        return self._release(cut)
-
-    def drain(self) -> list[str]:
-        """Release everything buffered (flush, end of stream)."""
-        return self._release(len(self.text)) if self.text else []

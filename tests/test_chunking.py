@@ -1,9 +1,16 @@
 """Client-side chunking and server-side schedule buffering."""
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from eleven_nb.chunking import (PhraseChunker, ScheduleBuffer, chunk_text, iter_phrases, split_for_engine,
-                                split_sentences)
+from eleven_nb.chunking import (
+    PhraseChunker,
+    ScheduleBuffer,
+    chunk_text,
+    iter_phrases,
+    split_for_engine,
+    split_sentences,
+)
 
 TEXT = "Hello there! How are you doing today? This is streaming text-to-speech, in pieces; nice."
 
@@ -77,3 +84,91 @@ def test_schedule_buffer_try_trigger_and_auto_mode():
     assert auto.append("Hello there") == []
     assert auto.append(", friend. How") == ["Hello there, friend. "]
     assert auto.drain() == ["How"] and auto.drain() == []
+
+
+# --- the linear code gives the old pieces on ordinary text ------------------------------
+
+from tests import old_chunking as old
+
+WORDS = st.sampled_from(["Hello", "world", "a", "I", "streaming", "text-to-speech", "3.14", "e.g.", "Dr.",
+                         "don't", "été", "x" * 45, "naïve"])
+SEPARATORS = st.sampled_from([" ", " ", " ", ", ", ". ", "! ", "? ", "; ", ": ", " — ", "... ", ".\n",
+                              "\n\n", "  ", ".) ", '." ', "…", ",", "."])
+
+
+@st.composite
+def ordinary_text(draw):
+    parts = draw(st.lists(st.tuples(WORDS, SEPARATORS), max_size=60))
+    lead = draw(st.sampled_from(["", " ", "\n"]))
+    return lead + "".join(w + s for w, s in parts)
+
+
+def frames_of(draw, text):
+    cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=12)))
+    return [text[a:b] for a, b in zip([0] + cuts, cuts + [len(text)])]
+
+
+@given(ordinary_text(), st.sampled_from([12, 40, 300]))
+def test_split_for_engine_matches_the_old_code(text, limit):
+    assert split_for_engine(text, limit) == old.split_for_engine(text, limit)
+    assert split_sentences(text) == old.split_sentences(text)
+
+
+@given(ordinary_text(), st.sampled_from(["sentence", "phrase", "word", 7, 30]), st.booleans())
+def test_chunk_text_matches_the_old_code(text, mode, first):
+    assert chunk_text(text, mode, first) == old.chunk_text(text, mode, first)
+
+
+@given(st.data())
+def test_schedule_buffer_matches_the_old_code(data):
+    text = data.draw(ordinary_text())
+    auto = data.draw(st.booleans())
+    schedule = data.draw(st.sampled_from([(50,), (120, 160, 250, 290), (60, 90)]))
+    new, reference = ScheduleBuffer(schedule, auto), old.ScheduleBuffer(schedule, auto)
+    for frame in frames_of(data.draw, text):
+        trigger = data.draw(st.booleans())
+        assert new.append(frame, try_trigger=trigger) == reference.append(frame, try_trigger=trigger)
+        assert new.text == reference.text and len(new) == len(reference.text)
+    assert new.drain() == reference.drain()
+
+
+@given(st.data())
+def test_phrase_chunker_matches_the_old_code(data):
+    text = data.draw(ordinary_text())
+    tokens = frames_of(data.draw, text)
+    assert list(iter_phrases(tokens, 40)) == list(old.iter_phrases(tokens, 40))
+
+
+@given(st.text(max_size=50))
+def test_is_speakable_is_isalnum(text):
+    from eleven_nb.chunking import is_speakable
+    assert is_speakable(text) == old.is_speakable(text)
+
+
+# --- any text: pieces join back, limits hold -------------------------------------------
+
+ANY = st.text(alphabet=st.sampled_from("ab .,!?\n;:—é3。，你好<>/\"=') 、"), max_size=300)
+
+
+@given(ANY, st.sampled_from([5, 40, 300]))
+def test_pieces_join_back_exactly(text, limit):
+    assert "".join(split_for_engine(text, limit)) == text
+    assert "".join(split_sentences(text)) == text
+    for mode in ("sentence", "phrase", "word", limit):
+        assert _letters("".join(chunk_text(text, mode, False))) == _letters(text)
+
+
+@given(st.data())
+def test_streams_join_back_exactly(data):
+    text = data.draw(ANY)
+    auto = data.draw(st.booleans())
+    buf = ScheduleBuffer((50, 80), auto)
+    out = [g for frame in frames_of(data.draw, text) for g in buf.append(frame, data.draw(st.booleans()))]
+    assert "".join(out + buf.drain()) == text
+    tokens = frames_of(data.draw, text)
+    assert _letters("".join(iter_phrases(tokens, 20))) == _letters(text)
+
+
+def _letters(text):
+    """The text without its whitespace: client chunks only ever add a space."""
+    return "".join(text.split())
