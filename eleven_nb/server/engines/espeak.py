@@ -24,7 +24,7 @@ from .espeak_lib import (
     Event,
     espeak,
 )
-from .timing import char_spans
+from .timing import char_spans, snap_cut
 
 # voice id -> (espeak voice name, display name). Variants give dialogs distinct speakers.
 VOICES = {
@@ -103,21 +103,6 @@ def espeak_words(text: str, events: list[Event], n_samples: int) -> list[Word]:
             begin = min(max(e.sample, 0), n_samples)
             current.phonemes.append((e.phoneme.strip(), begin, max(begin, min(until, n_samples))))
     return words
-
-
-def _opens(text: str, i: int) -> bool:
-    """Whether ``text[i]`` opens what follows: a bracket, an opening quote, or a straight quote after a space."""
-    ch = text[i]
-    if unicodedata.category(ch) in ("Ps", "Pi"):
-        return True
-    return ch in "\"'" and (i == 0 or text[i - 1].isspace())
-
-
-def snap_cut(text: str, p: int, previous: int = 0) -> int:
-    """Move a sentence start ``p`` back over the quotes and brackets that open it (not past ``previous``)."""
-    while p - 1 > previous and _opens(text, p - 1):
-        p -= 1
-    return p
 
 
 def sentence_cuts(text: str, events: list[Event], words: list[Word]) -> list[int]:

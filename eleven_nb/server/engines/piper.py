@@ -27,9 +27,9 @@ import numpy as np
 
 from .base import Engine, SynthesisSettings, Utterance, VoiceInfo, silence_utterance
 from .cache import cache_dir, model_sha256, write_atomically
-from .espeak import Word, espeak_words, snap_cut
+from .espeak import Word, espeak_words
 from .espeak_lib import espeak
-from .timing import char_spans
+from .timing import char_spans, snap_cut
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,8 @@ punctuation there and plain gaps to the spaces.
 """
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 
 PAUSE_SHARE = 0.8  # of a gap between words, the part its punctuation gets (the rest goes to its spaces)
@@ -51,3 +53,37 @@ def char_spans(text: str, n_samples: int, timings: list[tuple[int, int, int, int
         char_cursor, sample_cursor = ce, s1
     gap(char_cursor, n, sample_cursor, n_samples)
     return starts, ends
+
+
+def _opens(text: str, i: int) -> bool:
+    """Whether ``text[i]`` opens what follows: a bracket, an opening quote, or a straight quote after a space."""
+    ch = text[i]
+    if unicodedata.category(ch) in ("Ps", "Pi"):
+        return True
+    return ch in "\"'" and (i == 0 or text[i - 1].isspace())
+
+
+def snap_cut(text: str, p: int, previous: int = 0) -> int:
+    """Move a sentence start ``p`` back over the quotes and brackets that open it (not past ``previous``)."""
+    while p - 1 > previous and _opens(text, p - 1):
+        p -= 1
+    return p
+
+
+def trim_trailing_silence(pcm: np.ndarray, spans: list[tuple[int, int]], rate: int) -> list[tuple[int, int]]:
+    """Word spans without the silence at their ends: a model may stretch a word's last phoneme over
+    the pause after it ("friend." ends in ~0.3 s of quiet 'd'). The quiet part then falls in the gap,
+    which :func:`char_spans` gives to the punctuation. Words keep at least 30 ms."""
+    block = max(1, rate // 100)  # 10 ms
+    floor = max(100.0, 0.08 * float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2)))) if len(pcm) else 0.0
+    keep = rate * 3 // 100
+    out = []
+    for s, e in spans:
+        end = e
+        while end - block >= s + keep:
+            tail = pcm[end - block:end].astype(np.float64)
+            if np.sqrt(np.mean(tail ** 2)) > floor:
+                break
+            end -= block
+        out.append((s, end))
+    return out
