@@ -17,7 +17,7 @@ from .. import protocol
 from ..protocol import ProtocolError
 from .auth import key_from_request, key_matches, keys_from_env
 from . import http_tts
-from .engines import load_engine
+from .engines import load_engines
 from .session import Session
 from .state import DEFAULT_MAX_BUFFERED_CHARS, DEFAULT_MAX_CONNECTIONS, STATE, ServerState, VoiceChoice
 from .voices import listed_voices, voice_json
@@ -34,13 +34,11 @@ class AccessLogger(AbstractAccessLogger):
 def build_state(engine: str = "piper", voice_path: str | None = None, *, api_keys: tuple[str, ...] = (),
                 max_connections: int = DEFAULT_MAX_CONNECTIONS, threads: int | None = None,
                 max_buffered_chars: int = DEFAULT_MAX_BUFFERED_CHARS) -> ServerState:
-    """Load the engines and gather their voices. espeak-ng voices always join the list (cheap,
-    and distinct speakers for dialogs)."""
+    """Load the engines and gather their voices: ``engine`` first (the default voice), every other
+    neural engine installed, and espeak-ng (cheap, and more distinct speakers for dialogs)."""
     from ..audio import make_encoder
 
-    engines = [load_engine(engine, voice_path)]
-    if engines[0].name != "espeak":
-        engines.append(load_engine("espeak"))
+    engines = load_engines(engine, voice_path)
     voices: dict[str, VoiceChoice] = {}
     for eng in engines:
         for info in eng.voices():

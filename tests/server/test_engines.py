@@ -14,7 +14,8 @@ import pytest
 
 from eleven_nb.server.engines import ENGINES, available_engines, load_engine
 from eleven_nb.server.engines.base import SynthesisSettings, Utterance, check_utterances
-from eleven_nb.server.engines.espeak import VOICES, EspeakEngine, char_spans
+from eleven_nb.server.engines.espeak import VOICES, EspeakEngine
+from eleven_nb.server.engines.timing import char_spans
 
 TRICKY = [
     "  Hello, “there”! Dr. Smith arrives at 3:45 pm.  ",

@@ -1,12 +1,11 @@
 """espeak-ng as an engine (~700x real time, robotic, exact word timing), and the
-word-to-character timing that the piper engine shares.
+word events the piper engine aligns to.
 
 espeak-ng's WORD events give each word's characters, its PHONEME events the
 sounds that follow with their start samples. :func:`espeak_words` turns them
 into :class:`Word` objects (repairing what espeak reports oddly: zero lengths,
-overlapping number words, trailing spaces); :func:`char_spans` spreads each
-word's span over its characters, the pauses between words going to the
-punctuation and plain gaps to the spaces.
+overlapping number words, trailing spaces); :func:`.timing.char_spans` spreads
+each word's span over its characters.
 """
 from __future__ import annotations
 
@@ -14,8 +13,6 @@ import itertools
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from .base import Engine, SynthesisSettings, Utterance, VoiceInfo, silence_utterance
 from .espeak_lib import (
@@ -27,8 +24,7 @@ from .espeak_lib import (
     Event,
     espeak,
 )
-
-PAUSE_SHARE = 0.8  # of a gap between words, the part its punctuation gets (the rest goes to its spaces)
+from .timing import char_spans, snap_cut
 
 # voice id -> (espeak voice name, display name). Variants give dialogs distinct speakers.
 VOICES = {
@@ -107,62 +103,6 @@ def espeak_words(text: str, events: list[Event], n_samples: int) -> list[Word]:
             begin = min(max(e.sample, 0), n_samples)
             current.phonemes.append((e.phoneme.strip(), begin, max(begin, min(until, n_samples))))
     return words
-
-
-def char_spans(text: str, n_samples: int, timings: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
-    """(starts, ends) in samples for every character of ``text``.
-
-    ``timings`` are ``(char_start, char_end, start, end)`` per word, in text order.
-    A word's span is spread evenly over its characters. The characters between
-    words share the gap: where there is punctuation it takes most of it (the
-    pause after a comma is the comma's) and the spaces a sliver; a gap of pure
-    whitespace goes to the spaces. Times never go backwards.
-    """
-    n = len(text)
-    starts = np.zeros(n, np.int64)
-    ends = np.zeros(n, np.int64)
-
-    def spread(a: int, b: int, s0: int, s1: int, weights: np.ndarray | None = None) -> None:
-        if b <= a:
-            return
-        w = np.ones(b - a) if weights is None else weights
-        edges = np.round(s0 + (s1 - s0) * np.concatenate([[0.0], np.cumsum(w) / w.sum()])).astype(np.int64)
-        starts[a:b], ends[a:b] = edges[:-1], edges[1:]
-
-    def gap(a: int, b: int, s0: int, s1: int) -> None:
-        marks = np.array([not text[i].isspace() for i in range(a, b)], bool)
-        if marks.any() and not marks.all():  # the pause is the punctuation's; spaces get a sliver
-            spread(a, b, s0, s1, np.where(marks, PAUSE_SHARE / marks.sum(), (1 - PAUSE_SHARE) / (~marks).sum()))
-        else:
-            spread(a, b, s0, s1)
-
-    char_cursor, sample_cursor = 0, 0
-    for cs, ce, s0, s1 in timings:
-        cs, ce = max(cs, char_cursor), min(ce, n)
-        if ce <= cs:
-            continue
-        s0 = min(max(s0, sample_cursor), n_samples)
-        s1 = min(max(s1, s0), n_samples)
-        gap(char_cursor, cs, sample_cursor, s0)
-        spread(cs, ce, s0, s1)
-        char_cursor, sample_cursor = ce, s1
-    gap(char_cursor, n, sample_cursor, n_samples)
-    return starts, ends
-
-
-def _opens(text: str, i: int) -> bool:
-    """Whether ``text[i]`` opens what follows: a bracket, an opening quote, or a straight quote after a space."""
-    ch = text[i]
-    if unicodedata.category(ch) in ("Ps", "Pi"):
-        return True
-    return ch in "\"'" and (i == 0 or text[i - 1].isspace())
-
-
-def snap_cut(text: str, p: int, previous: int = 0) -> int:
-    """Move a sentence start ``p`` back over the quotes and brackets that open it (not past ``previous``)."""
-    while p - 1 > previous and _opens(text, p - 1):
-        p -= 1
-    return p
 
 
 def sentence_cuts(text: str, events: list[Event], words: list[Word]) -> list[int]:

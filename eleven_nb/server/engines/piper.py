@@ -16,12 +16,8 @@ which :func:`.espeak.char_spans` spreads over its characters (shared/notes/ENGIN
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import logging
-import os
-import tempfile
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,12 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from .base import Engine, SynthesisSettings, Utterance, VoiceInfo, silence_utterance
-from .espeak import Word, char_spans, espeak_words, snap_cut
+from .cache import cache_dir, model_sha256, write_atomically
+from .espeak import Word, espeak_words
 from .espeak_lib import espeak
+from .timing import char_spans, snap_cut
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "ELEVEN_NB_CACHE"
 DEFAULT_VOICE_ID = "joe"
 ELEVENLABS_DEFAULT_VOICE = "21m00Tcm4TlvDq8ikWAM"  # the id ElevenLabs examples use; served by joe here
 PATCH_VERSION = 1  # bump when the patch changes: the cache key includes it
@@ -47,51 +44,6 @@ MIN_CHUNK_PHONEMES = 12
 CLAUSE_MARKS = (",", ";", ":")
 SEEDABLE_KEY = "eleven_nb_seedable"
 _SKIP = set(" ,.;:!?¡¿—–-…\"'()[]«»“”")  # not sounds: word breaks and punctuation in phoneme strings
-_hash_lock = threading.Lock()
-
-
-def cache_dir() -> Path:
-    """``$ELEVEN_NB_CACHE`` or ``~/.cache/eleven_nb``."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "eleven_nb")
-
-
-def _write_atomically(target: Path, write) -> None:
-    """``write(path)`` to a temporary name beside ``target``, then rename: readers never see half a file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(partial)
-        os.chmod(partial, 0o644)  # mkstemp makes it private; the cache is readable like any other
-        os.replace(partial, target)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
-
-
-def model_sha256(model: Path) -> str:
-    """The model file's sha256, remembered in the cache by path, size and mtime (hashing
-    58 MB costs ~0.15 s, too much for every load)."""
-    stat = model.stat()
-    stamp = f"{model.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    index_path = cache_dir() / "piper" / "sha256.json"
-    with _hash_lock:
-        try:
-            index = json.loads(index_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            index = {}
-        if stamp in index:
-            return index[stamp]
-        digest = hashlib.sha256()
-        with open(model, "rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-        index[stamp] = digest.hexdigest()
-        try:
-            _write_atomically(index_path, lambda p: Path(p).write_text(json.dumps(index), encoding="utf-8"))
-        except OSError as exc:  # a read-only cache only costs the hash next time
-            log.debug("cannot remember the model hash in %s: %s", index_path, exc)
-        return index[stamp]
 
 
 def _noise_as_inputs(model) -> bool:
@@ -164,7 +116,7 @@ def patched_model(model: Path) -> Path:
         log.debug("alignment output not added: %s", exc)
     seedable = _noise_as_inputs(proto)
     proto.metadata_props.add(key=SEEDABLE_KEY, value="1" if seedable else "0")
-    _write_atomically(target, lambda p: onnx.save(proto, p))
+    write_atomically(target, lambda p: onnx.save(proto, p))
     log.info("patched %s for alignment into %s (once)", model, target)
     return target
 

@@ -1,0 +1,89 @@
+"""Word timings to character timings, shared by every engine.
+
+An engine knows when each *word* is spoken; the protocol wants a time for
+every *character*, spaces and punctuation included. :func:`char_spans` spreads
+a word's span over its letters, gives the pause between words to the
+punctuation there and plain gaps to the spaces.
+"""
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+
+PAUSE_SHARE = 0.8  # of a gap between words, the part its punctuation gets (the rest goes to its spaces)
+
+
+def char_spans(text: str, n_samples: int, timings: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) in samples for every character of ``text``.
+
+    ``timings`` are ``(char_start, char_end, start, end)`` per word, in text order.
+    A word's span is spread evenly over its characters. The characters between
+    words share the gap: where there is punctuation it takes most of it (the
+    pause after a comma is the comma's) and the spaces a sliver; a gap of pure
+    whitespace goes to the spaces. Times never go backwards.
+    """
+    n = len(text)
+    starts = np.zeros(n, np.int64)
+    ends = np.zeros(n, np.int64)
+
+    def spread(a: int, b: int, s0: int, s1: int, weights: np.ndarray | None = None) -> None:
+        if b <= a:
+            return
+        w = np.ones(b - a) if weights is None else weights
+        edges = np.round(s0 + (s1 - s0) * np.concatenate([[0.0], np.cumsum(w) / w.sum()])).astype(np.int64)
+        starts[a:b], ends[a:b] = edges[:-1], edges[1:]
+
+    def gap(a: int, b: int, s0: int, s1: int) -> None:
+        marks = np.array([not text[i].isspace() for i in range(a, b)], bool)
+        if marks.any() and not marks.all():  # the pause is the punctuation's; spaces get a sliver
+            spread(a, b, s0, s1, np.where(marks, PAUSE_SHARE / marks.sum(), (1 - PAUSE_SHARE) / (~marks).sum()))
+        else:
+            spread(a, b, s0, s1)
+
+    char_cursor, sample_cursor = 0, 0
+    for cs, ce, s0, s1 in timings:
+        cs, ce = max(cs, char_cursor), min(ce, n)
+        if ce <= cs:
+            continue
+        s0 = min(max(s0, sample_cursor), n_samples)
+        s1 = min(max(s1, s0), n_samples)
+        gap(char_cursor, cs, sample_cursor, s0)
+        spread(cs, ce, s0, s1)
+        char_cursor, sample_cursor = ce, s1
+    gap(char_cursor, n, sample_cursor, n_samples)
+    return starts, ends
+
+
+def _opens(text: str, i: int) -> bool:
+    """Whether ``text[i]`` opens what follows: a bracket, an opening quote, or a straight quote after a space."""
+    ch = text[i]
+    if unicodedata.category(ch) in ("Ps", "Pi"):
+        return True
+    return ch in "\"'" and (i == 0 or text[i - 1].isspace())
+
+
+def snap_cut(text: str, p: int, previous: int = 0) -> int:
+    """Move a sentence start ``p`` back over the quotes and brackets that open it (not past ``previous``)."""
+    while p - 1 > previous and _opens(text, p - 1):
+        p -= 1
+    return p
+
+
+def trim_trailing_silence(pcm: np.ndarray, spans: list[tuple[int, int]], rate: int) -> list[tuple[int, int]]:
+    """Word spans without the silence at their ends: a model may stretch a word's last phoneme over
+    the pause after it ("friend." ends in ~0.3 s of quiet 'd'). The quiet part then falls in the gap,
+    which :func:`char_spans` gives to the punctuation. Words keep at least 30 ms."""
+    block = max(1, rate // 100)  # 10 ms
+    floor = max(100.0, 0.08 * float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2)))) if len(pcm) else 0.0
+    keep = rate * 3 // 100
+    out = []
+    for s, e in spans:
+        end = e
+        while end - block >= s + keep:
+            tail = pcm[end - block:end].astype(np.float64)
+            if np.sqrt(np.mean(tail ** 2)) > floor:
+                break
+            end -= block
+        out.append((s, end))
+    return out

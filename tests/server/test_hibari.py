@@ -1,0 +1,129 @@
+"""The hibari engine (voice "heart"), for real: coverage of hostile text, alignment from the
+model's own phoneme durations, settings, the model pin and patch, and one server serving
+both neural voices at once."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+
+from eleven_nb import protocol
+from eleven_nb.server.engines import available_engines, load_engine
+from eleven_nb.server.engines.base import SynthesisSettings
+from eleven_nb.server.engines.hibari_text import Word, plan_calls
+from tests.server.test_engines import SHORT, TRICKY, check_speech, joined, rms, speak
+
+pytest.importorskip("hibari")
+
+HOSTILE = TRICKY + [
+    "你好世界，这是一个测试。" * 4,
+    "مرحبا بالعالم، هذا اختبار. " * 3,
+    "🎉😀👍" * 20 + " and then words.",
+    "Tabs\t\tand   runs    of      spaces,\n\n\n   newlines.",
+    "He said “it’s 1,234,567.89 — or 3/4?” (maybe) 2024-03-05 at 10:30 am; #5, +7 °C, 50 km.",
+    "[Madison](/mˈædəsən/) and [[links]] and <tags/>",
+    "a" * 1200,
+    "x-ray." * 40,
+]
+
+
+@pytest.fixture(scope="module")
+def heart():
+    return load_engine("hibari")
+
+
+def test_hibari_is_listed_and_pinned(heart):
+    assert "hibari" in available_engines()
+    (info,) = heart.voices()
+    assert (info.voice_id, info.engine, heart.sample_rate) == ("heart", "hibari", 24000)
+    assert set(info.honours) == {"speed", "seed"}
+    assert heart.model_sha256 == "5f70741d4e900f4e85d0037498736cc1b3e1b9a63a13546a5da1e63abf4fccd8"
+    with pytest.raises(ValueError, match="no voice"):
+        list(heart.synthesize("Hi", "emma", SynthesisSettings()))
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+def test_hibari_covers_any_text(heart, text):
+    utterances = speak(heart, text, "heart", seed=1)
+    assert sum(len(u.audio) for u in utterances) > 0
+
+
+def test_hibari_speech_and_alignment_are_plausible(heart):
+    text = SHORT + " Dr. Jones, however, waits; it is 3:45 pm."
+    utterances = speak(heart, text, "heart", seed=1)
+    check_speech(heart, text, utterances)
+    audio, starts, ends = joined(utterances)
+    # every word is spoken where the alignment puts it: loud inside, and inside the audio
+    for word in ("Hello", "friend", "noon", "however", "waits"):
+        i = text.index(word)
+        s, e = starts[i], ends[i + len(word) - 1]
+        assert 0 <= s < e <= len(audio) and e - s > 0.1 * heart.sample_rate
+        assert rms(audio[s:e]) > rms(audio) * 0.6
+
+
+def test_hibari_speed_seed_and_threads(heart):
+    lengths = [len(joined(speak(heart, SHORT, "heart", speed=v, seed=3))[0]) for v in (0.7, 0.85, 1.0, 1.2)]
+    assert lengths == sorted(lengths, reverse=True)
+    assert lengths[-1] / lengths[0] == pytest.approx(0.7 / 1.2, rel=0.1)
+    first, again, other = (joined(speak(heart, SHORT, "heart", seed=s))[0] for s in (42, 42, 43))
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+
+
+def test_plan_calls_bounds_phonemes_and_keeps_characters():
+    words = [Word(i * 4, i * 4 + 3, "wˈʌn", True) for i in range(200)] + [Word(800, 1400, "æ" * 900, False)]
+    calls = plan_calls([words], 100, 30)
+    assert all(sum(len(w.phonemes) + 1 for w in call) <= 101 for call in calls)
+    assert sum(len(w.phonemes) + 1 for w in calls[0]) <= 31
+    pieces = [w for call in calls for w in call]
+    assert "".join(w.phonemes for w in pieces[200:]) == "æ" * 900
+    assert pieces[200].char_start == 800 and pieces[-1].char_end == 1400
+    assert all(a.char_end <= b.char_start for a, b in itertools.pairwise(pieces))
+
+
+def test_hibari_patch_is_cached_once(tmp_path, monkeypatch):
+    from hibari.voices import voice_path
+
+    from eleven_nb.server.engines.hibari import DURATIONS, HEART_SHA256, patched_model
+
+    monkeypatch.setenv("ELEVEN_NB_CACHE", str(tmp_path))
+    first = patched_model(Path(voice_path("heart", download_missing=False)), HEART_SHA256)
+    assert first.parent.parent == tmp_path and first.exists()
+    stamp = first.stat().st_mtime_ns
+    assert patched_model(Path(voice_path("heart", download_missing=False)), HEART_SHA256) == first
+    assert first.stat().st_mtime_ns == stamp
+    import onnxruntime as ort
+
+    assert DURATIONS in [o.name for o in ort.InferenceSession(str(first)).get_outputs()]
+
+
+async def _speak_over(server, voice_id: str, text: str) -> tuple[str, np.ndarray]:
+    url = server.ws_url(voice_id=voice_id, output_format="pcm_16000", sync_alignment=True)
+    chars, pcm = [], []
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        for m in (protocol.initialize_connection(), protocol.send_text(text), protocol.close_connection()):
+            await ws.send_json(m)
+        async for msg in ws:
+            frame = json.loads(msg.data)
+            if frame.get("audio"):
+                pcm.append(np.frombuffer(base64.b64decode(frame["audio"]), np.int16))
+                chars += (frame.get("alignment") or {}).get("chars", [])
+    return "".join(chars), np.concatenate(pcm)
+
+
+@pytest.mark.piper
+async def test_one_server_speaks_joe_and_heart_at_once(piper_server):
+    async with aiohttp.ClientSession() as http, http.get(f"{piper_server.url}/v1/voices") as response:
+        voices = {v["voice_id"] for v in (await response.json())["voices"]}
+    assert {"joe", "heart", "espeak-en-us"} <= voices
+    text = "Two voices, one server. "
+    (joe_text, joe), (heart_text, heart) = await asyncio.gather(
+        _speak_over(piper_server, "joe", text), _speak_over(piper_server, "heart", text))
+    assert joe_text == heart_text == text
+    assert rms(joe) > 500 and rms(heart) > 500
+    assert len(joe) != len(heart) or not np.array_equal(joe, heart)
