@@ -20,7 +20,8 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp import web
 
-from eleven_nb.server.app import AccessLogger, build_state, create_app
+from eleven_nb.server.app import build_state, create_app
+from eleven_nb.server.guard import make_runner
 
 
 @dataclass
@@ -55,7 +56,7 @@ class ThreadedServer:
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
-        self.runner = web.AppRunner(create_app(self.state), access_log_class=AccessLogger)
+        self.runner = make_runner(create_app(self.state))
         self.loop.run_until_complete(self.runner.setup())
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         self.loop.run_until_complete(site.start())

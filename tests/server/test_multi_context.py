@@ -68,13 +68,13 @@ async def test_close_context_sends_rest_then_final_and_frees_the_slot(espeak_ser
             await ws.send_json(protocol.initialize_connection(context_id=f"c{i}"))
         await ws.send_json(protocol.send_text("Buffered, never flushed. ", context_id="c0"))
         await ws.send_json(protocol.close_context("c0"))
-        await ws.send_json(protocol.initialize_connection(context_id="c5"))  # the freed slot
         frames = []
         async with asyncio.timeout(20):
             while not any(f.get("isFinal") for f in frames):
                 frames.append(json.loads((await ws.receive()).data))
         assert text_of(frames) == "Buffered, never flushed. "
         assert frames[-1] == protocol.final_message("c0")
+        await ws.send_json(protocol.initialize_connection(context_id="c5"))  # the slot is free after the final
         assert not ws.closed
         await ws.send_json(protocol.close_context("unknown"))  # a no-op
         await ws.send_json(protocol.initialize_connection(context_id="c6"))  # the sixth open context
