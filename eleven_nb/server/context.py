@@ -21,6 +21,7 @@ from .frames import Frame, FrameBuilder
 log = logging.getLogger(__name__)
 
 _CLOSE = object()  # queue marker: flush the encoder, report the context done
+_STOP = object()  # queue marker: the socket is gone, end now
 LARGE_TEXT = 4096  # characters: cutting a longer generation runs in the pool, off the event loop
 
 
@@ -52,12 +53,15 @@ class ContextWorker:
         self._jobs.put_nowait(_CLOSE)
 
     def cancel(self) -> None:
+        self._jobs.put_nowait(_STOP)  # ends the worker even if a cancellation is lost in a finishing send
         self.task.cancel()
 
     async def _run(self) -> None:
         try:
             while True:
                 job = await self._jobs.get()
+                if job is _STOP:
+                    return
                 if job is _CLOSE:
                     for frame in self._builder.finish():
                         await self._reports.frame(self.ref, frame)

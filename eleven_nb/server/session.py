@@ -74,7 +74,8 @@ class Session:
             await self._read()
             code, reason = self.conn.close or (protocol.CLOSE_NORMAL, "")
             if not self.ws.closed:
-                await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), SEND_TIMEOUT)
+                async with asyncio.timeout(SEND_TIMEOUT):  # (3.11's wait_for can swallow a cancellation)
+                    await self.ws.close(code=code, message=reason.encode())
         except (asyncio.TimeoutError, ConnectionError):
             self._drop()
         finally:
@@ -126,16 +127,18 @@ class Session:
 
     async def _flush(self) -> None:
         """Run the protocol's events, then send its frames (and wake the reader to close)."""
-        for event in self.conn.events():
+        async with self._lock:
+            events, data = self.conn.events(), self.conn.data_to_send()
+        for event in events:
             self._run_event(event)
-        data = self.conn.data_to_send()
         if data:
             try:
                 async with self._send_lock:
                     for text in data:
                         if self.ws.closed:
                             break
-                        await asyncio.wait_for(self.ws.send_str(text), SEND_TIMEOUT)
+                        async with asyncio.timeout(SEND_TIMEOUT):
+                            await self.ws.send_str(text)
             except asyncio.TimeoutError:
                 log.info("dropping a client that stopped reading for %.0f s", SEND_TIMEOUT)
                 self._drop()
