@@ -7,6 +7,7 @@ can talk to it with any client, sync or async, over a real WebSocket.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import socket
@@ -20,7 +21,8 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp import web
 
-from eleven_nb.server.app import AccessLogger, build_state, create_app
+from eleven_nb.server.app import build_state, create_app
+from eleven_nb.server.guard import make_runner
 
 
 @dataclass
@@ -35,6 +37,16 @@ class LocalServer:
             return [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("eleven_nb")]
         return asyncio.run_coroutine_threadsafe(names(), self.loop).result(10)
 
+    def task_stacks(self) -> str:
+        """The stacks of the eleven_nb tasks alive on the server's loop (for a failing assertion)."""
+        async def stacks():
+            out = io.StringIO()
+            for task in asyncio.all_tasks():
+                if task.get_name().startswith("eleven_nb"):
+                    task.print_stack(file=out)
+            return out.getvalue()
+        return asyncio.run_coroutine_threadsafe(stacks(), self.loop).result(10)
+
     def ws_url(self, voice_id: str = "21m00Tcm4TlvDq8ikWAM", endpoint: str = "stream-input", **query) -> str:
         q = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in query.items() if v is not None}
         base = self.url.replace("http://", "ws://")
@@ -44,8 +56,9 @@ class LocalServer:
 class ThreadedServer:
     """Runs ``create_app(state)`` on 127.0.0.1:0 in a thread; ``stop()`` shuts it down."""
 
-    def __init__(self, state):
+    def __init__(self, state, **runner_kwargs):
         self.state = state
+        self.runner_kwargs = runner_kwargs  # e.g. keepalive_timeout, max_connections (the transport guards)
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._main, daemon=True, name="eleven_nb-test-server")
@@ -55,7 +68,7 @@ class ThreadedServer:
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
-        self.runner = web.AppRunner(create_app(self.state), access_log_class=AccessLogger)
+        self.runner = make_runner(create_app(self.state), **self.runner_kwargs)
         self.loop.run_until_complete(self.runner.setup())
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         self.loop.run_until_complete(site.start())

@@ -6,8 +6,16 @@ from typing import Any
 from .limits import MAX_CONTEXTS
 
 __all__ = [
-    'CLOSE_NORMAL', 'CLOSE_POLICY', 'CLOSE_TOO_BIG', 'CLOSE_INTERNAL', 'CLOSE_TRY_AGAIN', 'ERRORS',
-    'ProtocolError', 'invalid',
+    'CLOSE_INTERNAL',
+    'CLOSE_NORMAL',
+    'CLOSE_POLICY',
+    'CLOSE_TOO_BIG',
+    'CLOSE_TRY_AGAIN',
+    'ERRORS',
+    'MAX_CLOSE_REASON',
+    'ProtocolError',
+    'close_reason',
+    'invalid',
 ]
 
 # --- errors ------------------------------------------------------------------------
@@ -17,6 +25,7 @@ CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_INTERNAL = 1011
 CLOSE_TRY_AGAIN = 1013
+MAX_CLOSE_REASON = 123  # bytes of UTF-8 a close frame's reason may hold (RFC 6455 §5.5)
 
 _TIMEOUT_MESSAGE = (
     "Have not received a new text input within the timeout of {timeout:.1f} seconds. "
@@ -44,6 +53,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "authentication_required": (CLOSE_POLICY, "An API key is required: send it in the xi-api-key header, "
                                 "the authorization query parameter, or xi_api_key in the first message."),
     "invalid_api_key": (CLOSE_POLICY, "Invalid API key."),
+    "authentication_timeout": (CLOSE_POLICY, "No API key within {timeout:.0f} seconds: send it in the xi-api-key "
+                               "header, the authorization query parameter, or xi_api_key in the first message."),
     "voice_not_found": (CLOSE_POLICY, "Voice {voice_id!r} was not found. Voices available here: {voices}."),
     "model_not_supported": (CLOSE_POLICY, "{detail}"),
     "invalid_query_parameter": (CLOSE_POLICY, "{detail}"),
@@ -66,7 +77,7 @@ class ProtocolError(Exception):
         self.context_id = context_id
 
     @classmethod
-    def of(cls, error: str, context_id: str | None = None, **params: Any) -> "ProtocolError":
+    def of(cls, error: str, context_id: str | None = None, **params: Any) -> ProtocolError:
         """Build the documented error ``error`` with its message filled from ``params``."""
         code, template = ERRORS[error]
         params.setdefault("detail", "")
@@ -81,6 +92,15 @@ class ProtocolError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(error={self.error!r}, code={self.code}, message={self.message!r})"
+
+
+def close_reason(message: str, limit: int = MAX_CLOSE_REASON) -> str:
+    """``message`` cut to at most ``limit`` bytes of UTF-8, never inside a character
+    (a reason cut mid-character is invalid UTF-8: clients then see 1007, not the code sent)."""
+    data = message.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return message
+    return data[:limit].decode("utf-8", "ignore")
 
 
 def invalid(detail: str) -> ProtocolError:

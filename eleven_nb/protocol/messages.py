@@ -170,8 +170,18 @@ def _opt_str(data: Mapping[str, Any], *keys: str) -> str | None:
         if value is not None:
             if not isinstance(value, str):
                 raise invalid(f"{key} must be a string")
-            return value
+            return _check_unicode(value, key)
     return None
+
+
+def _check_unicode(value: str, key: str) -> str:
+    """Refuse a lone surrogate (JSON allows ``"\\ud800"``): no engine, log or encoder can take one."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise invalid(f"{key} contains a lone surrogate: not valid Unicode text") from None
+    return value
 
 
 def parse_client_message(raw: str | bytes | Mapping[str, Any]) -> ClientMessage:
@@ -180,6 +190,8 @@ def parse_client_message(raw: str | bytes | Mapping[str, Any]) -> ClientMessage:
     text = data.get("text")
     if text is not None and not isinstance(text, str):
         raise invalid("text must be a string")
+    if text is not None:
+        _check_unicode(text, "text")
     context_id = _opt_str(data, "context_id", "contextId")
     message = ClientMessage(
         text=text,

@@ -6,62 +6,54 @@ and gunicorn runs it in several workers through :func:`gunicorn_app`.
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from .. import protocol
 from ..protocol import ProtocolError
+from ..protocol.server import ServerConfig
 from .auth import key_from_request, key_matches, keys_from_env
+from .session import Session, SessionSetup
 from . import http_tts
-from .engines import load_engines
-from .session import Session
-from .state import DEFAULT_MAX_BUFFERED_CHARS, DEFAULT_MAX_CONNECTIONS, STATE, ServerState, VoiceChoice
+from .state import DEFAULT_MAX_CONNECTIONS, STATE, ServerState, VoiceChoice, build_state
 from .voices import listed_voices, voice_json
+
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "PUBLIC_WITH_KEYS",
+    "AccessLogger",
+    "ServerState",
+    "VoiceChoice",
+    "build_state",
+    "create_app",
+    "gunicorn_app",
+]
 
 log = logging.getLogger(__name__)
 
+PUBLIC_WITH_KEYS = ("/healthz",)  # with keys configured, every other route needs one
+PENDING_AUTH_SHARE = 4  # keyless handshakes waiting for a first-message key: at most 1/4 of the connections
+
 class AccessLogger(AbstractAccessLogger):
-    """Access log without query strings: ``?authorization=`` may carry a key."""
+    """Access log of the raw path: no query string (``?authorization=`` may carry a key), never
+    decoded (a ``%0a`` or ESC in a path would forge or garble log lines)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info("%s %s %s %d %.3fs", request.remote, request.method, request.path, response.status, time)
-
-
-def build_state(engine: str = "piper", voice_path: str | None = None, *, api_keys: tuple[str, ...] = (),
-                max_connections: int = DEFAULT_MAX_CONNECTIONS, threads: int | None = None,
-                max_buffered_chars: int = DEFAULT_MAX_BUFFERED_CHARS) -> ServerState:
-    """Load the engines and gather their voices: ``engine`` first (the default voice), every other
-    neural engine installed, and espeak-ng (cheap, and more distinct speakers for dialogs)."""
-    from ..audio import make_encoder
-
-    engines = load_engines(engine, voice_path)
-    voices: dict[str, VoiceChoice] = {}
-    for eng in engines:
-        for info in eng.voices():
-            voices.setdefault(info.voice_id, VoiceChoice(info, eng))
-            for alias in info.aliases:
-                voices.setdefault(alias, VoiceChoice(info, eng))
-    default = engines[0].voices()[0].voice_id
-    return ServerState(
-        voices=voices,
-        default_voice=default,
-        pool=ThreadPoolExecutor(max_workers=threads or min(4, (os.cpu_count() or 2)),
-                                thread_name_prefix="eleven_nb-synth"),
-        encoder_factory=make_encoder,
-        api_keys=api_keys,
-        max_connections=max_connections,
-        max_buffered_chars=max_buffered_chars,
-    )
+        path = request.rel_url.raw_path
+        if not path.isprintable() or not path.isascii():
+            path = "".join(c if c.isprintable() and c.isascii() else f"%{ord(c):02X}" for c in path)
+        self.logger.info("%s %s %s %d %.3fs", request.remote, request.method, path, response.status, time)
 
 
 def create_app(state: ServerState | None = None, **kwargs) -> web.Application:
     """The application. Pass a prepared ``state`` or :func:`build_state` keyword arguments."""
     state = state or build_state(**kwargs)
-    app = web.Application()
+    app = web.Application(middlewares=[_require_key])
     app[STATE] = state
     app.add_routes([
         web.get("/v1/text-to-speech/{voice_id}/stream-input", _stream_input),
@@ -109,19 +101,27 @@ async def _serve_socket(request: web.Request, multi: bool) -> web.StreamResponse
     problem = _handshake_problem(request, state)
     if problem is not None:
         await ws.send_str(protocol.dumps(problem.to_message()))
-        await ws.close(code=problem.code, message=problem.message.encode()[:123])
+        await ws.close(code=problem.code, message=protocol.close_reason(problem.message).encode())
         return ws
     options = protocol.ConnectionOptions.from_query(request.query)
     voice = state.resolve(request.match_info["voice_id"])
     assert voice is not None  # checked in _handshake_problem
     given = key_from_request(request.headers, request.query)
-    session = Session(ws, state, voice, options, multi=multi,
-                      authenticated=not state.api_keys or (given is not None and key_matches(given, state.api_keys)))
+    keyed = not state.api_keys or (given is not None and key_matches(given, state.api_keys))
+    check = None if keyed else functools.partial(key_matches, keys=state.api_keys)
+    effective = options.effective()
+    config = ServerConfig(multi=multi, auto_mode=bool(effective.auto_mode),
+                          inactivity_timeout=float(effective.inactivity_timeout or 20),
+                          check_key=check, max_buffered_chars=state.max_buffered_chars)
+    session = Session(ws, SessionSetup.of(state, voice, options), config, request.transport)
     state.connections.add(ws)
+    if not keyed:
+        state.pending_auth.add(ws)
     try:
         await session.run()
     finally:
         state.connections.discard(ws)
+        state.pending_auth.discard(ws)
         if not ws.closed:
             await ws.close()
     return ws
@@ -134,6 +134,9 @@ def _handshake_problem(request: web.Request, state: ServerState) -> ProtocolErro
     given = key_from_request(request.headers, request.query)
     if state.api_keys and given is not None and not key_matches(given, state.api_keys):
         return ProtocolError.of("invalid_api_key")
+    if state.api_keys and given is None and len(state.pending_auth) >= state.max_connections // PENDING_AUTH_SHARE:
+        # sockets waiting for a key in their first message may not crowd out the keyed ones
+        return ProtocolError.of("too_many_connections", limit=state.max_connections)
     try:
         protocol.ConnectionOptions.from_query(request.query)
     except ValueError as exc:
@@ -143,6 +146,26 @@ def _handshake_problem(request: web.Request, state: ServerState) -> ProtocolErro
         names = ", ".join(sorted(v for v in state.voices))
         return ProtocolError.of("voice_not_found", voice_id=voice_id, voices=names)
     return None
+
+
+@web.middleware
+async def _require_key(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """With keys configured, the HTTP routes need one too (the WebSockets check theirs themselves:
+    the key may come in the first message). ``/healthz`` stays open for load balancers."""
+    state: ServerState = request.app[STATE]
+    if not state.api_keys or request.path in PUBLIC_WITH_KEYS or _is_socket_route(request):
+        return await handler(request)
+    given = key_from_request(request.headers, request.query)
+    if given is None or not key_matches(given, state.api_keys):
+        status, message = ("needs_authorization", "An API key is required: send it in the xi-api-key header.") \
+            if given is None else ("invalid_api_key", "Invalid API key.")
+        raise web.HTTPUnauthorized(text=json.dumps({"detail": {"status": status, "message": message}}),
+                                   content_type="application/json")
+    return await handler(request)
+
+
+def _is_socket_route(request: web.Request) -> bool:
+    return request.match_info.route.handler in (_stream_input, _multi_stream_input)
 
 
 # --- discovery ---------------------------------------------------------------------------

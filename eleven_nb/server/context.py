@@ -1,159 +1,93 @@
-"""One generation context: its text buffer, its synthesis worker and its encoder.
+"""One context's worker: speaks its generations in order and reports what it made.
 
-``stream-input`` has exactly one; ``multi-stream-input`` up to five per socket.
-Text is buffered by :class:`~eleven_nb.chunking.ScheduleBuffer`; each released
-generation is cut into engine-sized pieces and synthesised one utterance at a
-time in the server's thread pool, so contexts on all sockets take turns
-(a long context cannot starve the others) and the first audio of a long text
-is out after its first sentence.
+The protocol decides what to speak and when (:mod:`eleven_nb.protocol.server`);
+a :class:`ContextWorker` only does it. Each generation is spoken through
+:func:`~.synthesis.utterances` (engine-sized pieces, one utterance at a time in
+the server's thread pool), so contexts on all sockets take turns (a long context cannot
+starve the others) and the first audio of a long text is out after its first
+sentence. Everything it makes goes to a :class:`Reports` sink.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Awaitable, Callable
+from concurrent.futures import Executor
+from typing import Protocol
 
-from .. import protocol
-from ..chunking import ScheduleBuffer, is_speakable, split_for_engine
-from ..protocol import ProtocolError, VoiceSettings
-from .engines.base import SynthesisSettings, silence_utterance
+from .engines.base import Engine, SynthesisSettings
 from .frames import Frame, FrameBuilder
-
-if TYPE_CHECKING:
-    from .state import ServerState, VoiceChoice
+from .synthesis import utterances
 
 log = logging.getLogger(__name__)
 
-_CLOSE = object()  # queue marker: flush the encoder, send the final, finish
-
-SendFrame = Callable[["Context", Frame], Awaitable[None]]
-SendFinal = Callable[["Context"], Awaitable[None]]
-Failed = Callable[["Context", BaseException], Awaitable[None]]
+_CLOSE = object()  # queue marker: flush the encoder, report the context done
+_STOP = object()  # queue marker: the socket is gone, end now
 
 
-class Context:
-    """A context's state machine. Created by its first message; ends after its final."""
+class Reports(Protocol):
+    """Where a worker sends what it made (the session, which tells the protocol)."""
 
-    def __init__(
-        self,
-        context_id: str | None,
-        *,
-        state: "ServerState",
-        voice: "VoiceChoice",
-        options: protocol.ConnectionOptions,
-        voice_settings: VoiceSettings | None,
-        schedule: tuple[int, ...] | None,
-        send_frame: SendFrame,
-        send_final: SendFinal,
-        failed: Failed,
-    ):
-        self.id = context_id
-        self.voice_settings = voice_settings
-        self._state = state
-        self._voice = voice
+    async def frame(self, ref: int, frame: Frame) -> None: ...
+    async def generation_done(self, ref: int) -> None: ...
+    async def context_done(self, ref: int) -> None: ...
+    async def context_failed(self, ref: int) -> None: ...
+
+
+class ContextWorker:
+    """Speaks one context's generations in order; ends after its close, a failure or :meth:`cancel`."""
+
+    def __init__(self, ref: int, *, engine: Engine, engine_voice_id: str, settings: SynthesisSettings,
+                 builder: FrameBuilder, pool: Executor, reports: Reports):
+        self.ref = ref
+        self._engine, self._voice_id, self._settings = engine, engine_voice_id, settings
+        self._builder, self._pool, self._reports = builder, pool, reports
         self._loop = asyncio.get_running_loop()
-        self._buffer = ScheduleBuffer(schedule or protocol.DEFAULT_CHUNK_LENGTH_SCHEDULE, bool(options.auto_mode))
         self._jobs: asyncio.Queue[object] = asyncio.Queue()
-        self._queued_chars = 0
-        self._send_frame, self._send_final, self._failed = send_frame, send_final, failed
-        engine = voice.engine
-        self._builder = FrameBuilder(
-            state.encoder_factory(protocol.parse_output_format(options.output_format), engine.sample_rate),
-            engine.sample_rate,
-            bool(options.sync_alignment),
-        )
-        vs = voice_settings or VoiceSettings()
-        self._settings = SynthesisSettings(speed=vs.get("speed"), stability=vs.get("stability"), seed=options.seed)
-        self.closing = False
-        self.busy = False
-        self.last_activity = self._loop.time()
-        self.task = asyncio.create_task(self._run(), name=f"eleven_nb-context-{context_id}")
+        self.task = asyncio.create_task(self._run(), name=f"eleven_nb-context-{ref}")
 
-    # --- input -----------------------------------------------------------------------
-
-    def touch(self) -> None:
-        self.last_activity = self._loop.time()
-
-    @property
-    def idle(self) -> bool:
-        """Nothing buffered to generate and nothing generating."""
-        return not self.busy and self._jobs.empty()
-
-    def add_text(self, text: str, *, flush: bool = False, try_trigger: bool = False) -> None:
-        """Buffer ``text``; queue whatever generations it (or ``flush``) releases."""
-        self.touch()
-        if self.closing:
-            return
-        limit = self._state.max_buffered_chars
-        if len(self._buffer) + self._queued_chars + len(text) > limit:
-            raise ProtocolError.of("text_buffer_exceeded", context_id=self.id,
-                                   size=len(self._buffer) + self._queued_chars + len(text), limit=limit)
-        released = self._buffer.append(text, try_trigger=try_trigger) if text else []
-        if flush:
-            released += self._buffer.drain()
-        for generation in released:
-            self._queue(generation)
+    def generate(self, text: str) -> None:
+        self._jobs.put_nowait(text)
 
     def close(self) -> None:
-        """Generate what is buffered, then send the final (close_context, end of stream)."""
-        if self.closing:
-            return
-        for generation in self._buffer.drain():
-            self._queue(generation)
-        self.closing = True
         self._jobs.put_nowait(_CLOSE)
 
-    def _queue(self, generation: str) -> None:
-        self._queued_chars += len(generation)
-        self._jobs.put_nowait(generation)
-
-    # --- the worker ---------------------------------------------------------------------
+    def cancel(self) -> None:
+        self._jobs.put_nowait(_STOP)  # ends the worker even if a cancellation is lost in a finishing send
+        self.task.cancel()
 
     async def _run(self) -> None:
         try:
             while True:
                 job = await self._jobs.get()
-                self.busy = True
+                if job is _STOP:
+                    return
                 if job is _CLOSE:
                     for frame in self._builder.finish():
-                        await self._send_frame(self, frame)
-                    await self._send_final(self)
+                        await self._reports.frame(self.ref, frame)
+                    await self._reports.context_done(self.ref)
                     return
                 assert isinstance(job, str)
+                self._builder.start_generation()
                 await self._generate(job)
                 for frame in self._builder.drain():  # a flushed generation is heard (and timed) in full now
-                    await self._send_frame(self, frame)
-                self._queued_chars -= len(job)
-                self.busy = False
-                self.touch()
+                    await self._reports.frame(self.ref, frame)
+                await self._reports.generation_done(self.ref)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # an engine or encoder failure ends this context only
-            log.exception("generation failed in context %r", self.id)
-            await self._failed(self, exc)
+        except (ConnectionError, RuntimeError) as exc:
+            if self._loop.is_closed() or isinstance(exc, ConnectionError):
+                return  # the client left mid-synthesis: nothing to report to
+            log.warning("generation failed in context %d: %s", self.ref, exc)
+            await self._reports.context_failed(self.ref)
+        except Exception:  # an engine or encoder failure ends this context only
+            log.exception("generation failed in context %d", self.ref)
+            await self._reports.context_failed(self.ref)
 
     async def _generate(self, text: str) -> None:
-        engine = self._voice.engine
-        for piece in split_for_engine(text):
-            if not is_speakable(piece):
-                for frame in self._builder.add(silence_utterance(piece, engine.sample_rate)):
-                    await self._send_frame(self, frame)
-                continue
-            utterances = engine.synthesize(piece, self._voice.engine_voice_id, self._settings)
-            step: asyncio.Future | None = None
-            try:
-                while True:
-                    step = self._loop.run_in_executor(self._state.pool, next, utterances, None)
-                    utterance = await step
-                    if utterance is None:
-                        break
-                    for frame in self._builder.add(utterance):
-                        await self._send_frame(self, frame)
-                    self.touch()
-            finally:
-                # A cancelled context stops its synthesis after the sentence in flight:
-                # no orphan work. A running generator cannot be closed from here.
-                if step is not None and not step.done():
-                    step.add_done_callback(lambda _: utterances.close())
-                else:
-                    utterances.close()
+        speech = utterances(self._engine, self._voice_id, text, self._settings, self._pool)
+        try:
+            async for utterance in speech:
+                for frame in self._builder.add(utterance):
+                    await self._reports.frame(self.ref, frame)
+        finally:
+            await speech.aclose()  # a cancelled context stops after the utterance in flight

@@ -4,9 +4,17 @@ One :class:`FrameBuilder` per stream or context, owning that stream's encoder,
 so the frames' audio concatenates to one continuous stream (one MP3, one Ogg).
 Times are tracked in engine samples and turned into milliseconds relative to
 the start of each frame, as the real service sends them.
+
+Each frame carries two timings, as the real service's do: ``alignment`` covers
+exactly the text the client sent, and ``normalizedAlignment`` the text as
+spoken. The spoken text of every generation starts with one space, its
+whitespace runs are one space each, and, given a ``spoken`` function (source
+spans to spoken strings, e.g. "2" to "two"), it holds the expanded words, each
+taking the time of the characters it replaces.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -19,6 +27,11 @@ FRAME_SECONDS = 0.5  # audio per frame: small enough for steady streaming, far b
 DRAIN_SECONDS = 0.06  # silence that pushes out what MP3/Opus frames and the resampler hold back
 
 
+# text -> (start, end, spoken) spans covering it in order; spoken "" drops the span (e.g. markup)
+Spoken = Callable[[str], Sequence[tuple[int, int, str]]]
+_Timed = tuple[str, int, int]  # (character, start, end) in absolute engine samples
+
+
 class Encoder(Protocol):
     def encode(self, pcm: np.ndarray) -> bytes: ...
     def flush(self) -> bytes: ...
@@ -28,6 +41,7 @@ class Encoder(Protocol):
 class Frame:
     audio: bytes
     alignment: Alignment | None
+    normalized: Alignment | None = None
 
 
 @dataclass
@@ -45,17 +59,26 @@ class FrameBuilder:
     sample_rate: int
     sync_alignment: bool = False
     frame_samples: int = 0
+    spoken: Spoken | None = None
     _position: int = 0  # engine samples fed to the encoder so far
     _pending_start: int | None = None
-    _pending: list[tuple[str, int, int]] = field(default_factory=list)  # (char, start, end), absolute samples
+    _pending: list[_Timed] = field(default_factory=list)
+    _pending_spoken: list[_Timed] = field(default_factory=list)
+    _space_next: bool = True  # the next spoken character starts a generation: a space goes first
+    _after_space: bool = False  # the last spoken character was whitespace
 
     def __post_init__(self) -> None:
         if not self.frame_samples:
             self.frame_samples = max(1, int(self.sample_rate * FRAME_SECONDS))
 
+    def start_generation(self) -> None:
+        """The next utterance begins a generation: its spoken text starts with a space."""
+        self._space_next = True
+
     def add(self, utterance: Utterance) -> list[Frame]:
         audio, n = utterance.audio, len(utterance.audio)
         starts, ends = utterance.char_starts, utterance.char_ends
+        spoken = self._spoken_chars(utterance)
         frames: list[Frame] = []
         bounds = list(range(0, n, self.frame_samples)) or [0]
         for k, a in enumerate(bounds):
@@ -68,12 +91,44 @@ class FrameBuilder:
             if self._pending_start is None:
                 self._pending_start = self._position + a
             base = self._position
-            self._pending.extend(
-                (utterance.text[i], base + int(starts[i]), base + int(ends[i])) for i in np.flatnonzero(mask)
-            )
+            chosen = np.flatnonzero(mask)
+            self._pending.extend((utterance.text[i], base + int(starts[i]), base + int(ends[i])) for i in chosen)
+            self._pending_spoken.extend(self._collapse(t for i in chosen for t in spoken[i]))
             frames += self._emit(self.encoder.encode(audio[a:b]))
         self._position += n
         return frames
+
+    def _spoken_chars(self, utterance: Utterance) -> list[list[_Timed]]:
+        """Per source character, the spoken characters it carries (relative samples); a span's
+        spoken string goes on its first character, its time spread over the span."""
+        text, starts, ends = utterance.text, utterance.char_starts, utterance.char_ends
+        spans = self.spoken(text) if self.spoken else [(i, i + 1, c) for i, c in enumerate(text)]
+        out: list[list[_Timed]] = [[] for _ in text]
+        for a, b, said in spans:
+            if b <= a or not said:
+                continue
+            s0, e0 = int(starts[a]), int(ends[b - 1])
+            step = (e0 - s0) / len(said)
+            out[a] = [(c, s0 + round(k * step), s0 + round((k + 1) * step)) for k, c in enumerate(said)]
+        base = self._position
+        return [[(c, base + s, base + e) for c, s, e in chars] for chars in out]
+
+    def _collapse(self, chars: Iterable[_Timed]) -> list[_Timed]:
+        """Whitespace runs become one space; a generation's spoken text starts with one."""
+        out: list[_Timed] = []
+        for c, s, e in chars:
+            if c.isspace():
+                if self._after_space or self._space_next:
+                    continue
+                self._after_space = True
+                out.append((" ", s, e))
+                continue
+            if self._space_next:
+                out.append((" ", s, s))
+                self._space_next = False
+            self._after_space = False
+            out.append((c, s, e))
+        return out
 
     def drain(self) -> list[Frame]:
         """End of a generation: if timing is still waiting for bytes the codec or resampler holds
@@ -90,22 +145,25 @@ class FrameBuilder:
         tail = self.encoder.flush()
         frames = self._emit(tail)
         if self._pending:  # nothing left to carry them: send the timing with an empty payload
-            frames.append(Frame(b"", self._take_alignment()))
+            frames.append(self._frame(b""))
         return frames
 
     def _emit(self, data: bytes) -> list[Frame]:
-        if not data:
-            return []
-        return [Frame(data, self._take_alignment())]
+        return [self._frame(data)] if data else []
 
-    def _take_alignment(self) -> Alignment | None:
-        origin, pending = self._pending_start or 0, self._pending
-        self._pending_start, self._pending = None, []
+    def _frame(self, data: bytes) -> Frame:
+        origin = self._pending_start or 0
+        pending, spoken = self._pending, self._pending_spoken
+        self._pending_start, self._pending, self._pending_spoken = None, [], []
         if not pending:  # with sync_alignment every chunk carries timing, even an empty one
-            return Alignment((), (), ()) if self.sync_alignment else None
+            empty = Alignment((), (), ()) if self.sync_alignment else None
+            return Frame(data, empty, empty)
+        return Frame(data, self._relative(pending, origin), self._relative(spoken, origin))
+
+    def _relative(self, timed: list[_Timed], origin: int) -> Alignment:
         ms = 1000.0 / self.sample_rate
         return Alignment(
-            tuple(c for c, _, _ in pending),
-            tuple((s - origin) * ms for _, s, _ in pending),
-            tuple((e - s) * ms for _, s, e in pending),
+            tuple(c for c, _, _ in timed),
+            tuple((s - origin) * ms for _, s, _ in timed),
+            tuple((e - s) * ms for _, s, e in timed),
         )

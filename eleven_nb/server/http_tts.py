@@ -27,7 +27,6 @@ from aiohttp import web
 
 from .. import protocol
 from ..protocol import OutputFormat, VoiceSettings
-from .auth import key_from_request, key_matches
 from .engines.base import SynthesisSettings, Utterance
 from .state import STATE, ServerState, VoiceChoice
 from .synthesis import utterances
@@ -77,21 +76,9 @@ def _status_error(cls: type[web.HTTPException], status: str, message: str) -> we
     return cls(text=json.dumps({"detail": {"status": status, "message": message}}), content_type="application/json")
 
 
-def _check_key(request: web.Request, state: ServerState) -> None:
-    if not state.api_keys:
-        return
-    given = key_from_request(request.headers, request.query)
-    if given is None:
-        raise _status_error(web.HTTPUnauthorized, "needs_authorization",
-                            "An API key is required: send it in the xi-api-key header.")
-    if not key_matches(given, state.api_keys):
-        raise _status_error(web.HTTPUnauthorized, "invalid_api_key", "Invalid API key.")
-
-
 async def _read(request: web.Request) -> _Request:
-    """Authenticate, then validate the path, query and body, in that order."""
+    """Validate the path, query and body, in that order (the app checks keys before this)."""
     state = request.app[STATE]
-    _check_key(request, state)
     voice_id = request.match_info["voice_id"]
     voice = state.resolve(voice_id)
     if voice is None:
@@ -240,7 +227,6 @@ async def _send_stream(request: web.Request, req: _Request, content_type: str, r
 async def _voices_v2(request: web.Request) -> web.Response:
     """``GET /v2/voices``: search, page_size and next_page_token as the SDK sends them."""
     state = request.app[STATE]
-    _check_key(request, state)
     voices = listed_voices(state)
     search = (request.query.get("search") or "").strip().lower()
     if search:

@@ -9,7 +9,8 @@ import sys
 
 from aiohttp import web
 
-from .app import AccessLogger, build_state, create_app
+from .app import build_state, create_app
+from .guard import make_runner
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def serve(host: str = LOOPBACK, port: int = 8765, *, engine: str = "piper", voic
 
 
 async def _serve(app: web.Application, host: str, port: int, announce: bool) -> None:
-    runner = web.AppRunner(app, handle_signals=False, access_log_class=AccessLogger)
+    runner = make_runner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -15,6 +15,8 @@ from concurrent.futures import Executor
 from ..chunking import is_speakable, split_for_engine
 from .engines.base import Engine, SynthesisSettings, Utterance, silence_utterance
 
+LARGE_TEXT = 4096  # characters: a longer text is cut in the pool, off the event loop
+
 
 async def utterances(engine: Engine, voice_id: str, text: str, settings: SynthesisSettings,
                      pool: Executor) -> AsyncIterator[Utterance]:
@@ -24,7 +26,10 @@ async def utterances(engine: Engine, voice_id: str, text: str, settings: Synthes
     the utterance in flight: no orphan work is left in the pool.
     """
     loop = asyncio.get_running_loop()
-    for piece in split_for_engine(text):
+    # cutting a long text is CPU work: off the event loop, so one message never stalls the others
+    pieces = await loop.run_in_executor(pool, split_for_engine, text) if len(text) > LARGE_TEXT \
+        else split_for_engine(text)
+    for piece in pieces:
         if not is_speakable(piece):
             yield silence_utterance(piece, engine.sample_rate)
             continue
@@ -38,8 +43,15 @@ async def utterances(engine: Engine, voice_id: str, text: str, settings: Synthes
                     break
                 yield utterance
         finally:
-            # A running generator cannot be closed from here: close it once its step is done.
+            # A generator running in the pool cannot be closed from here: close it when its step ends.
             if step is not None and not step.done():
-                step.add_done_callback(lambda _, steps=steps: steps.close())  # type: ignore[misc]
+                step.add_done_callback(lambda _, steps=steps: _close_quietly(steps))  # type: ignore[misc]
             else:
-                steps.close()
+                _close_quietly(steps)
+
+
+def _close_quietly(steps: Iterator[Utterance]) -> None:
+    try:
+        steps.close()  # type: ignore[attr-defined]
+    except ValueError:
+        pass  # "generator already executing": its step is still running in the pool

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from eleven_nb.protocol import parse_output_format
 from eleven_nb.audio import make_encoder
+from eleven_nb.protocol import parse_output_format
 from eleven_nb.server.engines.base import Utterance
 from eleven_nb.server.frames import FrameBuilder
 
@@ -37,3 +37,37 @@ def test_without_sync_alignment_the_first_frame_carries_the_utterance():
     frames = builder.add(utterance("whole utterance", 7000))
     assert frames[0].alignment.text == "whole utterance"
     assert all(f.alignment is None for f in frames[1:]) and len(frames) == 4
+
+
+def spoken_text(frames):
+    return "".join(f.normalized.text for f in frames if f.normalized)
+
+
+def test_spoken_text_starts_each_generation_with_one_space_and_collapses_whitespace():
+    builder = FrameBuilder(make_encoder(parse_output_format("pcm_22050"), RATE), RATE, sync_alignment=True,
+                           frame_samples=2000)
+    builder.start_generation()
+    frames = builder.add(utterance("First  sentence.\n\n", 6000))
+    builder.start_generation()
+    frames += builder.add(utterance("Second one.", 4000))
+    assert "".join(f.alignment.text for f in frames) == "First  sentence.\n\nSecond one."  # as sent
+    # as spoken, per generation: " First sentence. " + " Second one." (never a fused "sentence.Second")
+    assert spoken_text(frames) == " First sentence. " + " Second one."
+    for f in frames:
+        assert len(f.normalized.chars) == len(f.normalized.starts_ms) == len(f.normalized.durations_ms)
+        assert all(s >= 0 for s in f.normalized.starts_ms)
+
+
+def test_a_spoken_function_expands_spans_with_their_time():
+    def numbers(text):  # "2" is said "two": a stand-in for the text normalizer's spans
+        return [(i, i + 1, "two" if c == "2" else c) for i, c in enumerate(text)]
+
+    builder = FrameBuilder(make_encoder(parse_output_format("pcm_22050"), RATE), RATE, spoken=numbers)
+    builder.start_generation()
+    frames = builder.add(utterance("I have 2 cats.", 7000))
+    assert frames[0].alignment.text == "I have 2 cats."
+    normalized = frames[0].normalized
+    assert normalized.text == " I have two cats."
+    two = normalized.text.index("two")
+    source = frames[0].alignment.text.index("2")
+    assert normalized.starts_ms[two] == pytest.approx(frames[0].alignment.starts_ms[source], abs=0.1)

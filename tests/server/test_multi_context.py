@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections import defaultdict
 
@@ -68,46 +69,18 @@ async def test_close_context_sends_rest_then_final_and_frees_the_slot(espeak_ser
             await ws.send_json(protocol.initialize_connection(context_id=f"c{i}"))
         await ws.send_json(protocol.send_text("Buffered, never flushed. ", context_id="c0"))
         await ws.send_json(protocol.close_context("c0"))
-        await ws.send_json(protocol.initialize_connection(context_id="c5"))  # the freed slot
         frames = []
         async with asyncio.timeout(20):
             while not any(f.get("isFinal") for f in frames):
                 frames.append(json.loads((await ws.receive()).data))
         assert text_of(frames) == "Buffered, never flushed. "
         assert frames[-1] == protocol.final_message("c0")
+        await ws.send_json(protocol.initialize_connection(context_id="c5"))  # the slot is free after the final
         assert not ws.closed
         await ws.send_json(protocol.close_context("unknown"))  # a no-op
         await ws.send_json(protocol.initialize_connection(context_id="c6"))  # the sixth open context
         rest = await read_all(ws)
     assert rest[-1]["error"] == "max_active_conversations" and ws.close_code == 1008
-
-
-async def test_keep_alive_per_context_and_timeout_closes_idle_contexts(espeak_server):
-    url = multi_url(espeak_server, inactivity_timeout=2)
-    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
-        await ws.send_json(protocol.initialize_connection(context_id="kept"))
-        await ws.send_json(protocol.initialize_connection(context_id="idle"))
-        for _ in range(4):
-            await asyncio.sleep(0.8)
-            await ws.send_json(protocol.keep_alive("kept"))
-        # the idle context timed out: it got its final, the socket and "kept" live on
-        frame = json.loads((await ws.receive(timeout=5)).data)
-        assert frame == protocol.final_message("idle")
-        await ws.send_json(protocol.send_text("Still here. ", context_id="kept", flush=True))
-        frame = json.loads((await ws.receive(timeout=10)).data)
-        assert frame["contextId"] == "kept" and frame["audio"]
-        await ws.send_json(protocol.close_socket())
-        rest = await read_all(ws)
-    assert rest[-1] == protocol.final_message("kept") and ws.close_code == 1000
-
-
-async def test_voice_settings_race_is_1008(espeak_server):
-    async with aiohttp.ClientSession() as http, http.ws_connect(multi_url(espeak_server)) as ws:
-        await ws.send_json(protocol.keep_alive("late"))  # opens "late" without settings
-        await ws.send_json(protocol.initialize_connection(context_id="late", voice_settings={"stability": 0.2}))
-        frames = await read_all(ws)
-    assert frames[-1]["message"] == protocol.ProtocolError.of("voice_settings_changed").message
-    assert ws.close_code == 1008
 
 
 async def test_contexts_progress_fairly(espeak_server):
@@ -176,3 +149,56 @@ async def test_client_disconnect_mid_generation_frees_everything(espeak_server):
             await asyncio.sleep(0.05)
     assert not espeak_server.server_tasks()  # no context task (and so no synthesis) left behind
 
+
+
+async def test_a_reused_context_id_follows_its_old_final_with_piper(piper_server):
+    """Reused before its final, an id's new generation waits: old audio, old final, new audio, new final."""
+    async with aiohttp.ClientSession() as http, http.ws_connect(multi_url(piper_server)) as ws:
+        await ws.send_json(protocol.initialize_connection(context_id="turn"))
+        await ws.send_json(protocol.send_text("The first turn is a little longer, so it is still speaking. ",
+                                              context_id="turn", flush=True))
+        await ws.send_json(protocol.close_context("turn"))
+        await ws.send_json(protocol.initialize_connection(context_id="turn"))
+        await ws.send_json(protocol.send_text("Second turn. ", context_id="turn", flush=True))
+        await ws.send_json(protocol.close_context("turn"))
+        await ws.send_json(protocol.close_socket())
+        frames = await read_all(ws, timeout=60)
+    finals = [i for i, f in enumerate(frames) if f.get("isFinal")]
+    assert len(finals) == 2 and ws.close_code == 1000
+    assert text_of(frames[:finals[0]]) == "The first turn is a little longer, so it is still speaking. "
+    assert text_of(frames[finals[0]:]) == "Second turn. "
+
+
+async def test_pipecat_word_timing_gives_one_word_per_word(espeak_server):
+    """pipecat's own code on normalizedAlignment: sentences sent without trailing spaces never fuse."""
+    tts_base = pytest.importorskip("pipecat.services.elevenlabs.tts_base")
+    sentences = ["This is the first sentence.", "And this is the second one!", "Finally, the third."]
+    async with aiohttp.ClientSession() as http, http.ws_connect(multi_url(espeak_server)) as ws:
+        await ws.send_json(protocol.initialize_connection(context_id="bot"))
+        for sentence in sentences:  # as pipecat sends them: no trailing space, flushed one by one
+            await ws.send_json({"text": sentence, "context_id": "bot", "flush": True})
+        await ws.send_json(protocol.close_context("bot"))
+        frames = await read_all_until_final(ws)
+    words, partial, partial_start, clock, started = [], "", 0.0, 0.0, False
+    for f in frames:
+        if not f.get("normalizedAlignment"):
+            continue
+        alignment = tts_base._strip_utterance_leading_spaces(
+            f["normalizedAlignment"], ("chars", "charStartTimesMs", "charDurationsMs"), not started)
+        started = True
+        got, partial, partial_start = tts_base.calculate_word_times(alignment, clock, partial, partial_start)
+        words += got
+        clock += len(base64.b64decode(f["audio"])) / 32000  # pcm_16000: the chunk's own length
+    if partial:
+        words.append((partial, partial_start))
+    assert [w for w, _ in words] == " ".join(sentences).split()
+    times = [t for _, t in words]
+    assert times == sorted(times) and len(set(times)) == len(times)
+
+
+async def read_all_until_final(ws, timeout=30.0):
+    frames = []
+    async with asyncio.timeout(timeout):
+        while not frames or not frames[-1].get("isFinal"):
+            frames.append(json.loads((await ws.receive()).data))
+    return frames
