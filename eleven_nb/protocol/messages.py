@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -281,42 +283,76 @@ class ServerMessage:
     raw_type: str | None = None  # e.g. "flush_done": frames that carry no audio and no final
 
 
+def _finite_times(values: Any, name: str) -> tuple[float, ...]:
+    if not isinstance(values, list):
+        raise TypeError(f"alignment {name} must be a list")
+    if not set(map(type, values)) <= {int, float}:  # exact types: a bool or a string is not a time
+        raise TypeError(f"alignment {name} must be numbers")
+    times = tuple(map(float, values))
+    if times and (min(times) < 0 or not all(map(math.isfinite, times))):
+        raise ValueError(f"alignment {name} must be finite and not negative")
+    return times
+
+
 def _alignment_from_wire(data: Any) -> Alignment | None:
+    """An alignment object, checked: three lists of one length, strings and finite times >= 0."""
+    if data is None:
+        return None
     if not isinstance(data, Mapping):
-        return None
+        raise TypeError(f"an alignment must be an object or null, not {type(data).__name__}")
     chars = data.get("chars")
-    starts = data.get("charStartTimesMs", data.get("charsStartTimesMs"))
-    durations = data.get("charDurationsMs", data.get("charsDurationsMs"))
-    if chars is None or starts is None or durations is None:
-        return None
+    if not isinstance(chars, list) or not set(map(type, chars)) <= {str}:
+        raise TypeError("alignment chars must be a list of strings")
+    starts = _finite_times(data.get("charStartTimesMs", data.get("charsStartTimesMs")), "start times")
+    durations = _finite_times(data.get("charDurationsMs", data.get("charsDurationsMs")), "durations")
+    return Alignment(tuple(chars), starts, durations)  # raises ValueError when the lengths differ
+
+
+def _load_server_json(raw: str | bytes) -> dict[str, Any]:
     try:
-        return Alignment(tuple(str(c) for c in chars), tuple(float(s) for s in starts),
-                         tuple(float(d) for d in durations))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"malformed alignment: {exc}") from None
+        data = json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object from the server, got {type(data).__name__}")
+    return data
+
+
+def _audio_from_wire(audio: Any) -> bytes | None:
+    if audio is None or audio == "":
+        return None
+    if not isinstance(audio, str):
+        raise TypeError(f"audio must be a base64 string or null, not {type(audio).__name__}")
+    try:
+        return base64.b64decode(audio, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"audio is not valid base64 ({exc})") from None
 
 
 def parse_server_message(raw: str | bytes | Mapping[str, Any]) -> ServerMessage:
-    """Parse a server frame of either endpoint; raises ``ValueError`` on non-JSON."""
-    if isinstance(raw, Mapping):
-        data = dict(raw)
-    else:
-        data = json.loads(raw)
-        if not isinstance(data, dict):
-            raise ValueError(f"expected a JSON object from the server, got {type(data).__name__}")
+    """Parse a server frame of either endpoint, tolerant of spellings, strict about content.
+
+    Raises ``ValueError`` (``TypeError`` for a wrong type) for a frame that cannot be trusted: not a JSON object, NaN,
+    nesting too deep, audio that is not base64, an alignment that is not an object,
+    alignment lists of different lengths, or times that are negative or not finite.
+    """
+    data = dict(raw) if isinstance(raw, Mapping) else _load_server_json(raw)
     context_id = data.get("contextId", data.get("context_id"))
+    if context_id is not None and not isinstance(context_id, str):
+        raise TypeError(f"contextId must be a string, not {type(context_id).__name__}")
     if data.get("error") is not None and data.get("audio") is None:
         code = data.get("code")
         error = ProtocolError(str(data["error"]), str(data.get("message") or data["error"]),
                               code if isinstance(code, int) else CLOSE_POLICY, context_id)
         return ServerMessage(error=error, context_id=context_id)
-    audio = data.get("audio")
+    audio = _audio_from_wire(data.get("audio"))
     is_final = data.get("isFinal", data.get("is_final")) is True
+    kind = data.get("type")
     return ServerMessage(
-        audio=base64.b64decode(audio) if audio else None,
+        audio=audio,
         is_final=is_final,
         alignment=_alignment_from_wire(data.get("alignment")),
         normalized_alignment=_alignment_from_wire(data.get("normalizedAlignment", data.get("normalized_alignment"))),
         context_id=context_id,
-        raw_type=data.get("type") if not audio and not is_final else None,
+        raw_type=str(kind) if kind is not None and not audio and not is_final else None,
     )
