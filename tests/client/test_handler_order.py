@@ -8,6 +8,7 @@ a loopback proxy that holds the handshake back, and servers freshly spawned per 
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import concurrent.futures
 import json
@@ -161,6 +162,22 @@ def test_an_open_handler_registered_late_still_goes_first(server):
     ws.on("error", lambda event: errors.append(event.error))
     ws.on("open", lambda event: tts.send_initialize_connection(ws, voice_settings=SETTINGS))
     tts.send_text(ws, FIRST)  # after the registration, before the handler has run
+    tts.send_close_connection(ws)
+    assert ws.wait(20) and errors == [] and ws.close_code == 1000 and ws.timeline.text == FIRST
+
+
+def test_an_async_open_handler_in_the_blocking_twin_is_awaited_before_earlier_text(slow_server):
+    tts = eleven_nb.Client(base_url=slow_server.url).websocket_text_to_speech
+    ws = tts.connect_stream_input(VOICE_ID, sync_alignment=True, output_format="pcm_16000")
+    errors = []
+    ws.on("error", lambda event: errors.append(event.error))
+
+    @ws.on("open")
+    async def initialize(event):  # runs on the background loop; the dispatcher waits for it
+        await asyncio.sleep(0.05)
+        tts.send_initialize_connection(ws, voice_settings=SETTINGS)
+
+    tts.send_text(ws, FIRST)
     tts.send_close_connection(ws)
     assert ws.wait(20) and errors == [] and ws.close_code == 1000 and ws.timeline.text == FIRST
 
