@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 __all__ = ["AsyncClient", "Client", "__version__", "load_ipython_extension", "speak", "speakers", "voice_controls"]
 
 
-def load_ipython_extension(ipython) -> None:
+def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext eleven_nb``: register ``%%speak`` / ``%speak``."""
     from .jupyter.magic import load_ipython_extension as register
 
