@@ -6,8 +6,8 @@
         stream.close()                                    await stream.close()
         for chunk in stream: ...                          async for chunk in stream: ...
 
-Both have ``multi_stream_input``, ``websocket_text_to_speech`` (event handlers)
-and ``list_voices``/``list_models``. They differ only in their I/O: the blocking
+Both have ``multi_stream_input``, ``websocket_text_to_speech`` (event handlers),
+``convert`` (a whole text over HTTP) and ``list_voices``/``list_models``. They differ only in their I/O: the blocking
 client runs every socket on one background event-loop thread per process (which
 also keeps audio flowing while a notebook cell blocks); the async client runs on
 your event loop.
@@ -23,8 +23,10 @@ from typing import Any
 import aiohttp
 
 from ..protocol import VoiceSettings
+from . import http, loop
 from .base import DISCOVERY_TIMEOUT, BaseClient
 from .streams import AsyncMultiStreamInput, AsyncOpener, AsyncStreamInput
+from .http import Speech
 from .sync import MultiStreamInput, Opener, StreamInput
 from .websocket_tts import AsyncWebsocketTextToSpeech, WebsocketTextToSpeech
 
@@ -57,6 +59,19 @@ class AsyncClient(BaseClient[AsyncOpener[AsyncStreamInput], AsyncOpener[AsyncMul
     async def list_models(self) -> list[dict[str, Any]]:
         """``GET /v1/models``."""
         return self._listing("/v1/models", await self._get("/v1/models"))
+
+    async def convert(self, voice_id: str, text: str, *, output_format: str = "mp3_44100_128",
+                      voice_settings: Settings = None, model_id: str | None = None, seed: int | None = None,
+                      language_code: str | None = None, apply_text_normalization: str | None = None) -> Speech:
+        """The whole audio of ``text`` and its timeline, in one HTTP request (no streaming).
+
+        ``speech.audio`` (bytes in ``output_format``), ``speech.timeline`` (words, ``to_vtt()``),
+        ``speech.save(path)``. A bad option is a ``ValueError``; a refusal a ``ServerError``.
+        """
+        body = http.request_body(text, model_id=model_id, voice_settings=voice_settings, seed=seed,
+                                 language_code=language_code, apply_text_normalization=apply_text_normalization)
+        endpoint = await asyncio.to_thread(self._resolve)
+        return await http.convert(endpoint, voice_id, body, output_format)
 
     async def _get(self, path: str) -> bytes:
         await asyncio.to_thread(self._resolve)  # may start the embedded server: not on the loop
@@ -94,6 +109,14 @@ class Client(BaseClient[Opener[AsyncStreamInput, StreamInput], Opener[AsyncMulti
     def list_models(self) -> list[dict[str, Any]]:
         """``GET /v1/models``."""
         return self._listing("/v1/models", self._get("/v1/models"))
+
+    def convert(self, voice_id: str, text: str, *, output_format: str = "mp3_44100_128",
+                voice_settings: Settings = None, model_id: str | None = None, seed: int | None = None,
+                language_code: str | None = None, apply_text_normalization: str | None = None) -> Speech:
+        """The whole audio of ``text`` and its timeline, in one HTTP request (see :meth:`AsyncClient.convert`)."""
+        body = http.request_body(text, model_id=model_id, voice_settings=voice_settings, seed=seed,
+                                 language_code=language_code, apply_text_normalization=apply_text_normalization)
+        return loop.run(http.convert(self._resolve(), voice_id, body, output_format))
 
     def _get(self, path: str) -> bytes:
         url, headers = self._discovery(path)

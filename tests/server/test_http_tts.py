@@ -149,3 +149,29 @@ async def test_a_client_that_leaves_stops_the_synthesis():
         assert engine.spoken == stopped_at < 100  # nothing more was synthesised after the client left
     finally:
         server.stop()
+
+
+def test_client_convert_gives_audio_and_timeline(espeak_server, tmp_path):
+    from eleven_nb import Client
+
+    speech = Client(base_url=espeak_server.url).convert("espeak-en-us", TEXT, output_format="pcm_22050",
+                                                       voice_settings={"speed": 1.1})
+    assert speech.timeline.text == TEXT
+    assert [w.text for w in speech.timeline.words()][:2] == ["Hello", "there."]
+    assert abs(speech.timeline.end_ms / 1000 - _seconds(speech.audio, 22050)) < 0.2
+    assert speech.save(tmp_path / "hello.wav").stat().st_size > 44
+
+
+async def test_async_client_convert_and_its_errors(espeak_server):
+    from eleven_nb import AsyncClient
+    from eleven_nb.client import ServerError
+
+    client = AsyncClient(base_url=espeak_server.url)
+    speech = await client.convert("espeak-en-us", "Short one.", output_format="mp3_44100_128")
+    pcm, rate = decode_all(speech.audio, speech.format)
+    assert rate == 44100 and 0.3 < len(pcm) / rate < 3.0
+    with pytest.raises(ServerError) as unknown:
+        await client.convert("no-such-voice", "Hello.")
+    assert unknown.value.error == "voice_not_found" and unknown.value.code == 404
+    with pytest.raises(ValueError):
+        await client.convert("espeak-en-us", "   ")
