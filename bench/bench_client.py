@@ -26,7 +26,7 @@ import aiohttp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import machine_line, write_section  # noqa: E402
+from bench.common import free_port, machine_line, write_section  # noqa: E402
 from eleven_nb import protocol  # noqa: E402
 from eleven_nb.alignment import Alignment  # noqa: E402
 from eleven_nb.client.tracks import Track  # noqa: E402
@@ -114,8 +114,6 @@ def main() -> None:
         return
 
     rates = [parse_rate(args.messages) for _ in range(3)]
-    from tests.conftest import free_port
-
     port = free_port()
     proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--chunks", str(args.chunks)],
                             stdout=subprocess.PIPE, text=True)

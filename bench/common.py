@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import platform
 import re
+import socket
 import subprocess
-import sys
 from pathlib import Path
+
+from eleven_nb.spawn import spawn_server
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -28,17 +29,19 @@ def write_section(title: str, body: str) -> None:
     """Replace (or append) the section ``## title`` of bench/RESULTS.md."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nWritten by the scripts in bench/.\n"
     section = f"## {title}\n\n{body.strip()}\n"
-    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
     text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
     RESULTS.write_text(text)
     print(f"wrote '{title}' to {RESULTS}")
 
 
 def start_server(engine: str = "piper", *extra: str) -> tuple[subprocess.Popen, str]:
-    """Start ``eleven-nb serve`` on a free loopback port; return (process, http URL)."""
-    proc = subprocess.Popen([sys.executable, "-m", "eleven_nb", "serve", "--engine", engine, "--port", "0",
-                             "--announce", *extra], stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if not line:
-        raise RuntimeError("the server exited before announcing its port")
-    return proc, json.loads(line)["url"]
+    """Start ``eleven-nb serve`` on a free loopback port; return (process, http URL). """
+    child = spawn_server(engine, *extra)
+    return child.proc, child.url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import protocol
 from ..protocol import ConnectionOptions, VoiceSettings
-from .endpoint import Endpoint, announce, resolve_endpoint
+from .endpoint import EmbeddedServer, Endpoint, announce, resolve_endpoint
 from .errors import ConnectionClosedError, ElevenError, EndpointError, ServerError
 from .gem import Connection, Event, WebsocketTextToSpeech
 from .gem_async import AsyncConnection, AsyncWebsocketTextToSpeech
@@ -73,6 +73,7 @@ class Client:
         self._api_key = api_key
         self._base_url = base_url
         self._endpoint: Endpoint | None = None
+        self._local = EmbeddedServer()  # started (or found) only if it is the endpoint
         self.reconnect = Reconnect() if reconnect is True else (reconnect or None)
         self.keepalive = keepalive
         if max_buffered_chunks < 1:
@@ -95,9 +96,12 @@ class Client:
 
     @property
     def endpoint(self) -> Endpoint:
-        """The resolved endpoint (resolving starts the embedded server if that is the choice)."""
-        if self._endpoint is None:
-            self._endpoint = resolve_endpoint(self._api_key, self._base_url)
+        """The resolved endpoint (resolving starts the embedded server if that is the choice).
+
+        The shared local server exits when idle: if it has, it is found or started again.
+        """
+        if self._endpoint is None or (self._endpoint.kind == "embedded" and not self._local.serves(self._endpoint)):
+            self._endpoint = resolve_endpoint(self._api_key, self._base_url, local=self._local)
             announce(self._endpoint)
         return self._endpoint
 
@@ -118,7 +122,9 @@ class Client:
         protocol.endpoint_path(voice_id, endpoint_name)  # validates the voice id
 
         async def make() -> Socket:
-            endpoint = self._endpoint or await asyncio.to_thread(lambda: self.endpoint)
+            endpoint = self._endpoint
+            if endpoint is None or endpoint.kind == "embedded":  # may (re)start the server: not on the loop
+                endpoint = await asyncio.to_thread(lambda: self.endpoint)
             return Socket(endpoint, voice_id, endpoint_name, conn, reconnect=policy, keepalive=self.keepalive,
                           decode=decode, use_normalized=alignment == "normalized",
                           max_buffered_chunks=self.max_buffered_chunks,
