@@ -61,12 +61,13 @@ def _server(args: argparse.Namespace) -> int:
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
-    serve = sub.add_parser("serve", help="run the local ElevenLabs-compatible server",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (loopback: this machine only)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 picks a free one)")
+    serve = sub.add_parser("serve", help="run the local ElevenLabs-compatible server")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default: %(default)s, this machine only)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help="port (default: %(default)s; 0 picks a free one)")
     serve.add_argument("--engine", choices=("piper", "espeak"), default="piper",
-                       help="piper: neural voice; espeak: fast, robotic")
+                       help="piper: neural voice (default); espeak: fast, robotic")
     serve.add_argument("--voice", help="another piper .onnx voice file (its .onnx.json beside it)")
     serve.add_argument("--api-key", action="append",
                        help="require this key (repeatable; or set ELEVEN_NB_SERVER_API_KEYS=k1,k2, "
