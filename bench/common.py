@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: the machine line, the results file, a child server."""
+"""Helpers shared by the benchmarks (and usable by tests): the machine line, the results file,
+a child server, a real kernel."""
 from __future__ import annotations
 
 import datetime
@@ -45,3 +46,40 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class Kernel:
+    """A real IPython kernel (jupyter_client) started with ``env``; :meth:`run` executes code in it."""
+
+    def __init__(self, env: dict[str, str], timeout: float = 120) -> None:
+        from jupyter_client import KernelManager
+
+        self.manager = KernelManager(kernel_name="python3")
+        self.manager.start_kernel(env=env)
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=timeout)
+
+    @property
+    def pid(self) -> int:
+        return self.manager.provisioner.process.pid  # type: ignore[union-attr]
+
+    def run(self, code: str, timeout: float = 180) -> str:
+        """Execute ``code``; return what it printed. Raises RuntimeError (with the traceback) if it failed."""
+        out: list[str] = []
+
+        def hook(msg: dict) -> None:
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"]["text"])
+            elif msg["msg_type"] == "error":
+                out.append("\n".join(msg["content"]["traceback"]))
+
+        reply = self.client.execute_interactive(code, timeout=timeout, output_hook=hook)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError("".join(out))
+        return "".join(out)
+
+    def shutdown(self) -> None:
+        self.client.stop_channels()
+        if self.manager.is_alive():
+            self.manager.shutdown_kernel(now=True)

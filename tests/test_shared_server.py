@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 
 import eleven_nb
+from bench.common import Kernel
 from eleven_nb import local_server
 from eleven_nb.spawn import pid_alive, stop_pid
 
@@ -71,47 +72,12 @@ def runtime(tmp_path, monkeypatch):
         stop_pid(pid)
 
 
-class Kernel:
-    """A real IPython kernel (jupyter_client), started with this process's environment."""
-
-    def __init__(self) -> None:
-        from jupyter_client import KernelManager
-
-        self.manager = KernelManager(kernel_name="python3")
-        self.manager.start_kernel(env=dict(os.environ))
-        self.client = self.manager.client()
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=120)
-
-    @property
-    def pid(self) -> int:
-        return self.manager.provisioner.process.pid  # type: ignore[union-attr]
-
-    def run(self, code: str, timeout: float = 120) -> str:
-        out: list[str] = []
-
-        def hook(msg: dict) -> None:
-            if msg["msg_type"] == "stream":
-                out.append(msg["content"]["text"])
-            elif msg["msg_type"] == "error":
-                out.append("\n".join(msg["content"]["traceback"]))
-
-        reply = self.client.execute_interactive(code, timeout=timeout, output_hook=hook)
-        assert reply["content"]["status"] == "ok", "".join(out)
-        return "".join(out)
-
-    def shutdown(self) -> None:
-        self.client.stop_channels()
-        if self.manager.is_alive():
-            self.manager.shutdown_kernel(now=True)
-
-
 @pytest.fixture
 def kernels():
     started: list[Kernel] = []
 
     def start() -> Kernel:
-        started.append(Kernel())
+        started.append(Kernel(dict(os.environ)))
         return started[-1]
 
     yield start
