@@ -17,7 +17,6 @@ Standard library only (and :mod:`eleven_nb.spawn`): the client and the server bo
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -29,6 +28,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .spawn import ANNOUNCE_TIMEOUT, pid_alive, spawn_server, stop_pid
+
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): no shared server, each process starts its own
+    fcntl = None  # type: ignore[assignment]
 
 RUNTIME_DIR_ENV = "ELEVEN_NB_RUNTIME_DIR"
 CACHE_ENV = "ELEVEN_NB_CACHE"
@@ -82,7 +86,8 @@ def idle_seconds() -> float:
 
 
 def sharing_enabled() -> bool:
-    return os.environ.get(SHARED_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+    """False with ``ELEVEN_NB_SHARED_SERVER=0``, or where there are no file locks."""
+    return fcntl is not None and os.environ.get(SHARED_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 # --- the runtime file ----------------------------------------------------------------------
@@ -122,6 +127,7 @@ def unpublish(path: Path, pid: int) -> None:
 @contextlib.contextmanager
 def locked(path: Path, timeout: float = LOCK_TIMEOUT, *, wait: bool = True) -> Iterator[bool]:
     """Hold the lock beside ``path`` (``.lock``). Yields False if ``wait`` is False and it is busy."""
+    assert fcntl is not None, "the shared server needs POSIX file locks"
     _make_private_dir(path.parent)
     fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:

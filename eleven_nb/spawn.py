@@ -99,7 +99,10 @@ def spawn_server(engine: str = "piper", *extra: str, host: str = LOOPBACK, port:
     assert proc.stdout is not None
     announced = read_announce(proc.stdout, timeout)
     if announced is None:
-        code = proc.poll()
+        try:
+            code: int | None = proc.wait(2)  # it may have closed stdout a moment before exiting
+        except subprocess.TimeoutExpired:
+            code = None
         ServerProcess("", proc, log_path).stop()
         why = f"exited with code {code}" if code is not None else f"did not start within {timeout:.0f} s"
         raise SpawnError(f"the local server {why}; see {log_path}: {_tail(log_path)}")
@@ -138,11 +141,13 @@ def _drain_and_reap(proc: subprocess.Popen) -> None:
     proc.wait()  # so a server that exits by itself leaves no zombie behind
 
 
-def _tail(path: str, size: int = 1500) -> str:
+def _tail(path: str, lines: int = 3) -> str:
+    """The last lines of the child's log (where its error is), on one line."""
     try:
-        return Path(path).read_text(errors="replace")[-size:].strip()
+        text = Path(path).read_text(errors="replace")
     except OSError:
         return ""
+    return " / ".join(line.strip() for line in text.strip().splitlines()[-lines:])
 
 
 def pid_alive(pid: int) -> bool:
