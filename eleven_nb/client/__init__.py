@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import protocol
 from ..protocol import ConnectionOptions, VoiceSettings
-from .endpoint import EmbeddedServer, Endpoint, announce, resolve_endpoint
+from .endpoint import Endpoint, EndpointChoice
 from .errors import ConnectionClosedError, ElevenError, EndpointError, ServerError
 from .gem import Connection, Event, WebsocketTextToSpeech
 from .gem_async import AsyncConnection, AsyncWebsocketTextToSpeech
@@ -71,9 +71,7 @@ class Client:
                  max_buffered_chunks: int = DEFAULT_MAX_BUFFERED_CHUNKS,
                  max_queued_chunks: int = MAX_QUEUED_CHUNKS):
         self._api_key = api_key
-        self._base_url = base_url
-        self._endpoint: Endpoint | None = None
-        self._local = EmbeddedServer()  # started (or found) only if it is the endpoint
+        self._endpoints = EndpointChoice(api_key, base_url)
         self.reconnect = Reconnect() if reconnect is True else (reconnect or None)
         self.keepalive = keepalive
         if max_buffered_chunks < 1:
@@ -86,7 +84,8 @@ class Client:
         self.aio = _Aio(AsyncWebsocketTextToSpeech(self))
 
     def __repr__(self) -> str:  # never the key
-        where = self._endpoint.describe() if self._endpoint else "endpoint not resolved yet"
+        resolved = self._endpoints.resolved
+        where = resolved.describe() if resolved else "endpoint not resolved yet"
         return f"<eleven_nb.Client ({where}; key {'set' if self._api_key else 'from environment or none'})>"
 
     @property
@@ -96,14 +95,8 @@ class Client:
 
     @property
     def endpoint(self) -> Endpoint:
-        """The resolved endpoint (resolving starts the embedded server if that is the choice).
-
-        The shared local server exits when idle: if it has, it is found or started again.
-        """
-        if self._endpoint is None or (self._endpoint.kind == "embedded" and not self._local.serves(self._endpoint)):
-            self._endpoint = resolve_endpoint(self._api_key, self._base_url, local=self._local)
-            announce(self._endpoint)
-        return self._endpoint
+        """The resolved endpoint (resolving starts the embedded server if that is the choice)."""
+        return self._endpoints.current()
 
     # --- the async core ----------------------------------------------------------------------
 
@@ -122,9 +115,8 @@ class Client:
         protocol.endpoint_path(voice_id, endpoint_name)  # validates the voice id
 
         async def make() -> Socket:
-            endpoint = self._endpoint
-            if endpoint is None or endpoint.kind == "embedded":  # may (re)start the server: not on the loop
-                endpoint = await asyncio.to_thread(lambda: self.endpoint)
+            choice = self._endpoints  # starting a server blocks: never on the event loop
+            endpoint = await asyncio.to_thread(choice.current) if choice.may_block() else choice.current()
             return Socket(endpoint, voice_id, endpoint_name, conn, reconnect=policy, keepalive=self.keepalive,
                           decode=decode, use_normalized=alignment == "normalized",
                           max_buffered_chunks=self.max_buffered_chunks,

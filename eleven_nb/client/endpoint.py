@@ -145,6 +145,30 @@ class EmbeddedServer:
             child.stop()
 
 
+class EndpointChoice:
+    """The endpoint one client speaks through, and the embedded server it owns.
+
+    Resolved on first use (:meth:`current`). The shared local server exits when idle:
+    if it has, the next :meth:`current` finds or starts it again.
+    """
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None) -> None:
+        self._api_key, self._base_url = api_key, base_url
+        self.local = EmbeddedServer()  # started (or found) only if it turns out to be the endpoint
+        self.resolved: Endpoint | None = None  # the last endpoint resolved, if any
+
+    def may_block(self) -> bool:
+        """True if :meth:`current` may start a server (call it off the event loop then)."""
+        return self.resolved is None or self.resolved.kind == "embedded"
+
+    def current(self) -> Endpoint:
+        endpoint = self.resolved
+        if endpoint is None or (endpoint.kind == "embedded" and not self.local.serves(endpoint)):
+            endpoint = self.resolved = resolve_endpoint(self._api_key, self._base_url, local=self.local)
+            announce(endpoint)
+        return endpoint
+
+
 _announced: set[str] = set()
 
 
