@@ -26,7 +26,7 @@ import aiohttp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import machine_line, write_section  # noqa: E402
+from bench.common import free_port, machine_line, write_section  # noqa: E402
 from eleven_nb import protocol  # noqa: E402
 from eleven_nb.alignment import Alignment  # noqa: E402
 from eleven_nb.client.tracks import Track  # noqa: E402
@@ -93,7 +93,7 @@ async def bare(url: str) -> list[float]:
 async def client_side(base_url: str) -> list[float]:
     import eleven_nb
 
-    client = eleven_nb.Client(base_url=base_url, keepalive=False)
+    client = eleven_nb.AsyncClient(base_url=base_url, keepalive=False)
     lat = []
     async with client.stream_input(output_format="pcm_22050") as stream:
         async for chunk in stream:
@@ -114,8 +114,6 @@ def main() -> None:
         return
 
     rates = [parse_rate(args.messages) for _ in range(3)]
-    from tests.conftest import free_port
-
     port = free_port()
     proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--chunks", str(args.chunks)],
                             stdout=subprocess.PIPE, text=True)

@@ -36,7 +36,7 @@ P20K = (P300 + " ") * 68
 AUDIO_WAY = '''import numpy as np
 from IPython.display import Audio
 import eleven_nb
-_client = eleven_nb.Client()
+_client = eleven_nb.AsyncClient()
 async with _client.stream_input(output_format="pcm_22050") as _s:  # synthesize everything first
     await _s.send(TEXT)
     await _s.close()

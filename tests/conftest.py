@@ -147,3 +147,17 @@ def piper_server():
     threaded = ThreadedServer(build_state("piper"))
     yield threaded.server
     threaded.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_runtime_dir(tmp_path_factory):
+    """Shared voice servers started by tests publish in a temporary directory, never the user's,
+    and are stopped by PID at the end of the session."""
+    from eleven_nb import local_server
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv(local_server.RUNTIME_DIR_ENV, str(tmp_path_factory.mktemp("runtime")))
+    yield local_server.runtime_dir()
+    for info in local_server.running():
+        local_server.stop(info)
+    patch.undo()

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from .. import protocol
 from ..protocol import ConnectionOptions, VoiceSettings
-from .endpoint import Endpoint, announce, resolve_endpoint
+from .endpoint import Endpoint, EndpointChoice
 from .errors import EndpointError
 from .socket import Reconnect, Socket
 from .streams import AsyncMultiStreamInput, AsyncOpener, AsyncStreamInput, SocketFactory
@@ -68,25 +68,22 @@ class BaseClient(ABC, Generic[S, M]):
         if max_queued_chunks < 1:
             raise ValueError("max_queued_chunks must be at least 1")
         self._api_key = api_key
-        self._base_url = base_url
-        self._endpoint: Endpoint | None = None
+        self._endpoints = EndpointChoice(api_key, base_url)
         self.reconnect = reconnect_policy(reconnect)
         self.keepalive = keepalive
         self.max_buffered_chunks = max_buffered_chunks
         self.max_queued_chunks = max_queued_chunks
 
     def __repr__(self) -> str:  # never the key
-        where = self._endpoint.describe() if self._endpoint else "endpoint not resolved yet"
+        resolved = self._endpoints.resolved
+        where = resolved.describe() if resolved else "endpoint not resolved yet"
         key = "set" if self._api_key else "from environment or none"
         return f"<eleven_nb.{type(self).__name__} ({where}; key {key})>"
 
     @property
     def endpoint(self) -> Endpoint:
-        """The resolved endpoint (resolving starts the embedded server if that is the choice)."""
-        if self._endpoint is None:
-            self._endpoint = resolve_endpoint(self._api_key, self._base_url)
-            announce(self._endpoint)
-        return self._endpoint
+        """The resolved endpoint (resolving starts, or finds, the local server if that is the choice)."""
+        return self._endpoints.current()
 
     def _resolve(self) -> Endpoint:
         return self.endpoint
@@ -113,7 +110,8 @@ class BaseClient(ABC, Generic[S, M]):
         protocol.endpoint_path(voice_id, endpoint_name)  # validates the voice id
 
         async def make() -> Socket:
-            endpoint = self._endpoint if self._endpoint is not None else await asyncio.to_thread(self._resolve)
+            choice = self._endpoints  # starting a server blocks: never on the event loop
+            endpoint = await asyncio.to_thread(choice.current) if choice.may_block() else choice.current()
             return Socket(endpoint, voice_id, endpoint_name, conn, reconnect=policy, keepalive=self.keepalive,
                           decode=decode, use_normalized=alignment == "normalized",
                           max_buffered_chunks=self.max_buffered_chunks, max_queued_chunks=self.max_queued_chunks)

@@ -1,9 +1,16 @@
-"""``eleven-nb say``: stream text through the client into an audio file (and captions)."""
+"""``eleven-nb say``: stream text through the client into an audio file (and captions).
+
+The paths are checked before anything is spoken, and the audio and captions are
+written under temporary names and renamed together: both files, or neither.
+"""
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from .. import protocol
@@ -13,13 +20,16 @@ from ..chunking import chunk_text
 FORMAT_FOR_SUFFIX = {".mp3": "mp3_44100_128", ".ogg": "opus_48000_64", ".opus": "opus_48000_64",
                      ".ulaw": "ulaw_8000", ".alaw": "alaw_8000"}
 DEFAULT_FORMAT = "pcm_22050"
+DEFAULT_OUTPUT = "speech.wav"
+CAPTION_SUFFIXES = (".vtt", ".srt")
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     say = subparsers.add_parser("say", help="speak text into an audio file, with optional captions")
     say.add_argument("text", nargs="?", help="the text ('-' reads standard input)")
     say.add_argument("-f", "--file", help="read the text from this file")
-    say.add_argument("-o", "--output", default="speech.wav", help="audio file (.wav .mp3 .ogg .pcm .ulaw)")
+    say.add_argument("-o", "--output", default=DEFAULT_OUTPUT,
+                     help=f"audio file (.wav .mp3 .ogg .pcm .ulaw); without -o: ./{DEFAULT_OUTPUT}")
     say.add_argument("--captions", help="captions file (.vtt or .srt)")
     say.add_argument("--voice", default=protocol.DEFAULT_VOICE_ID, help="voice id")
     say.add_argument("--model", help="model id")
@@ -41,10 +51,43 @@ def _read_text(args: argparse.Namespace) -> str:
     raise ValueError("give the text, -f FILE, or - for standard input")
 
 
-async def _speak(args: argparse.Namespace, text: str) -> tuple[float, str]:
-    from . import Client
+def check_paths(output: str, captions: str | None) -> None:
+    """Raise ValueError for a path that could not be written, before anything is spoken."""
+    from ..audio import SAVE_EXTENSIONS
 
-    client = Client(base_url=args.base_url)
+    if Path(output).suffix.lower() not in SAVE_EXTENSIONS:
+        raise ValueError(f"cannot save audio as {output!r}; use one of {', '.join(SAVE_EXTENSIONS)}")
+    if captions and Path(captions).suffix.lower() not in CAPTION_SUFFIXES:
+        raise ValueError(f"captions must be .vtt or .srt, not {captions!r}")
+    for path in filter(None, (output, captions)):
+        target = Path(path)
+        if target.is_dir():
+            raise ValueError(f"{path!r} is a directory")
+        folder = target.parent
+        if not folder.is_dir():
+            raise ValueError(f"cannot write {path!r}: the folder {str(folder)!r} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise ValueError(f"cannot write {path!r}: the folder {str(folder)!r} is not writable")
+    if captions and Path(captions).resolve() == Path(output).resolve():
+        raise ValueError("the audio and the captions must be different files")
+
+
+def _temporary_beside(path: str) -> str:
+    """A new empty file in ``path``'s folder with its suffix (the suffix picks the format)."""
+    target = Path(path)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=target.suffix)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)  # the mode a plain open() would give, not mkstemp's 0600
+    return name
+
+
+async def _speak(args: argparse.Namespace, text: str, audio_path: str) -> tuple[float, str, str | None]:
+    """Speak ``text`` into ``audio_path``; return (seconds, format, captions text)."""
+    from . import AsyncClient
+
+    client = AsyncClient(base_url=args.base_url)
     fmt = args.format or FORMAT_FOR_SUFFIX.get(Path(args.output).suffix.lower(), DEFAULT_FORMAT)
     settings = {k: v for k, v in (("speed", args.speed), ("stability", args.stability)) if v is not None}
     progress = sys.stderr.isatty()
@@ -53,32 +96,46 @@ async def _speak(args: argparse.Namespace, text: str) -> tuple[float, str]:
         for piece in chunk_text(text, "sentence"):
             await stream.send(piece)
         await stream.close()
-        async for chunk in stream:
+        async for _ in stream:
             if progress:
                 done = len(stream.timeline.chars)
                 print(f"\r{done}/{len(text)} characters spoken", end="", file=sys.stderr, flush=True)
         if progress:
             print(file=sys.stderr)
-        stream.save(args.output)
+        stream.save(audio_path)
+        captions = None
         if args.captions:
-            captions = stream.timeline.to_srt() if args.captions.lower().endswith(".srt") else stream.timeline.to_vtt()
-            Path(args.captions).write_text(captions, encoding="utf-8")
-        return stream.timeline.end_ms / 1000, fmt
+            timeline = stream.timeline
+            captions = timeline.to_srt() if args.captions.lower().endswith(".srt") else timeline.to_vtt()
+        return stream.timeline.end_ms / 1000, fmt, captions
+
+
+def _speak_to_files(args: argparse.Namespace, text: str) -> tuple[float, str]:
+    """Write both files under temporary names, then rename them: both appear, or neither."""
+    temporary = [_temporary_beside(args.output)]
+    try:
+        seconds, fmt, captions = asyncio.run(_speak(args, text, temporary[0]))
+        if args.captions and captions is not None:
+            temporary.append(_temporary_beside(args.captions))
+            Path(temporary[1]).write_text(captions, encoding="utf-8")
+            os.replace(temporary[1], args.captions)
+        os.replace(temporary[0], args.output)
+    finally:
+        for name in temporary:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
+    return seconds, fmt
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..audio import SAVE_EXTENSIONS
     from .errors import ElevenError
 
     try:
-        if Path(args.output).suffix.lower() not in SAVE_EXTENSIONS:
-            raise ValueError(f"cannot save audio as {args.output!r}; use one of {', '.join(SAVE_EXTENSIONS)}")
-        if args.captions and not args.captions.lower().endswith((".vtt", ".srt")):
-            raise ValueError(f"captions must be .vtt or .srt, not {args.captions!r}")
+        check_paths(args.output, args.captions)
         text = _read_text(args)
         if not text.strip():
             raise ValueError("there is no text to speak")
-        seconds, fmt = asyncio.run(_speak(args, text))
+        seconds, fmt = _speak_to_files(args, text)
     except (ValueError, OSError, ElevenError) as exc:
         print(f"eleven-nb say: {exc}", file=sys.stderr)
         return 1

@@ -1,24 +1,23 @@
-"""Where the audio comes from: the real service, a given server, or the embedded local one.
+"""Where the audio comes from: the real service, a given server, or the local voice server.
 
 1. ``ELEVENLABS_API_KEY`` (or ``api_key=``) → the real service.
 2. ``ELEVEN_NB_BASE_URL`` (or ``base_url=``) → that server.
-3. Otherwise → a local server started on first use as a child process on a free
-   loopback port, reused for the life of this process and stopped at exit.
+3. Otherwise → the local voice server shared by every process of this user
+   (:mod:`eleven_nb.local_server`): found through its runtime file, or started
+   detached on first use; requests carry its access key. With
+   ``ELEVEN_NB_SHARED_SERVER=0``, a private child server instead, stopped at exit.
 """
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
-import subprocess
-import sys
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
-from .. import protocol
+from .. import local_server, protocol
+from ..spawn import ServerProcess, SpawnError, pid_alive, spawn_server
 from .errors import EndpointError
 
 log = logging.getLogger("eleven_nb")
@@ -27,7 +26,6 @@ API_KEY_ENV = "ELEVENLABS_API_KEY"
 BASE_URL_ENV = "ELEVEN_NB_BASE_URL"
 ENGINE_ENV = "ELEVEN_NB_ENGINE"
 REAL_SERVICE_HTTP = protocol.REAL_SERVICE_URL.replace("wss://", "https://")
-START_TIMEOUT = 120.0  # the first start may patch the piper model once (a few seconds); then ~1 s
 
 
 @dataclass(frozen=True)
@@ -50,10 +48,16 @@ class Endpoint:
     def headers(self) -> dict[str, str]:
         return {protocol.API_KEY_HEADER: self.api_key} if self.api_key else {}
 
+    @property
+    def label(self) -> str:
+        """A few words naming who speaks, for a player to show (never the key)."""
+        where = urlsplit(self.http_url).netloc
+        return {"real": "ElevenLabs", "custom": f"server at {where}",
+                "embedded": f"local voice server ({where})"}[self.kind]
+
     def describe(self) -> str:
-        what = {"real": "the ElevenLabs service", "custom": "the server at", "embedded": "the local voice server at"}
-        where = "" if self.kind == "real" else f" {self.http_url}"
-        return f"eleven_nb: speaking through {what[self.kind]}{where}"
+        return f"eleven_nb: speaking through the {self.label}" if self.kind != "real" else \
+            "eleven_nb: speaking through the ElevenLabs service"
 
 
 def _normalise(url: str) -> str:
@@ -65,8 +69,8 @@ def _normalise(url: str) -> str:
 
 
 def resolve_endpoint(api_key: str | None = None, base_url: str | None = None, *,
-                     start_embedded: bool = True) -> Endpoint:
-    """Pick the endpoint as described in the module docstring."""
+                     local: EmbeddedServer | None = None, start_embedded: bool = True) -> Endpoint:
+    """Pick the endpoint as described in the module docstring; ``local`` is the embedded server to use."""
     if base_url:
         return Endpoint("custom", _normalise(base_url), api_key or os.environ.get(API_KEY_ENV) or None)
     key = api_key or os.environ.get(API_KEY_ENV)
@@ -76,90 +80,105 @@ def resolve_endpoint(api_key: str | None = None, base_url: str | None = None, *,
         return Endpoint("custom", _normalise(os.environ[BASE_URL_ENV]))
     if not start_embedded:
         raise EndpointError("no endpoint configured and start_embedded=False")
-    return Endpoint("embedded", EMBEDDED.url())
+    return (local or EmbeddedServer()).endpoint()
 
 
 class EmbeddedServer:
-    """The process-wide local server child. Started on first use, stopped at exit (by PID)."""
+    """The local voice server a client speaks through when nothing else is configured.
 
-    def __init__(self) -> None:
+    Shared (the default): the user's one server, found or started detached; it
+    outlives this process and exits by itself when idle. Private
+    (``ELEVEN_NB_SHARED_SERVER=0``, or ``shared=False``): a child of this process,
+    stopped (by PID) at :meth:`close` or at exit.
+    """
+
+    def __init__(self, engine: str | None = None, *, shared: bool | None = None) -> None:
+        self.engine = engine or os.environ.get(ENGINE_ENV, "piper")
+        self.shared = local_server.sharing_enabled() if shared is None else shared
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen | None = None
-        self._url: str | None = None
-        self._log = None
+        self._shared: local_server.SharedServer | None = None
+        self._child: ServerProcess | None = None
 
-    def url(self) -> str:
+    def endpoint(self) -> Endpoint:
+        """The endpoint, starting (or finding again) the server if needed. Blocks while it starts."""
         with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
-                self._start()
-            assert self._url is not None
-            return self._url
+            try:
+                return self._shared_endpoint() if self.shared else self._private_endpoint()
+            except (SpawnError, OSError, RuntimeError, ValueError) as exc:
+                raise EndpointError(f"cannot start the local voice server: {exc}") from None
 
-    def _start(self) -> None:
-        engine = os.environ.get(ENGINE_ENV, "piper")
-        self._log = tempfile.NamedTemporaryFile(prefix="eleven_nb-server-", suffix=".log", delete=False)
-        cmd = [sys.executable, "-m", "eleven_nb", "serve", "--host", "127.0.0.1", "--port", "0", "--announce",
-               "--engine", engine]
-        env = {k: v for k, v in os.environ.items() if k != API_KEY_ENV}  # the child needs no key
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env,
-                                      start_new_session=True)
-        atexit.register(self.stop)
-        announced = self._read_announce(START_TIMEOUT)
-        if announced is None:
-            code = self._proc.poll()
-            self.stop()
-            why = f"exited with code {code}" if code is not None else f"did not start within {START_TIMEOUT:.0f} s"
-            raise EndpointError(f"the local server {why}; see {self._log.name}")
-        self._url = announced["url"]
-        # keep reading stdout, so a chatty child never blocks on a full pipe
-        threading.Thread(target=self._proc.stdout.read, name="eleven_nb-server-stdout", daemon=True).start()
-        log.info("started the local voice server at %s (pid %d, engine %s)", self._url, self._proc.pid, engine)
-
-    def _read_announce(self, timeout: float) -> dict | None:
-        """The ``{"event": "listening", "url": ...}`` line, or None if it did not come in time."""
-        assert self._proc is not None and self._proc.stdout is not None
-        stdout = self._proc.stdout
-        result: list[dict] = []
-
-        def read() -> None:
-            for line in stdout:
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue  # not the announce line
-                if isinstance(event, dict) and event.get("event") == "listening" and "url" in event:
-                    result.append(event)
-                    return
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        reader.join(timeout)
-        return result[0] if result else None
+    def serves(self, endpoint: Endpoint) -> bool:
+        """True while ``endpoint`` is still this server's (the shared one exits when idle)."""
+        if self.shared:
+            info = self._shared
+            if info is None or info.url != endpoint.http_url or not pid_alive(info.pid):
+                return False
+            current = local_server.read(local_server.runtime_path(self.engine))
+            return current is not None and current.pid == info.pid
+        return self._child is not None and self._child.alive() and self._child.url == endpoint.http_url
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+        if self.shared:
+            return self._shared.pid if self._shared else None
+        return self._child.pid if self._child is not None and self._child.alive() else None
 
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+    def _shared_endpoint(self) -> Endpoint:
+        info = local_server.find_or_start(self.engine)
+        if self._shared is None or self._shared.pid != info.pid:
+            log.info("using the shared %s voice server at %s (pid %d)", self.engine, info.url, info.pid)
+        self._shared = info
+        return Endpoint("embedded", info.url, info.key)
+
+    def _private_endpoint(self) -> Endpoint:
+        if self._child is None or not self._child.alive():
+            self._child = spawn_server(self.engine)
+            atexit.register(self.close)
+            log.info("started a private %s voice server at %s (pid %d)", self.engine, self._child.url,
+                     self._child.pid)
+        return Endpoint("embedded", self._child.url)
+
+    def close(self) -> None:
+        """Stop a private server (the shared one is left to its idle exit)."""
+        child, self._child = self._child, None
+        if child is not None:
+            child.stop()
 
 
-EMBEDDED = EmbeddedServer()
+class EndpointChoice:
+    """The endpoint one client speaks through, and the embedded server it owns.
+
+    Resolved on first use (:meth:`current`). The shared local server exits when idle:
+    if it has, the next :meth:`current` finds or starts it again.
+    """
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None) -> None:
+        self._api_key, self._base_url = api_key, base_url
+        self.local = EmbeddedServer()  # started (or found) only if it turns out to be the endpoint
+        self.resolved: Endpoint | None = None  # the last endpoint resolved, if any
+
+    def may_block(self) -> bool:
+        """True if :meth:`current` may start a server (call it off the event loop then)."""
+        return self.resolved is None or self.resolved.kind == "embedded"
+
+    def current(self) -> Endpoint:
+        endpoint = self.resolved
+        if endpoint is None or (endpoint.kind == "embedded" and not self.local.serves(endpoint)):
+            endpoint = self.resolved = resolve_endpoint(self._api_key, self._base_url, local=self.local)
+            announce(endpoint)
+        return endpoint
+
 
 _announced: set[str] = set()
 
 
 def announce(endpoint: Endpoint) -> None:
-    """Say once per process which endpoint is in use (never the key)."""
+    """Log once per process, at INFO, which endpoint is in use (never the key).
+
+    Nothing is printed: a notebook would show stderr as a pink block that looks
+    like an error. A player shows :attr:`Endpoint.label` instead.
+    """
     line = endpoint.describe()
     if line not in _announced:
         _announced.add(line)
         log.info(line)
-        print(line, file=sys.stderr, flush=True)

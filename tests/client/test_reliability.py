@@ -29,7 +29,7 @@ async def test_reconnect_after_the_server_is_killed_loses_and_repeats_nothing(mu
     caplog.set_level(logging.INFO, logger="eleven_nb.client")
     first = start_server()  # a private server: this test kills it
     second = None
-    client = eleven_nb.Client(base_url=first.url,
+    client = eleven_nb.AsyncClient(base_url=first.url,
                               reconnect=Reconnect(max_attempts=20, base_delay=0.1, max_delay=0.5))
     try:
         opener = client.multi_stream_input if multi else client.stream_input
@@ -65,7 +65,7 @@ def test_gem_connection_reconnects_without_a_second_open(caplog):
     caplog.set_level(logging.INFO, logger="eleven_nb.client")
     first = start_server()
     second = None
-    client = eleven_nb.Client(base_url=first.url, reconnect=Reconnect(max_attempts=20, base_delay=0.1, max_delay=0.5))
+    client = eleven_nb.AsyncClient(base_url=first.url, reconnect=Reconnect(max_attempts=20, base_delay=0.1, max_delay=0.5))
     tts = client.websocket_text_to_speech
     try:
         ws = tts.connect_stream_input("21m00Tcm4TlvDq8ikWAM", output_format="pcm_16000", auto_mode=True)
@@ -96,35 +96,41 @@ def test_gem_connection_reconnects_without_a_second_open(caplog):
             second.stop()
 
 
-def test_embedded_server_starts_once_is_reused_and_stops(monkeypatch):
+def test_a_private_embedded_server_starts_once_is_reused_and_stops(monkeypatch):
     monkeypatch.setenv("ELEVEN_NB_ENGINE", "espeak")
-    embedded = EmbeddedServer()
+    embedded = EmbeddedServer(shared=False)
     try:
-        url = embedded.url()
+        endpoint = embedded.endpoint()
         pid = embedded.pid
-        assert url.startswith("http://127.0.0.1:") and pid
-        assert embedded.url() == url and embedded.pid == pid  # reused
+        assert endpoint.http_url.startswith("http://127.0.0.1:") and pid and endpoint.kind == "embedded"
+        assert embedded.endpoint() == endpoint and embedded.pid == pid  # reused
+        assert embedded.serves(endpoint)
     finally:
-        embedded.stop()
-    assert embedded.pid is None
+        embedded.close()
+    assert embedded.pid is None and not embedded.serves(endpoint)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
 
 
-def test_an_embedded_server_that_cannot_start_is_an_endpoint_error(monkeypatch):
+@pytest.mark.parametrize("shared", [False, True])
+def test_an_embedded_server_that_cannot_start_is_an_endpoint_error(monkeypatch, shared):
     monkeypatch.setenv("ELEVEN_NB_ENGINE", "no-such-engine")
     with pytest.raises(EndpointError, match="exited with code"):
-        EmbeddedServer().url()
+        EmbeddedServer(shared=shared).endpoint()
 
 
-def test_client_without_configuration_uses_the_embedded_server(monkeypatch, capsys):
+def test_client_without_configuration_uses_the_shared_server_and_prints_nothing(monkeypatch, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="eleven_nb")
     monkeypatch.delenv("ELEVENLABS_API_KEY", raising=False)
     monkeypatch.delenv("ELEVEN_NB_BASE_URL", raising=False)
     monkeypatch.setenv("ELEVEN_NB_ENGINE", "espeak")
     client = eleven_nb.Client()
     voices = client.list_voices()
-    assert client.endpoint.kind == "embedded" and voices
-    assert "local voice server" in capsys.readouterr().err  # said once which endpoint
+    endpoint = client.endpoint
+    assert endpoint.kind == "embedded" and voices and endpoint.api_key  # the shared server's key
+    assert endpoint.label == f"local voice server ({endpoint.http_url.split('://')[1]})"
+    assert capsys.readouterr().err == ""  # no stderr block in a notebook
+    assert "local voice server" in caplog.text and endpoint.api_key not in caplog.text
 
 
 async def old_spelling_server(request):

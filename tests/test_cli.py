@@ -1,0 +1,80 @@
+"""The ``eleven-nb`` command line, run as a subprocess against a real espeak-ng server."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eleven_nb.spawn import spawn_server
+
+CLOSED_PORT_URL = "http://127.0.0.1:9"  # nothing listens: a command that tries to speak fails there
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    child = spawn_server("espeak", timeout=60)
+    yield child.url
+    child.stop()
+
+
+def eleven_nb(*args: str, cwd: Path | None = None, base_url: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "ELEVENLABS_API_KEY"}
+    if base_url:
+        env["ELEVEN_NB_BASE_URL"] = base_url
+    return subprocess.run([sys.executable, "-m", "eleven_nb", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("-o", "/nonexistent/dir/out.wav"), "the folder '/nonexistent/dir' does not exist"),
+    (("-o", "out.wav", "--captions", "/nonexistent/dir/out.vtt"), "the folder '/nonexistent/dir' does not exist"),
+    (("-o", "out.txt"), "cannot save audio as 'out.txt'"),
+    (("-o", "out.wav", "--captions", "out.txt"), "captions must be .vtt or .srt"),
+])
+def test_say_checks_paths_before_speaking(tmp_path, args, message):
+    # the endpoint is a closed port: had it tried to speak, the error would be about connecting
+    result = eleven_nb("say", "Hello there.", *args, cwd=tmp_path, base_url=CLOSED_PORT_URL)
+    assert result.returncode == 1 and result.stdout == ""
+    [line] = result.stderr.strip().splitlines()  # one line, no traceback
+    assert line.startswith("eleven-nb say: ") and message in line
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_say_without_output_writes_speech_wav_and_captions_together(tmp_path, server_url):
+    result = eleven_nb("say", "Hello there. This is the command line.", "--captions", "hello.vtt",
+                       cwd=tmp_path, base_url=server_url)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hello.vtt", "speech.wav"]  # no temporary left
+    assert (tmp_path / "speech.wav").read_bytes()[:4] == b"RIFF" and (tmp_path / "speech.wav").stat().st_size > 20_000
+    assert (tmp_path / "hello.vtt").read_text().startswith("WEBVTT") and "Hello" in (tmp_path / "hello.vtt").read_text()
+    assert oct((tmp_path / "speech.wav").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def test_a_failed_say_leaves_neither_file(tmp_path, server_url):
+    result = eleven_nb("say", "Hello there.", "-o", "out.wav", "--captions", "out.vtt", "--voice", "no-such-voice",
+                       cwd=tmp_path, base_url=server_url)
+    assert result.returncode == 1 and "no-such-voice" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # neither the files nor their temporary names
+
+
+def test_help_texts(server_url):
+    top = eleven_nb("--help")
+    assert top.returncode == 0 and "``" not in top.stdout and "eleven-nb: serve the local voice" in top.stdout
+    assert "./speech.wav" in eleven_nb("say", "--help").stdout
+    assert "default: 8765" in eleven_nb("serve", "--help").stdout
+
+
+def test_voices_against_a_base_url_prints_only_the_voices(server_url):
+    result = eleven_nb("voices", base_url=server_url)
+    assert result.returncode == 0 and result.stderr == ""
+    assert "speaking through" not in result.stdout and "espeak" in result.stdout
+    assert all(len(line.split()) >= 2 for line in result.stdout.splitlines())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
