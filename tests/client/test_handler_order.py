@@ -20,7 +20,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import ChildServer, start_server
+from conftest import start_server
+
+from eleven_nb.spawn import ServerProcess
 
 import eleven_nb
 
@@ -202,7 +204,7 @@ async def test_async_twin_open_handler_goes_before_text_sent_after_connecting(se
 
 def test_tutorial_04_passes_20_runs_in_a_row_each_against_a_freshly_spawned_server():
     runs = 20
-    spawned: list[concurrent.futures.Future[ChildServer]] = []
+    spawned: list[concurrent.futures.Future[ServerProcess]] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as spawner:
         try:
             spawned.append(spawner.submit(start_server))

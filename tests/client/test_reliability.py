@@ -65,7 +65,7 @@ def test_gem_connection_reconnects_without_a_second_open(caplog):
     caplog.set_level(logging.INFO, logger="eleven_nb.client")
     first = start_server()
     second = None
-    client = eleven_nb.AsyncClient(base_url=first.url, reconnect=Reconnect(max_attempts=20, base_delay=0.1, max_delay=0.5))
+    client = eleven_nb.Client(base_url=first.url, reconnect=Reconnect(max_attempts=20, base_delay=0.1, max_delay=0.5))
     tts = client.websocket_text_to_speech
     try:
         ws = tts.connect_stream_input("21m00Tcm4TlvDq8ikWAM", output_format="pcm_16000", auto_mode=True)
@@ -157,7 +157,7 @@ async def test_both_spellings_of_server_fields(unused_tcp_port_factory=None):
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     try:
-        client = eleven_nb.Client(base_url=f"http://127.0.0.1:{port}", keepalive=False)
+        client = eleven_nb.AsyncClient(base_url=f"http://127.0.0.1:{port}", keepalive=False)
         async with client.multi_stream_input(output_format="pcm_16000") as mux:
             ctx = await mux.context("c1")
             chunks = [c async for c in ctx]
