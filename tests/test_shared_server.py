@@ -26,7 +26,7 @@ from eleven_nb.spawn import pid_alive, stop_pid
 SPEAK = """
 import eleven_nb
 client = eleven_nb.Client()
-with client.stream_input_sync(output_format="pcm_16000") as stream:
+with client.stream_input(output_format="pcm_16000") as stream:
     stream.send("Hello from a kernel. ")
     stream.close()
     size = sum(len(chunk.audio or b"") for chunk in stream)
@@ -174,13 +174,13 @@ def test_a_stale_runtime_file_is_replaced(runtime):
 def test_a_client_finds_a_new_server_after_the_idle_exit(runtime, monkeypatch):
     monkeypatch.setenv(local_server.IDLE_ENV, "1")
     client = eleven_nb.Client()
-    with client.stream_input_sync(output_format="pcm_16000") as stream:
+    with client.stream_input(output_format="pcm_16000") as stream:
         stream.send("First. ")
         stream.close()
         assert any(chunk.audio for chunk in stream)
     first = local_server.read(local_server.runtime_path("espeak"))
     assert first is not None and wait_until(lambda: not pid_alive(first.pid), timeout=10)
-    with client.stream_input_sync(output_format="pcm_16000") as stream:  # the same client, a new server
+    with client.stream_input(output_format="pcm_16000") as stream:  # the same client, a new server
         stream.send("Second. ")
         stream.close()
         assert any(chunk.audio for chunk in stream)
