@@ -121,10 +121,13 @@ class Player(anywidget.AnyWidget):
     captions = traitlets.Unicode("").tag(sync=True)  # set at the end: WebVTT, what captions_vtt() returns
     audio = traitlets.Bytes(b"").tag(sync=True)  # set at the end: mono int16 LE PCM at sample_rate
     sample_rate = traitlets.Int(22050).tag(sync=True)
-    debug = traitlets.Bool(False).tag(sync=True)  # browser-side measurement handles (tests, benchmarks)
+    # browser-side measurement handles for tests and benchmarks; ELEVEN_NB_PLAYER_DEBUG=1 turns it on
+    # for every player of a kernel (e.g. set on a Jupyter server a browser test drives)
+    debug = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("player_id", uuid.uuid4().hex)
+        kwargs.setdefault("debug", os.environ.get("ELEVEN_NB_PLAYER_DEBUG") == "1")
         super().__init__(**kwargs)
         self._lock = threading.Lock()
         self._speak_again: list[Callable[[], Any]] = []

@@ -17,6 +17,7 @@ import pytest
 from tests.browser.harness import (
     ARTIFACTS,
     PlayerDriver,
+    context_time,
     open_player_page,
     save_failure_screenshot,
 )
@@ -453,3 +454,110 @@ def test_looks_right_in_jupyterlab_themes(browser, speech, theme, request):
     finally:
         save_failure_screenshot(request, page)
         context.close()
+
+
+# --- one playback order per kernel: what is audible, from the recorded AudioBufferSourceNodes -----------
+
+SHORT = "Hello there, this is the first cell."
+SECOND = "And this is the second one."
+TOLERANCE_S = 0.005  # back-to-back sources of one stream touch within a few ms
+
+
+def _watch_statuses(page):
+    """Record each player's status changes with the audio clock's time (seconds)."""
+    page.evaluate("""() => { window.__statusLog = [];
+        new MutationObserver((records) => { for (const r of records) {
+            const el = r.target; if (!el.classList.contains('enb-player')) continue;
+            window.__statusLog.push({ id: el.dataset.playerId, status: el.dataset.status,
+                                      t: window.__elevenNbAudio.ctx.currentTime }); } })
+          .observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-status'] }); }""")
+
+
+def _statuses(page, pid):
+    out = []
+    for entry in page.evaluate("window.__statusLog"):
+        if entry["id"] == pid and (not out or out[-1][0] != entry["status"]):
+            out.append((entry["status"], entry["t"]))
+    return out
+
+
+def _queued_player(page, pid, text, queue="kernel-1", interrupt=False, finish=True):
+    p = PlayerDriver(page, pid, queue_id=queue).mount()
+    p.begin(text, [{"id": "speech", "label": "Narrator"}], interrupt=interrupt)
+    p.add_chunks(speech_chunks(text)[0])
+    if finish:
+        p.finish()
+    return p
+
+
+def _status_of(page, pid):
+    return page.inner_text(f".enb-player[data-player-id='{pid}'] .enb-status")
+
+
+def test_players_of_one_kernel_play_one_after_another(player_page):
+    page = player_page
+    _watch_statuses(page)
+    first = _queued_player(page, "c1", SHORT)
+    second = _queued_player(page, "c2", SECOND)  # all its audio is here at once: it still waits
+    assert first.state == "playing" and second.state == "idle"
+    assert _status_of(page, "c1") == "playing"  # all audio received, still playing
+    assert _status_of(page, "c2") == "queued"
+    second.wait("P.state === 'ended'", 15_000)
+    a, b = first.intervals(), second.intervals()
+    assert a and b
+    first_end = max(end for _, end in a)
+    assert b[0][0] >= first_end - TOLERANCE_S  # never on top of the first
+    assert b[0][0] - first_end < 0.1  # and at once when the first has finished playing
+    for pid, intervals in (("c1", a), ("c2", b)):
+        log = _statuses(page, pid)
+        names = [name for name, _ in log]
+        assert names[-2:] == ["playing", "done"], log
+        done_at = log[-1][1]
+        assert done_at >= max(end for _, end in intervals) - TOLERANCE_S  # done only once it was heard
+    names = [n for n, _ in _statuses(page, "c2")]
+    assert names.index("queued") < names.index("playing")
+
+
+def test_an_interrupt_silences_every_earlier_player_at_once(player_page):
+    page = player_page
+    _watch_statuses(page)
+    first = _queued_player(page, "c1", TEXT)  # long: still playing when the next cell interrupts
+    waiting = _queued_player(page, "c2", SECOND)
+    first.wait("P.audioTime() > 400", 5000)
+    sent_at = context_time(page)
+    third = _queued_player(page, "c3", SHORT, interrupt=True, finish=False)
+    a = first.intervals()
+    assert max(end for _, end in a) <= sent_at + 0.1  # silent within 100 ms of the message
+    assert waiting.intervals() == []  # the queued one never plays
+    assert _status_of(page, "c1") == "interrupted" and _status_of(page, "c2") == "interrupted"
+    c = third.intervals()
+    assert c and c[0][0] - sent_at < 0.15  # the interrupting cell plays at once
+    assert _status_of(page, "c3") == "streaming"  # the kernel has not finished it
+    third.finish()
+    third.wait("P.state === 'ended'", 10_000)
+    assert _status_of(page, "c3") == "done" and waiting.intervals() == []
+
+
+def test_a_player_started_by_hand_pauses_the_others_and_stop_moves_the_queue(player_page):
+    page = player_page
+    _watch_statuses(page)
+    old = _queued_player(page, "c0", "Old.")
+    old.wait("P.state === 'ended'", 5000)
+    first = _queued_player(page, "c1", TEXT)
+    second = _queued_player(page, "c2", SHORT)
+    first.wait("P.audioTime() > 300", 5000)
+    page.click(".enb-player[data-player-id='c0'] .enb-word")  # by hand: plays now, pauses c1
+    assert old.state == "playing" and first.state == "paused"
+    assert _status_of(page, "c1") == "paused" and _status_of(page, "c2") == "queued"
+    old.wait("P.state === 'ended'", 5000)
+    first.wait("P.state === 'playing'", 2000)  # the queue goes on where it was
+    paused_at = first.audioTime
+    page.click(".enb-player[data-player-id='c1'] .enb-stop")  # ■: stopped, and the queue moves on
+    assert _status_of(page, "c1") == "stopped"
+    second.wait("P.state === 'playing'", 2000)
+    assert paused_at > 300
+    # never two at once: no two players' sources overlap
+    spans = sorted((b, e, pid) for pid, p in (("c0", old), ("c1", first), ("c2", second)) for b, e in p.intervals())
+    for (b1, e1, p1), (b2, _, p2) in itertools.pairwise(spans):
+        if p1 != p2:
+            assert b2 >= e1 - TOLERANCE_S, (p1, p2, e1, b2)
