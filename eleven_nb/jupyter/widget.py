@@ -158,13 +158,13 @@ class Player(anywidget.AnyWidget):
         The browser plays it after every earlier player of the same ``queue_id`` has finished playing;
         with ``interrupt=True`` it silences them instead and plays at once.
         """
-        lanes = [{"id": str(lane["id"]), "label": str(lane.get("label", lane["id"]))} for lane in lanes]
+        declared = [{"id": str(lane["id"]), "label": str(lane.get("label", lane["id"]))} for lane in lanes]
         with self._lock:
             self._reset()
         with self.hold_sync():
             self.words, self.audio, self.metrics, self.captions = [], b"", {}, ""
-            self.text, self.lanes = text, lanes
-        self.send({"type": "begin", "text": text, "lanes": lanes, "interrupt": bool(interrupt)})
+            self.text, self.lanes = text, declared
+        self.send({"type": "begin", "text": text, "lanes": declared, "interrupt": bool(interrupt)})
         self.set_status("connecting")
 
     def add_chunk(self, lane: str, at_ms: float, pcm: bytes, sample_rate: int, chars: list[str],
@@ -275,8 +275,7 @@ class Player(anywidget.AnyWidget):
 
         With no arguments the words and audio are those of the chunks sent since :meth:`begin`.
         """
-        if words is None:
-            words = self.collected_words()
+        kept: Iterable[Mapping[str, Any]] = self.collected_words() if words is None else words
         if sample_rate is not None:
             self.sample_rate = int(sample_rate)
         if audio_pcm is None:
@@ -285,7 +284,7 @@ class Player(anywidget.AnyWidget):
             audio_pcm = b""
         with self.hold_sync():
             self.words = [{"lane": str(w["lane"]), "text": str(w["text"]), "start_ms": float(w["start_ms"]),
-                           "end_ms": float(w["end_ms"])} for w in words]
+                           "end_ms": float(w["end_ms"])} for w in kept]
             self.audio = bytes(audio_pcm)
             self.captions = self.captions_vtt()
             if "audio_ms" not in self.metrics and self.sample_rate:

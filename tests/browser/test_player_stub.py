@@ -206,13 +206,18 @@ def test_keyboard_timeline_click_and_stop(player_page, speech):
     assert p.audioTime == 0 and p.state == "paused" and player_page.inner_text(".enb-status") == "stopped"
 
 
-def test_two_lanes_labels_and_blocks(player_page):
-    lanes = [{"id": "a", "label": "Alice"}, {"id": "b", "label": "Bob"}]
-    p = PlayerDriver(player_page).mount()
-    p.begin("Alice: Hello, I am Alice.\nBob: And I am Bob.", lanes)
+def dialog(page, **traits) -> PlayerDriver:
+    """Alice, then Bob, streamed by a real Player."""
+    p = PlayerDriver(page, **traits).mount()
+    p.begin("Alice: Hello, I am Alice.\nBob: And I am Bob.", [{"id": "a", "label": "Alice"}, {"id": "b", "label": "Bob"}])
     alice, end = speech_chunks("Hello, I am Alice.", lane="a")
     bob, _ = speech_chunks("And I am Bob.", lane="b", offset_ms=end)
     p.add_chunks(alice + bob)
+    return p
+
+
+def test_two_lanes_labels_colours_and_blocks(player_page):
+    p = dialog(player_page)
     assert player_page.locator(".enb-lane").all_inner_texts() == ["Alice", "Bob"]
     assert player_page.locator(".enb-speaker").all_inner_texts() == ["Alice: ", "Bob: "]
     assert [w["lane"] for w in p.words] == ["a"] * 4 + ["b"] * 4  # "Alice." and "And" stay apart
@@ -226,6 +231,35 @@ def test_two_lanes_labels_and_blocks(player_page):
             return n; };
         return [lit(8), lit(28)]; }""")
     assert rows[0] > 20 and rows[1] > 20, rows
+
+
+def _rgb(css: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", css)[:3])
+
+
+def _contrast(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    """WCAG contrast ratio of two sRGB colours."""
+    def lum(c):
+        lin = [(v / 255 / 12.92) if v / 255 <= 0.04045 else ((v / 255 + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_each_lane_has_its_own_colour_readable_in_the_theme(browser, theme, request):
+    context, page = open_player_page(browser, f"/?theme={theme}")
+    try:
+        dialog(page)
+        colour = "(sel) => [...document.querySelectorAll(sel)].map((e) => getComputedStyle(e).color)"
+        speakers, rows = page.evaluate(colour, ".enb-speaker"), page.evaluate(colour, ".enb-lane")
+        assert len(set(speakers)) == 2 and speakers == rows  # the transcript and the timeline agree
+        bg = _rgb(page.evaluate("getComputedStyle(document.querySelector('.enb-player')).backgroundColor"))
+        for c in speakers:
+            assert _contrast(_rgb(c), bg) >= 4.5, (theme, c, bg)  # readable as text
+    finally:
+        save_failure_screenshot(request, page)
+        context.close()
 
 
 def test_status_line_and_readout(player_page):
@@ -281,12 +315,7 @@ def test_downloads_wav_and_vtt(player_page, speech):
 
 
 def test_dialog_captions_download_equals_the_kernels(player_page):
-    lanes = [{"id": "a", "label": "Alice"}, {"id": "b", "label": "Bob"}]
-    p = PlayerDriver(player_page).mount()
-    p.begin("Hello, I am Alice. And I am Bob.", lanes)
-    alice, end = speech_chunks("Hello, I am Alice.", lane="a")
-    bob, _ = speech_chunks("And I am Bob.", lane="b", offset_ms=end)
-    p.add_chunks(alice + bob)
+    p = dialog(player_page)
     p.finish()
     with player_page.expect_download() as info:
         player_page.click(".enb-vtt")
