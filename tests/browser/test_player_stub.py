@@ -590,3 +590,22 @@ def test_a_player_started_by_hand_pauses_the_others_and_stop_moves_the_queue(pla
     for (b1, e1, p1), (b2, _, p2) in itertools.pairwise(spans):
         if p1 != p2:
             assert b2 >= e1 - TOLERANCE_S, (p1, p2, e1, b2)
+
+
+def test_speak_again_plays_now_and_pauses_the_queue(player_page):
+    page = player_page
+    old = _queued_player(page, "c0", "Old.")
+    old.wait("P.state === 'ended'", 5000)
+    first = _queued_player(page, "c1", TEXT)
+    first.wait("P.audioTime() > 300", 5000)
+    page.click(".enb-player[data-player-id='c0'] .enb-again")
+    assert page.evaluate("sentBy('c0')") == [{"type": "speak_again"}]
+    assert first.state == "playing"  # nothing changes until the kernel speaks again
+    old.begin("Old, once more.", [{"id": "speech", "label": "Narrator"}])  # what the kernel's callback does
+    old.add_chunks(speech_chunks("Old, once more.")[0])
+    assert old.state == "playing" and first.state == "paused"  # started by hand: now, alone
+    old.finish()
+    old.wait("P.state === 'ended'", 5000)
+    first.wait("P.state === 'playing'", 2000)
+    b = max(end for _, end in old.intervals())
+    assert all(begin >= b - TOLERANCE_S for begin, _ in first.intervals()[-1:])
