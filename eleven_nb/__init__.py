@@ -10,14 +10,29 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Client", "speak", "voice_controls", "speakers", "load_ipython_extension", "__version__"]
+__all__ = [
+    "Client",
+    "__version__",
+    "load_ipython_extension",
+    "speak",
+    "speakers",
+    "unload_ipython_extension",
+    "voice_controls",
+]
 
 
 def load_ipython_extension(ipython) -> None:
-    """``%load_ext eleven_nb``: register ``%%speak`` / ``%speak``."""
-    from .jupyter.magic import load_ipython_extension as register
+    """``%load_ext eleven_nb``: register ``%%speak`` / ``%speak`` (see :mod:`eleven_nb.jupyter.extension`)."""
+    from .jupyter import extension
 
-    register(ipython)
+    extension.load_ipython_extension(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    """``%unload_ext eleven_nb``: stop what is still speaking."""
+    from .jupyter import extension
+
+    extension.unload_ipython_extension(ipython)
 
 
 def __getattr__(name: str) -> Any:
@@ -26,12 +41,8 @@ def __getattr__(name: str) -> Any:
         from .client import Client
 
         return Client
-    if name == "speak":
-        from .jupyter.speaker import speak
+    if name in ("speak", "voice_controls", "speakers"):
+        from .jupyter import extension
 
-        return speak
-    if name in ("voice_controls", "speakers"):
-        from .jupyter import controls
-
-        return getattr(controls, name)
+        return getattr(extension, name)
     raise AttributeError(f"module 'eleven_nb' has no attribute {name!r}")

@@ -14,7 +14,7 @@ from nbclient import NotebookClient
 import eleven_nb
 from eleven_nb import protocol
 from eleven_nb.client import ServerError
-from eleven_nb.jupyter import speaker
+from eleven_nb.jupyter.extension import SpeechExtension
 from eleven_nb.jupyter.widget import Player
 from eleven_nb.server.app import build_state
 from tests.conftest import ThreadedServer
@@ -34,11 +34,9 @@ def test_logs_exceptions_reprs_and_widget_state(sentinel_server, caplog, monkeyp
     client = eleven_nb.Client(api_key=SENTINEL, base_url=sentinel_server.url)
     seen: list[str] = [repr(client), repr(client.endpoint), str(client.endpoint.describe())]
     # a whole %%speak-style job, recording what the player sends to the browser
-    monkeypatch.setattr(speaker.QUEUE, "_client", client)
-    monkeypatch.setattr(speaker.QUEUE, "_last", None)
     sent: list = []
     monkeypatch.setattr(Player, "send", lambda self, content, buffers=None: sent.append(content))
-    player = eleven_nb.speak("Keys stay secret.", wait=True)
+    player = SpeechExtension(client).speak("Keys stay secret.", wait=True)
     assert player.status == "done" and player.words
     seen += [json.dumps(sent), json.dumps({k: v for k, v in player.get_state().items() if k != "audio"}),
              repr(player)]
