@@ -7,6 +7,7 @@ tests and embedders construct their own: ``SpeechExtension(client=Client(base_ur
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import uuid
@@ -137,17 +138,10 @@ class SpeechExtension:
         ipython.register_magics(SpeakMagics(ipython, self))
 
 
-_active: SpeechExtension | None = None
-_active_lock = threading.Lock()
-
-
+@functools.cache
 def active() -> SpeechExtension:
-    """The extension the module-level functions use: the loaded one, or a new one on first use."""
-    global _active
-    with _active_lock:
-        if _active is None:
-            _active = SpeechExtension()
-        return _active
+    """The extension the module-level functions use: made once, by ``%load_ext`` or the first call."""
+    return SpeechExtension()
 
 
 def load_ipython_extension(ipython: Any) -> SpeechExtension:
@@ -159,8 +153,7 @@ def load_ipython_extension(ipython: Any) -> SpeechExtension:
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext eleven_nb``: stop what is still speaking."""
-    if _active is not None:
-        _active.stop()
+    active().stop()
 
 
 def speak(source: TextSource, **options: Any) -> Any:
