@@ -1,5 +1,6 @@
 """The async core: ``stream_input`` (one context) and ``multi_stream_input`` (several).
 
+    client = eleven_nb.AsyncClient()
     async with client.stream_input(voice_id, sync_alignment=True) as stream:
         await stream.send("Hello there! ")
         await stream.close()
@@ -10,11 +11,16 @@
         await one.send("Hello, I'm speaker one. "); await one.close()
         async for chunk in one: ...
         await mux.close_socket()
+
+:class:`TrackView` (what is received: timeline, audio, counters) has no I/O; the
+blocking twins in :mod:`.sync` share it and wrap only the I/O paths.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from .. import protocol
 from ..alignment import Timeline
@@ -22,18 +28,14 @@ from ..protocol import VoiceSettings
 from .socket import Socket
 from .tracks import AudioChunk, Track
 
+T = TypeVar("T")
+SocketFactory = Callable[[], Awaitable[Socket]]  # builds an unopened socket on the running loop
 
-class _TrackView:
-    """What stream-input streams and multi-stream-input contexts share: iteration, timeline, audio."""
 
-    _socket: Socket
+class TrackView:
+    """What a stream or a context has received: timeline, audio, counters (no I/O, shared by both twins)."""
+
     _track: Track
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self) -> AudioChunk:
-        return await self._track.queue.get()
 
     @property
     def timeline(self) -> Timeline:
@@ -47,6 +49,7 @@ class _TrackView:
 
     @property
     def unspoken_text(self) -> str:
+        """Text sent but not yet spoken (not covered by the alignment received)."""
         return self._track.unspoken_text
 
     @property
@@ -63,21 +66,29 @@ class _TrackView:
         """The audio received (the chunks kept in memory), in the output format."""
         return self._track.audio_bytes()
 
-    def save(self, path):
+    def save(self, path: str | Path) -> Path:
         """Write the audio received: ``.wav``, ``.mp3``, ``.ogg``, ``.pcm``, ``.ulaw`` …"""
         return self._track.save(path)
 
+
+class _AsyncTrack(TrackView):
+    """Async iteration and waiting, for a stream or a context."""
+
+    def __aiter__(self) -> _AsyncTrack:
+        return self
+
+    async def __anext__(self) -> AudioChunk:
+        return await self._track.queue.get()
+
     async def wait(self, timeout: float | None = None) -> None:
         """Wait for the final message; raise the stream's error if it failed."""
-        import asyncio
-
         await asyncio.wait_for(self._track.final.wait(), timeout)
         if self._track.error is not None:
             raise self._track.error
 
 
-class StreamInput(_TrackView):
-    """A ``stream-input`` connection (one context)."""
+class AsyncStreamInput(_AsyncTrack):
+    """A ``stream-input`` connection (one context), in async code."""
 
     def __init__(self, socket: Socket):
         self._socket = socket
@@ -108,8 +119,8 @@ class StreamInput(_TrackView):
         return self._socket.close_code
 
 
-class Context(_TrackView):
-    """One context of a ``multi-stream-input`` connection."""
+class AsyncContext(_AsyncTrack):
+    """One context of a ``multi-stream-input`` connection, in async code."""
 
     def __init__(self, socket: Socket, context_id: str):
         self._socket = socket
@@ -132,17 +143,17 @@ class Context(_TrackView):
             await self._socket.send(protocol.close_context(self.context_id))
 
 
-class MultiStreamInput:
-    """A ``multi-stream-input`` connection: up to five contexts on one socket."""
+class AsyncMultiStreamInput:
+    """A ``multi-stream-input`` connection: up to five contexts on one socket, in async code."""
 
     def __init__(self, socket: Socket):
         self._socket = socket
-        self.contexts: dict[str, Context] = {}
+        self.contexts: dict[str, AsyncContext] = {}
 
     async def context(self, context_id: str, *, voice_settings: VoiceSettings | Mapping[str, Any] | None = None,
-                      generation_config: Mapping[str, Any] | None = None, text: str = " ") -> Context:
+                      generation_config: Mapping[str, Any] | None = None, text: str = " ") -> AsyncContext:
         """Open a context (its first message carries its settings) and return it."""
-        context = Context(self._socket, context_id)
+        context = AsyncContext(self._socket, context_id)
         self.contexts[context_id] = context
         await self._socket.send(protocol.initialize_connection(text, voice_settings, generation_config,
                                                                context_id=context_id))
@@ -152,11 +163,12 @@ class MultiStreamInput:
         """Close every context (their rest is spoken, finals sent); the server then closes."""
         await self._socket.send(protocol.close_socket())
 
-    def __aiter__(self):
+    def __aiter__(self) -> AsyncMultiStreamInput:
         return self
 
     async def __anext__(self) -> AudioChunk:
         """Every chunk of every context, in arrival order, until the socket closes."""
+        assert self._socket.all_chunks is not None  # made when the socket opens
         return await self._socket.all_chunks.get()
 
     async def wait_closed(self, timeout: float | None = None) -> bool:
@@ -167,21 +179,27 @@ class MultiStreamInput:
         return self._socket.close_code
 
 
-class _Opened:
-    """``async with`` support: open the socket on enter, close it on exit."""
+class AsyncOpener(Generic[T]):
+    """``async with``: open the socket (and send the first message) on enter, close it on exit."""
 
-    def __init__(self, make_socket, wrap, first_message: dict[str, Any] | None):
+    def __init__(self, make_socket: SocketFactory, wrap: Callable[[Socket], T], first_message: dict[str, Any] | None):
         self._make_socket = make_socket
         self._wrap = wrap
         self._first = first_message
         self._socket: Socket | None = None
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> T:
         self._socket = await (await self._make_socket()).open()
         if self._first is not None:
             await self._socket.send(self._first)
         return self._wrap(self._socket)
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         if self._socket is not None:
             await self._socket.aclose()
+
+    def __enter__(self) -> None:
+        raise TypeError("this is the async client: use `async with`, or eleven_nb.Client for a plain `with`")
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -1,102 +1,156 @@
-"""The async core for plain scripts: the same streams, driven on the background event loop.
+"""The blocking twins of the async core, for plain scripts: ``eleven_nb.Client().stream_input(...)``.
 
-    with client.stream_input_sync(voice_id, sync_alignment=True) as stream:
+    client = eleven_nb.Client()
+    with client.stream_input(voice_id, sync_alignment=True) as stream:
         stream.send("Hello there! ")
         stream.close()
         for chunk in stream: ...
 
-Each call runs the matching coroutine on the shared loop (:mod:`.loop`) and waits for it.
+The sockets live on one background event-loop thread per process (:mod:`.loop`);
+each I/O call runs the async twin's coroutine there and waits for it. What was
+received (timeline, audio, counters) is read through the same I/O-free
+:class:`~.streams.TrackView` as in async code. Every member is written out, so
+IDEs and type checkers see them.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
+from ..protocol import VoiceSettings
 from . import loop
-from .streams import Context, MultiStreamInput, StreamInput, _Opened
+from .streams import (
+    AsyncContext,
+    AsyncMultiStreamInput,
+    AsyncOpener,
+    AsyncStreamInput,
+    TrackView,
+)
 from .tracks import AudioChunk
 
+T = TypeVar("T")
+A = TypeVar("A")
 
-def _blocking(source) -> Iterator[AudioChunk]:
+
+async def _next(source: AsyncIterator[AudioChunk]) -> AudioChunk:
+    return await source.__anext__()
+
+
+def _blocking(source: AsyncIterator[AudioChunk]) -> Iterator[AudioChunk]:
     """Iterate an async iterator of chunks from plain code, one chunk at a time."""
     while True:
         try:
-            yield loop.run(source.__anext__())
+            yield loop.run(_next(source))
         except StopAsyncIteration:
             return
 
 
-class _SyncTrack:
-    """Blocking iteration and the read-only views of a stream or context."""
+class _BlockingTrack(TrackView):
+    """Blocking iteration and control of a stream or a context."""
 
-    _inner: StreamInput | Context
+    _inner: AsyncStreamInput | AsyncContext
 
     def __iter__(self) -> Iterator[AudioChunk]:
+        """The chunks as they arrive, until the final one (raises the stream's error if it failed)."""
         return _blocking(self._inner)
 
-    def __getattr__(self, name: str) -> Any:  # timeline, audio(), save(), done, unspoken_text, ...
-        return getattr(self._inner, name)
-
-    def keep_alive(self) -> None:
-        loop.run(self._inner.keep_alive())
-
     def flush(self) -> None:
+        """Generate the text buffered so far; no final is sent, the stream or context stays open."""
         loop.run(self._inner.flush())
 
+    def keep_alive(self) -> None:
+        """Reset the server's inactivity timer (the client does this by itself with ``keepalive=True``)."""
+        loop.run(self._inner.keep_alive())
+
     def close(self) -> None:
+        """End of stream (or close_context): the rest is spoken, then the final arrives."""
         loop.run(self._inner.close())
 
     def wait(self, timeout: float | None = None) -> None:
+        """Wait for the final message; raise the error if the stream or context failed."""
         loop.run(self._inner.wait(timeout))
 
 
-class SyncStreamInput(_SyncTrack):
-    def __init__(self, inner: StreamInput):
+class StreamInput(_BlockingTrack):
+    """A ``stream-input`` connection (one context), blocking."""
+
+    _inner: AsyncStreamInput
+
+    def __init__(self, inner: AsyncStreamInput):
         self._inner = inner
+        self._track = inner._track
 
     def send(self, text: str, *, flush: bool = False, try_trigger_generation: bool = False) -> None:
+        """Send text (it should end with a space)."""
         loop.run(self._inner.send(text, flush=flush, try_trigger_generation=try_trigger_generation))
-
-
-class SyncContext(_SyncTrack):
-    def __init__(self, inner: Context):
-        self._inner = inner
-        self.context_id = inner.context_id
-
-    def send(self, text: str, *, flush: bool = False) -> None:
-        loop.run(self._inner.send(text, flush=flush))
-
-
-class SyncMultiStreamInput:
-    def __init__(self, inner: MultiStreamInput):
-        self._inner = inner
-
-    def context(self, context_id: str, **kwargs: Any) -> SyncContext:
-        return SyncContext(loop.run(self._inner.context(context_id, **kwargs)))
-
-    def close_socket(self) -> None:
-        loop.run(self._inner.close_socket())
-
-    def wait_closed(self, timeout: float | None = None) -> bool:
-        return loop.run(self._inner.wait_closed(timeout))
-
-    def __iter__(self) -> Iterator[AudioChunk]:
-        return _blocking(self._inner)
 
     @property
     def close_code(self) -> int | None:
         return self._inner.close_code
 
 
-class SyncOpened:
-    """``with`` support over an :class:`~.streams._Opened`, on the background loop."""
+class Context(_BlockingTrack):
+    """One context of a ``multi-stream-input`` connection, blocking."""
 
-    def __init__(self, opened: _Opened, wrap):
-        self._opened = opened
+    _inner: AsyncContext
+
+    def __init__(self, inner: AsyncContext):
+        self._inner = inner
+        self._track = inner._track
+        self.context_id = inner.context_id
+
+    def send(self, text: str, *, flush: bool = False) -> None:
+        """Send text to this context (it should end with a space)."""
+        loop.run(self._inner.send(text, flush=flush))
+
+
+class MultiStreamInput:
+    """A ``multi-stream-input`` connection: up to five contexts on one socket, blocking."""
+
+    def __init__(self, inner: AsyncMultiStreamInput):
+        self._inner = inner
+        self.contexts: dict[str, Context] = {}
+
+    def context(self, context_id: str, *, voice_settings: VoiceSettings | Mapping[str, Any] | None = None,
+                generation_config: Mapping[str, Any] | None = None, text: str = " ") -> Context:
+        """Open a context (its first message carries its settings) and return it."""
+        context = Context(loop.run(self._inner.context(context_id, voice_settings=voice_settings,
+                                                       generation_config=generation_config, text=text)))
+        self.contexts[context_id] = context
+        return context
+
+    def close_socket(self) -> None:
+        """Close every context (their rest is spoken, finals sent); the server then closes."""
+        loop.run(self._inner.close_socket())
+
+    def __iter__(self) -> Iterator[AudioChunk]:
+        """Every chunk of every context, in arrival order, until the socket closes."""
+        return _blocking(self._inner)
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """Wait until the socket has closed (or ``timeout`` s); True if it has."""
+        return loop.run(self._inner.wait_closed(timeout))
+
+    @property
+    def close_code(self) -> int | None:
+        return self._inner.close_code
+
+
+class Opener(Generic[A, T]):
+    """``with``: the async opener run on the background loop, its result wrapped in the blocking twin."""
+
+    def __init__(self, opener: AsyncOpener[A], wrap: Callable[[A], T]):
+        self._opener = opener
         self._wrap = wrap
 
-    def __enter__(self):
-        return self._wrap(loop.run(self._opened.__aenter__()))
+    def __enter__(self) -> T:
+        return self._wrap(loop.run(self._opener.__aenter__()))
 
-    def __exit__(self, *exc) -> None:
-        loop.run(self._opened.__aexit__(*exc))
+    def __exit__(self, *exc: object) -> None:
+        loop.run(self._opener.__aexit__(*exc))
+
+    async def __aenter__(self) -> None:
+        raise TypeError("this is the blocking client: use `with`, or eleven_nb.AsyncClient for `async with`")
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None

@@ -7,6 +7,7 @@ tests and embedders construct their own: ``SpeechExtension(client=Client(base_ur
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import threading
@@ -16,7 +17,8 @@ from typing import Any
 
 from IPython.display import display
 
-from ..client import Client
+from ..client import AsyncClient
+from ..client.loop import background_loop
 from .controls import build_panel, parse_speaker_specs
 from .magic import SpeakMagics
 from .options import SpeakOptions
@@ -26,13 +28,15 @@ from .widget import Player
 
 # The browser orders the playback of every player that carries the same queue id: one per kernel process.
 PROCESS_QUEUE_ID = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+VOICES_TIMEOUT_S = 150.0  # the first listing may wait for the local server to start
 
 
 class SpeechExtension:
     """Everything one kernel's speaking shares.
 
-    ``client`` defaults to ``eleven_nb.Client()`` (made on first use, so loading
-    the extension starts nothing); ``defaults`` are the options the next
+    ``client`` is an :class:`~eleven_nb.AsyncClient` (its sockets live on the
+    background event loop the jobs run on); it defaults to ``AsyncClient()``, made
+    on first use, so loading the extension starts nothing; ``defaults`` are the options the next
     ``%%speak`` starts from (the voice-controls panel edits them);
     ``player_class`` makes the players (a subclass can record what they send).
     """
@@ -54,13 +58,14 @@ class SpeechExtension:
     def client(self) -> Any:
         with self._lock:
             if self._client is None:
-                self._client = Client()
+                self._client = AsyncClient()
             return self._client
 
     def voices(self, refresh: bool = False) -> list[dict[str, Any]]:
-        """The endpoint's ``/v1/voices`` (fetched once, then cached)."""
+        """The endpoint's ``/v1/voices`` (fetched once, then cached). Blocks: not for the background loop."""
         if self._voices is None or refresh:
-            self._voices = self.client.list_voices()
+            listing = asyncio.run_coroutine_threadsafe(self.client.list_voices(), background_loop())
+            self._voices = listing.result(VOICES_TIMEOUT_S)
         return self._voices
 
     # --- speaking ------------------------------------------------------------------------------

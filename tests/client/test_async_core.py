@@ -16,7 +16,7 @@ TEXT = "Hello there! How are you doing today? This is streaming text-to-speech!"
 
 @pytest.fixture
 def client(server):
-    return eleven_nb.Client(base_url=server.url)
+    return eleven_nb.AsyncClient(base_url=server.url)
 
 
 async def test_stream_input_send_flush_close_iterate(client, tmp_path):
@@ -121,7 +121,7 @@ async def test_keep_alive_outlives_the_inactivity_timeout(client):
 
 
 async def test_without_keep_alive_the_timeout_closes(server):
-    quiet = eleven_nb.Client(base_url=server.url, keepalive=False)
+    quiet = eleven_nb.AsyncClient(base_url=server.url, keepalive=False)
     async with quiet.stream_input(inactivity_timeout=1) as stream:
         with pytest.raises(ServerError) as info:
             async for _ in stream:
@@ -130,7 +130,7 @@ async def test_without_keep_alive_the_timeout_closes(server):
 
 
 async def test_memory_is_bounded(server):
-    small = eleven_nb.Client(base_url=server.url, max_buffered_chunks=2)
+    small = eleven_nb.AsyncClient(base_url=server.url, max_buffered_chunks=2)
     async with small.stream_input(output_format="pcm_16000", sync_alignment=True) as stream:
         await stream.send("A text long enough to need several chunks of audio, more than two at least. ")
         await stream.close()
@@ -141,7 +141,7 @@ async def test_memory_is_bounded(server):
 
 async def test_key_never_in_repr_or_logs(server, caplog):
     secret = "sk-SENTINEL-0123456789"
-    keyed = eleven_nb.Client(api_key=secret, base_url=server.url)
+    keyed = eleven_nb.AsyncClient(api_key=secret, base_url=server.url)
     caplog.set_level(logging.DEBUG)
     async with keyed.stream_input(output_format="pcm_16000") as stream:
         await stream.send("Keys stay secret. ")
@@ -166,17 +166,40 @@ def test_endpoint_resolution(monkeypatch):
     assert resolve_endpoint(base_url="127.0.0.1:5").http_url == "http://127.0.0.1:5"
 
 
-def test_the_core_from_a_plain_script(client):
-    with client.stream_input_sync(output_format="pcm_16000", sync_alignment=True) as stream:
+def test_the_blocking_twin_from_a_plain_script(server):
+    client = eleven_nb.Client(base_url=server.url)
+    with client.stream_input(output_format="pcm_16000", sync_alignment=True) as stream:
         stream.send("Plain scripts work too. ")
         stream.close()
         chunks = list(stream)
-    assert chunks[-1].is_final and stream.timeline.text == "Plain scripts work too. "
-    with client.multi_stream_input_sync(output_format="pcm_16000", sync_alignment=True) as mux:
+        stream.wait(5)
+    assert chunks[-1].is_final and stream.timeline.text == "Plain scripts work too. " and stream.done
+    assert stream.close_code == 1000 and stream.unspoken_text == "" and len(stream.audio()) > 1000
+    with client.multi_stream_input(output_format="pcm_16000", sync_alignment=True) as mux:
         ctx = mux.context("a", voice_settings={"stability": 0.4})
         ctx.send("One context. ")
         ctx.close()
         assert [c.is_final for c in ctx][-1] is True
         mux.close_socket()
         assert mux.wait_closed(10) and mux.close_code == 1000
-    assert ctx.timeline.text == "One context. "
+    assert ctx.timeline.text == "One context. " and mux.contexts == {"a": ctx} and ctx.context_id == "a"
+
+
+async def test_each_twin_says_which_one_to_use(server):
+    with pytest.raises(TypeError, match="AsyncClient"):
+        async with eleven_nb.Client(base_url=server.url).stream_input():
+            pass
+    with pytest.raises(TypeError, match="eleven_nb.Client"), eleven_nb.AsyncClient(base_url=server.url).stream_input():
+        pass
+
+
+async def test_discovery_in_both_twins(server):
+    voices = eleven_nb.Client(base_url=server.url).list_voices()
+    assert voices == await eleven_nb.AsyncClient(base_url=server.url).list_voices()
+    assert any(v["voice_id"] for v in voices)
+    models = await eleven_nb.AsyncClient(base_url=server.url).list_models()
+    assert models == eleven_nb.Client(base_url=server.url).list_models() and models
+    with pytest.raises(eleven_nb.client.EndpointError, match="/v1/voices"):
+        await eleven_nb.AsyncClient(base_url="http://127.0.0.1:9").list_voices()
+    with pytest.raises(eleven_nb.client.EndpointError, match="/v1/models"):
+        eleven_nb.Client(base_url="http://127.0.0.1:9").list_models()

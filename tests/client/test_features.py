@@ -3,13 +3,14 @@
 Most tests run against the local server (espeak-ng, a child process). A few use
 a tiny scripted aiohttp server instead: it plays the real service's variants
 (old field spellings, distinct normalized alignment, an abrupt close) exactly
-as PROTOCOL.md records them.
+as the real service sends them.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
 import io
+import itertools
 import json
 import logging
 import sys
@@ -26,7 +27,7 @@ from eleven_nb.client import ConnectionClosedError, ServerError
 
 @pytest.fixture
 def client(server):
-    return eleven_nb.Client(base_url=server.url)
+    return eleven_nb.AsyncClient(base_url=server.url)
 
 
 # --- a scripted stand-in for the real service's variants --------------------------------------
@@ -90,7 +91,7 @@ async def test_normalized_alignment_builds_the_timeline_when_asked():
               {"audio": None, "isFinal": True, "alignment": None, "normalizedAlignment": None}]
     runner, url = await scripted_server(frames)
     try:
-        client = eleven_nb.Client(base_url=url, keepalive=False)
+        client = eleven_nb.AsyncClient(base_url=url, keepalive=False)
         for alignment, text in [("chars", "Dr. "), ("normalized", " Doctor ")]:
             async with client.stream_input(output_format="pcm_16000", alignment=alignment) as stream:
                 chunks = [c async for c in stream]
@@ -107,7 +108,7 @@ async def test_chunk_start_ms_is_absolute(client):
         await stream.send("Second part. ")
         await stream.close()
         chunks = [c async for c in stream if c.audio]
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in itertools.pairwise(chunks):
         assert after.start_ms == pytest.approx(before.start_ms + before.duration_ms)
     assert stream.timeline.audio_ms == pytest.approx(sum(c.duration_ms for c in chunks))
 
@@ -133,7 +134,7 @@ async def test_an_abrupt_close_raises_connection_closed_in_iterators():
                "alignment": wire_alignment("Hi "), "normalizedAlignment": None}]
     runner, url = await scripted_server(frames, close_code=1011)
     try:
-        client = eleven_nb.Client(base_url=url, keepalive=False)
+        client = eleven_nb.AsyncClient(base_url=url, keepalive=False)
         async with client.stream_input(output_format="pcm_16000") as stream:
             got = []
             with pytest.raises(ConnectionClosedError) as info:
@@ -157,7 +158,7 @@ async def test_server_error_in_one_context_fails_only_that_context(client):
 
 
 async def test_the_receive_queue_is_bounded(server):
-    small = eleven_nb.Client(base_url=server.url, max_queued_chunks=2)
+    small = eleven_nb.AsyncClient(base_url=server.url, max_queued_chunks=2)
     async with small.stream_input(output_format="pcm_16000", sync_alignment=True) as stream:
         await stream.send("Several chunks arrive while nobody reads them, so the oldest are dropped. ")
         await stream.close()
@@ -166,7 +167,7 @@ async def test_the_receive_queue_is_bounded(server):
     assert len(chunks) == 2 and chunks[-1].is_final and stream.dropped_queued_chunks > 0
     assert stream.timeline.text.startswith("Several")  # the timeline keeps everything
     with pytest.raises(ValueError, match="max_queued_chunks"):
-        eleven_nb.Client(base_url=server.url, max_queued_chunks=0)
+        eleven_nb.AsyncClient(base_url=server.url, max_queued_chunks=0)
 
 
 async def test_the_wire_log_shows_every_message_with_audio_abbreviated(client, caplog):

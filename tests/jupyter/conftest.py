@@ -50,7 +50,7 @@ def players() -> list[RecordingPlayer]:
 @pytest.fixture
 def ext(espeak_server, players):
     """A fresh extension (client, defaults, queue) on the espeak server; stopped afterwards."""
-    extension = SpeechExtension(eleven_nb.Client(base_url=espeak_server.url), player_class=recording_into(players))
+    extension = SpeechExtension(eleven_nb.AsyncClient(base_url=espeak_server.url), player_class=recording_into(players))
     yield extension
     extension.stop()
 

@@ -38,7 +38,7 @@ def test_each_speaker_gets_its_own_voice_and_keeps_it():
     assert assign_voices(["A", "B"], {}, "x", []) == {"A": "x", "B": "x"}
 
 
-class RecordingClient(eleven_nb.Client):
+class RecordingClient(eleven_nb.AsyncClient):
     """The real client, noting which voice each socket was opened for."""
 
     def __init__(self, *args, **kwargs):

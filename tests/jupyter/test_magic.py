@@ -99,7 +99,7 @@ def test_every_help_example_runs_as_printed(ip, ext, players, tmp_path, monkeypa
 
 @pytest.mark.piper
 def test_readme_dialog_line_runs_on_the_neural_server(piper_server, ip, players):
-    ext = SpeechExtension(eleven_nb.Client(base_url=piper_server.url), player_class=recording_into(players))
+    ext = SpeechExtension(eleven_nb.AsyncClient(base_url=piper_server.url), player_class=recording_into(players))
     ext.register(ip)
     try:
         ip.run_cell_magic("speak", README_VOICES + " --wait", "Alice: I am Alice.\nBob: And I am Bob.")

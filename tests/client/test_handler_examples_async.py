@@ -1,6 +1,6 @@
-"""The gem documentation's examples in async Python (``client.aio.websocket_text_to_speech``), line for line.
+"""The Ruby client's examples in async Python (``AsyncClient().websocket_text_to_speech``), line for line.
 
-Same structure as test_gem_examples.py, every call awaited; handlers may be
+Same structure as test_handler_examples.py, every call awaited; handlers may be
 coroutines, and the gem's ``sleep(n)`` becomes ``await ws.wait(n)``.
 """
 from __future__ import annotations
@@ -18,11 +18,11 @@ VOICE_ID = "21m00Tcm4TlvDq8ikWAM"
 
 @pytest.fixture
 def client(server):
-    return eleven_nb.Client(base_url=server.url)
+    return eleven_nb.AsyncClient(base_url=server.url)
 
 
 async def test_basic_usage(client):
-    tts = client.aio.websocket_text_to_speech
+    tts = client.websocket_text_to_speech
     ws = await tts.connect_stream_input(
         VOICE_ID, model_id="eleven_multilingual_v2", output_format="mp3_44100_128", sync_alignment=True)
     log = []
@@ -70,7 +70,7 @@ async def test_convenient_streaming_method_with_an_async_token_stream(client):
     async def each(audio_data, metadata):
         got.append((len(audio_data), "".join(metadata["alignment"]["chars"]) if metadata["alignment"] else ""))
 
-    ws = await client.aio.websocket_text_to_speech.stream_text_to_speech(
+    ws = await client.websocket_text_to_speech.stream_text_to_speech(
         VOICE_ID, tokens(), voice_settings={"stability": 0.5, "similarity_boost": 0.8}, sync_alignment=True,
         on_chunk=each)
     assert await ws.wait(10) and ws.close_code == 1000
@@ -78,7 +78,7 @@ async def test_convenient_streaming_method_with_an_async_token_stream(client):
 
 
 async def test_basic_multi_context(client):
-    tts = client.aio.websocket_text_to_speech
+    tts = client.websocket_text_to_speech
     ws = await tts.connect_multi_stream_input(VOICE_ID, model_id="eleven_multilingual_v2", sync_alignment=True)
     by_context = {"conversation_1": 0, "conversation_2": 0}
     finals = []
@@ -102,7 +102,7 @@ async def test_basic_multi_context(client):
             by_context[data["contextId"]] += len(base64.b64decode(data["audio"]))
             if all(by_context.values()):
                 both_heard.set()
-        if data.get("isFinal"):  # the gem reads data['is_final']; the server sends isFinal (PROTOCOL.md §10)
+        if data.get("isFinal"):  # the gem reads data['is_final']; the server sends isFinal (the service's spelling)
             finals.append(data["contextId"])
 
     await asyncio.wait_for(both_heard.wait(), 10)
@@ -114,14 +114,14 @@ async def test_basic_multi_context(client):
 
 
 async def test_a_refused_connection_is_reported_as_events(client):
-    refused = eleven_nb.Client(base_url="http://127.0.0.1:9")  # nothing listens on the discard port
-    ws = await refused.aio.websocket_text_to_speech.connect_stream_input(VOICE_ID)
+    refused = eleven_nb.AsyncClient(base_url="http://127.0.0.1:9")  # nothing listens on the discard port
+    ws = await refused.websocket_text_to_speech.connect_stream_input(VOICE_ID)
     events = []
     ws.on("error", lambda event: events.append(("error", event.message)))
     ws.on("close", lambda event: events.append(("close", event.code)))
     assert await ws.wait(5) and ws.closed
     assert events[0][0] == "error" and "cannot connect" in events[0][1] and events[-1] == ("close", None)
     with pytest.raises(ValueError, match="inactivity_timeout"):
-        await client.aio.websocket_text_to_speech.connect_stream_input(VOICE_ID, inactivity_timeout=0)
+        await client.websocket_text_to_speech.connect_stream_input(VOICE_ID, inactivity_timeout=0)
     with pytest.raises(ValueError, match="unknown event"):
         ws.on("opened", print)

@@ -1,4 +1,4 @@
-"""The gem documentation's examples, translated into Python line for line, run against the local server.
+"""The Ruby client's (elevenlabs_client gem) examples, translated into Python line for line, run against the local server.
 
 Each translation keeps the gem's structure (handlers on open/message/error/close,
 the same calls in the same order); ``sleep(n)`` becomes ``ws.wait(n)`` so the
@@ -98,7 +98,7 @@ def test_basic_multi_context(client):
         data = json.loads(event.data)
         if data.get("audio"):
             by_context[data["contextId"]] += len(base64.b64decode(data["audio"]))
-        if data.get("isFinal"):  # the gem reads data['is_final']; the server sends isFinal (PROTOCOL.md §10)
+        if data.get("isFinal"):  # the gem reads data['is_final']; the server sends isFinal (the service's spelling)
             finals.append(data["contextId"])
 
     deadline = time.monotonic() + 10
