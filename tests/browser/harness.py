@@ -1,10 +1,14 @@
 """Real headless Chromium for widget tests (Debian's chromium; never a downloaded browser).
 
-``player_page`` loads js/player.js under a stub anywidget model, served on a fake
-https origin through ``page.route`` (ES modules do not load from file://, and
-http is not a secure context). The stub implements get/set/on/off/send and
-delivers ``msg:custom`` with DataView buffers at an odd byte offset, as anywidget
-may. ``?theme=light|dark`` also loads JupyterLab's own theme CSS (from the
+``player_page`` loads the built bundle (eleven_nb/static/player.js) under a stub
+anywidget model, served on a fake https origin through ``page.route`` (ES modules
+do not load from file://, and http is not a secure context). The stub implements
+get/set/on/off/send and delivers ``msg:custom`` with DataView buffers at an odd
+byte offset, as anywidget may. :class:`PlayerDriver` pairs each page model with a
+real :class:`~eleven_nb.jupyter.widget.Player` whose comm messages (custom messages
+and state updates) are delivered to the page instead of to a kernel's frontend.
+An init script records every AudioBufferSourceNode's start and stop, so tests can
+assert on what was audible when. ``?theme=light|dark`` also loads JupyterLab's own theme CSS (from the
 installed jupyterlab), so the player can be looked at with the real ``--jp-*`` colours.
 
 Everything runs in-process: the browser is a child of Playwright's driver and is
@@ -13,6 +17,7 @@ closed by the fixture (no server, no port).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -20,6 +25,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from ipywidgets.widgets.widget import _remove_buffers
+
+from eleven_nb.jupyter.widget import STATIC, Player
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("ELEVEN_NB_CHROMIUM", "/usr/bin/chromium")
@@ -35,6 +43,7 @@ LAB_THEMES = Path(sys.prefix) / "share" / "jupyter" / "lab" / "themes" / "@jupyt
 PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <link rel="stylesheet" href="/player.css">
 <style>body { margin: 16px; background: var(--jp-layout-color0, Canvas); }</style>
+<script>globalThis.__ELEVEN_NB_DEBUG = true;</script>
 </head><body><script type="module">
 import player from "/player.js";
 
@@ -97,6 +106,16 @@ window.deliverZeros = (id, msg, nbytes) =>  // silence made in the page: no deco
   window.models[id].emit("msg:custom", msg, [new DataView(new ArrayBuffer(nbytes + 2), 1, nbytes)]);
 window.deliverMany = (id, items) => { for (const [msg, b64] of items) window.deliver(id, msg, b64); };
 window.setTrait = (id, key, value) => window.models[id].set(key, value);
+// what a real Player's comm sent: ["custom", content, b64 | null] or ["update", state, {key: b64}]
+window.applyAll = (id, items) => {
+  for (const [kind, a, b] of items) {
+    if (kind === "custom") window.deliver(id, a, b);
+    else {
+      for (const [k, v] of Object.entries(a)) window.models[id].set(k, v);
+      for (const [k, v] of Object.entries(b)) window.models[id].set(k, oddView(fromB64(v)));
+    }
+  }
+};
 window.sentBy = (id) => window.models[id].sent;
 window.player = player;
 window.ready = true;
@@ -162,8 +181,8 @@ def blocking_browser(playwright_driver):
 def serve_player(page) -> None:
     """Answer every request to the fake origin from memory: the page, the widget, the themes."""
     files = {"/": ("text/html", PAGE.encode()),
-             "/player.js": ("text/javascript", (ROOT / "js" / "player.js").read_bytes()),
-             "/player.css": ("text/css", (ROOT / "js" / "player.css").read_bytes())}
+             "/player.js": ("text/javascript", (STATIC / "player.js").read_bytes()),
+             "/player.css": ("text/css", (STATIC / "player.css").read_bytes())}
     for name in ("light", "dark"):
         css = LAB_THEMES / f"theme-{name}-extension" / "index.css"
         if css.exists():
@@ -177,8 +196,32 @@ def serve_player(page) -> None:
     page.route(f"{ORIGIN}/**", handle)
 
 
+# Every AudioBufferSourceNode's audible interval on its context's clock: [begin, end) in seconds, cut short
+# by stop(); `dest` is the node it feeds (a player's own gain node).
+SOURCE_RECORDER = """(() => {
+  const P = AudioBufferSourceNode.prototype, start = P.start, stop = P.stop, connect = AudioNode.prototype.connect;
+  window.__sources = [];
+  AudioNode.prototype.connect = function (dest, ...rest) {
+    if (this instanceof AudioBufferSourceNode) this.__dest = dest;
+    return connect.call(this, dest, ...rest);
+  };
+  P.start = function (when = 0, offset = 0, duration) {
+    const now = this.context.currentTime, begin = Math.max(when, now);
+    const length = (duration ?? this.buffer.duration - offset) / this.playbackRate.value;
+    this.__rec = { dest: this.__dest, begin, end: begin + length, calledAt: now, perfAt: performance.now() };
+    window.__sources.push(this.__rec);
+    return start.call(this, when, offset, duration);
+  };
+  P.stop = function (when = 0) {
+    if (this.__rec) this.__rec.end = Math.min(this.__rec.end, Math.max(when, this.context.currentTime));
+    return stop.call(this, when);
+  };
+})();"""
+
+
 def open_player_page(browser, path: str = "/", viewport=None):
     context = browser.new_context(viewport=viewport or {"width": 1000, "height": 800})
+    context.add_init_script(SOURCE_RECORDER)
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
@@ -190,13 +233,13 @@ def open_player_page(browser, path: str = "/", viewport=None):
 
 
 def save_failure_screenshot(request, page) -> None:
+    from playwright.sync_api import Error as PlaywrightError
+
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        try:
+        with contextlib.suppress(PlaywrightError):  # the page may be gone; the test's own error matters more
             page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-        except Exception:  # the page may be gone; the test's own error matters more
-            pass
 
 
 @pytest.fixture
@@ -213,15 +256,59 @@ def b64(data: bytes) -> str:
 
 
 class PlayerDriver:
-    """Small Python helpers over the page's stub model and the player's debug handle."""
+    """A real kernel-side :class:`Player` wired to a stub model in the page, and the player's debug handle.
 
-    def __init__(self, page, pid: str = "p1"):
+    ``driver.kernel`` is the Python widget: what its methods send is delivered to the page by
+    :meth:`flush` (the driver's own helpers flush for you). :meth:`deliver` sends a raw message.
+    """
+
+    def __init__(self, page, pid: str = "p1", **kernel_traits):
         self.page, self.pid = page, pid
         self.handle = f"window.__elevenPlayers[{json.dumps(pid)}]"
+        self.kernel = Player(player_id=pid, **kernel_traits)
+        self.outbox: list[tuple[dict, list[bytes]]] = []
 
-    def mount(self, audio: bytes | None = None, **state) -> "PlayerDriver":
-        self.page.evaluate("([s, a]) => mount(s, a)", [{"player_id": self.pid, **state}, b64(audio) if audio else None])
+        def record(data=None, metadata=None, buffers=None):
+            self.outbox.append((data, [bytes(b) for b in (buffers or [])]))
+
+        self.kernel.comm.send = record
+
+    def mount(self, audio: bytes | None = None, **state) -> PlayerDriver:
+        """initialize() and render() in the page, with the kernel widget's state (and ``state`` over it)."""
+        synced, _, _ = _remove_buffers(self.kernel.get_state())
+        synced = {k: v for k, v in synced.items() if not k.startswith("_") and k not in ("layout", "tooltip")}
+        self.outbox.clear()
+        self.page.evaluate("([s, a]) => mount(s, a)", [{**synced, **state}, b64(audio) if audio else None])
         return self
+
+    def flush(self) -> None:
+        """Deliver what the kernel widget sent since the last flush, in order."""
+        items = []
+        for data, buffers in self.outbox:
+            if data.get("method") == "custom":
+                items.append(["custom", data["content"], b64(buffers[0]) if buffers else None])
+            elif data.get("method") == "update":
+                state = dict(data["state"])
+                binary = {path[0]: b64(buf) for path, buf in zip(data.get("buffer_paths", []), buffers)}
+                items.append(["update", state, binary])
+        self.outbox.clear()
+        self.page.evaluate("([id, items]) => applyAll(id, items)", [self.pid, items])
+
+    def begin(self, text: str, lanes=(), interrupt: bool = False) -> None:
+        self.kernel.begin(text, lanes, interrupt=interrupt)
+        self.flush()
+
+    def add_chunks(self, chunks, status: str | None = "streaming") -> None:
+        """``chunks``: keyword arguments of :meth:`Player.add_chunk`."""
+        if status and self.kernel.status != status:
+            self.kernel.set_status(status)
+        for chunk in chunks:
+            self.kernel.add_chunk(**chunk)
+        self.flush()
+
+    def finish(self) -> None:
+        self.kernel.finish()
+        self.flush()
 
     def deliver(self, msg: dict, pcm: bytes | None = None) -> None:
         self.page.evaluate("([id, m, b]) => deliver(id, m, b)", [self.pid, msg, None if pcm is None else b64(pcm)])
@@ -230,15 +317,19 @@ class PlayerDriver:
         """A chunk whose PCM (silence) is made in the page, so the page's task is the player's work alone."""
         self.page.evaluate("([id, m, n]) => deliverZeros(id, m, n)", [self.pid, msg, nbytes])
 
-    def deliver_many(self, items) -> None:
-        self.page.evaluate("([id, items]) => deliverMany(id, items)",
-                           [self.pid, [[m, None if p is None else b64(p)] for m, p in items]])
-
     def set(self, key: str, value) -> None:
         self.page.evaluate("([id, k, v]) => setTrait(id, k, v)", [self.pid, key, value])
 
+    def intervals(self) -> list[tuple[float, float]]:
+        """The audible intervals (context seconds) of this player's sources, in start order."""
+        return [tuple(x) for x in self.page.evaluate(
+            f"(() => {{ const out = {self.handle}.out; return window.__sources.filter((r) => r.dest === out)"
+            ".filter((r) => r.end > r.begin).map((r) => [r.begin, r.end]); })()")]
+
     def __getattr__(self, name: str):
         """``driver.audioTime`` -> the value of ``handle.audioTime()`` / ``handle.<name>`` now."""
+        if name.startswith("_"):
+            raise AttributeError(name)
         return self.page.evaluate(f"(() => {{ const v = {self.handle}[{json.dumps(name)}];"
                                   f" return typeof v === 'function' ? v() : v; }})()")
 
@@ -246,3 +337,8 @@ class PlayerDriver:
         """Wait until ``condition`` (JS, with ``P`` the debug handle) holds."""
         self.page.wait_for_function(f"(() => {{ const P = {self.handle}; return !!P && ({condition}); }})()",
                                     timeout=timeout_ms)
+
+
+def context_time(page) -> float:
+    """The page's AudioContext clock now (seconds)."""
+    return page.evaluate("window.__elevenNbAudio.ctx.currentTime")

@@ -5,14 +5,21 @@ the way a stream cuts them: sometimes inside a word.
 """
 from __future__ import annotations
 
+import itertools
 import re
 import struct
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.browser.harness import ARTIFACTS, PlayerDriver, open_player_page, save_failure_screenshot
+from tests.browser.harness import (
+    ARTIFACTS,
+    PlayerDriver,
+    open_player_page,
+    save_failure_screenshot,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +34,7 @@ def _espeak():
         from eleven_nb.server.engines.base import SynthesisSettings
 
         return load_engine("espeak"), SynthesisSettings()
-    except Exception:  # no engine here: tones with made-up alignment still exercise the player
+    except (ImportError, OSError, RuntimeError):  # no engine: tones with made-up alignment still exercise the player
         return None, None
 
 
@@ -54,22 +61,21 @@ def utterances(text: str):
 
 
 def speech_chunks(text: str, lane: str = "speech", offset_ms: float = 0.0, pieces: int = 2):
-    """Chunks as the kernel sends them: [(message, pcm bytes)], absolute times, each utterance cut
-    into ``pieces`` at a character boundary that may fall inside a word. Returns (chunks, end_ms)."""
+    """Chunks as the kernel feeds the player: [keyword arguments of Player.add_chunk], absolute times,
+    each utterance cut into ``pieces`` at a character boundary that may fall inside a word.
+    Returns (chunks, end_ms)."""
     ms = 1000.0 / RATE
     at, out = offset_ms, []
     for utext, pcm, starts, ends in utterances(text):
         cuts = [0] + [len(utext) * k // pieces for k in range(1, pieces)] + [len(utext)]
-        for a, b in zip(cuts, cuts[1:]):
+        for a, b in itertools.pairwise(cuts):
             s0 = int(starts[a]) if a < len(utext) else len(pcm)
             s1 = int(starts[b]) if b < len(utext) else len(pcm)
             if b == len(utext):
                 s1 = len(pcm)
-            out.append(({"type": "chunk", "lane": lane, "at_ms": at + s0 * ms, "sample_rate": RATE,
-                         "chars": list(utext[a:b]),
-                         "starts_ms": [at + float(x) * ms for x in starts[a:b]],
-                         "durations_ms": [float(e - s) * ms for s, e in zip(starts[a:b], ends[a:b])]},
-                        pcm[s0:s1].tobytes()))
+            out.append({"lane": lane, "at_ms": at + s0 * ms, "pcm": pcm[s0:s1].tobytes(), "sample_rate": RATE,
+                        "chars": list(utext[a:b]), "starts_ms": [at + float(x) * ms for x in starts[a:b]],
+                        "durations_ms": [float(e - s) * ms for s, e in zip(starts[a:b], ends[a:b])]})
         at += len(pcm) * ms
     return out, at
 
@@ -79,25 +85,26 @@ def speech():
     return speech_chunks(TEXT)
 
 
-def stream_all(page, chunks, text=TEXT, pid="p1", done=True, **state) -> PlayerDriver:
-    p = PlayerDriver(page, pid).mount(text=text, lanes=[{"id": "speech", "label": "Narrator"}], **state)
-    p.deliver({"type": "begin", "text": text, "lanes": [{"id": "speech", "label": "Narrator"}]})
-    p.deliver_many(chunks)
+def stream_all(page, chunks, text=TEXT, pid="p1", done=True, **traits) -> PlayerDriver:
+    """A real Player begins, streams ``chunks`` and (with ``done``) finishes, into the page."""
+    p = PlayerDriver(page, pid, **traits).mount()
+    p.begin(text, [{"id": "speech", "label": "Narrator"}])
+    p.add_chunks(chunks)
     if done:
-        p.deliver({"type": "status", "status": "done", "message": ""})
-        p.set("status", "done")
+        p.finish()
     return p
 
 
 def test_first_chunk_schedules_at_once_and_the_clock_advances(player_page, speech):
     chunks, _ = speech
     p = PlayerDriver(player_page).mount(text=TEXT)
-    p.deliver(*chunks[0])
+    p.add_chunks(chunks[:1])
     first_in, first_out = p.firstChunkAt, p.firstScheduledAt
     assert first_out is not None and first_out - first_in < 50  # scheduled in the same task
     log = p.chunkLog
     assert log[0]["receivedAt"] == first_in and log[0]["scheduledAt"] == first_out
     assert p.state == "playing" and p.chunksReceived == 1
+    p.add_chunks(chunks[1:6])  # enough audio that the clock cannot run out while we watch it
     t0 = p.audioTime
     time.sleep(0.4)
     t1 = p.audioTime
@@ -107,20 +114,19 @@ def test_first_chunk_schedules_at_once_and_the_clock_advances(player_page, speec
 
 def test_late_chunk_the_clock_waits_then_resumes_gaplessly(player_page):
     tone = (5000 * np.sin(np.arange(int(0.3 * RATE)) / 8)).astype("<i2").tobytes()  # 300 ms
-    chunk = {"type": "chunk", "lane": "speech", "sample_rate": RATE, "chars": [], "starts_ms": [], "durations_ms": []}
+    chunk = {"lane": "speech", "pcm": tone, "sample_rate": RATE, "chars": [], "starts_ms": [], "durations_ms": []}
     p = PlayerDriver(player_page).mount(text="tone")
-    p.deliver({**chunk, "at_ms": 0.0}, tone)
-    p.deliver({**chunk, "at_ms": 300.0}, tone)  # arrives in time: queued after the first
+    p.add_chunks([{**chunk, "at_ms": 0.0}, {**chunk, "at_ms": 300.0}])  # the second arrives in time
     p.wait("P.state === 'waiting'", 3000)  # 600 ms played, the stream goes on: underrun
     assert p.audioTime == pytest.approx(600, abs=1)
     assert player_page.inner_text(".enb-status") == "buffering…"
     time.sleep(0.3)
     assert p.audioTime == pytest.approx(600, abs=1)  # the clock waits instead of skipping
-    p.deliver({**chunk, "at_ms": 600.0}, tone)  # late: it plays from its own start
+    p.add_chunks([{**chunk, "at_ms": 600.0}])  # late: it plays from its own start
     assert p.state == "playing"
     time.sleep(0.15)
     assert 600 < p.audioTime < 750
-    p.deliver({"type": "status", "status": "done", "message": ""})
+    p.finish()
     p.wait("P.state === 'ended'", 3000)
     assert p.audioTime == pytest.approx(900, abs=1)
     assert [c["scheduledAt"] is not None for c in p.chunkLog] == [True, True, True]
@@ -153,8 +159,8 @@ def test_highlight_follows_the_audio_clock_and_clicks_seek(player_page, speech):
 def test_spoken_and_unspoken_text_differ_and_screen_readers_get_plain_text(player_page, speech):
     chunks, _ = speech
     p = PlayerDriver(player_page).mount(text=TEXT)
-    p.deliver({"type": "begin", "text": TEXT, "lanes": []})
-    p.deliver_many(chunks[:4])  # two sentences: the rest is not aligned yet
+    p.begin(TEXT)
+    p.add_chunks(chunks[:4])  # two sentences: the rest is not aligned yet
     pending = player_page.inner_text(".enb-pending")
     assert pending and TEXT.endswith(pending.rstrip(" …")[-20:])  # the unspoken tail shows, dimmed
     p.wait("P.highlightedIndex >= 1")
@@ -167,7 +173,8 @@ def test_spoken_and_unspoken_text_differ_and_screen_readers_get_plain_text(playe
     assert sr.get_attribute("aria-live") == "polite" and sr.text_content() == TEXT
     assert player_page.locator(".enb-transcript").get_attribute("aria-hidden") == "true"
     # a token stream grows the transcript
-    p.deliver({"type": "text", "lane": "speech", "text": " And one more thing."})
+    p.kernel.append_text("speech", " And one more thing.")
+    p.flush()
     assert sr.text_content() == TEXT + " And one more thing."
     assert "one more thing." in player_page.inner_text(".enb-pending")
 
@@ -186,22 +193,25 @@ def test_keyboard_timeline_click_and_stop(player_page, speech):
     player_page.keyboard.press("ArrowLeft")
     assert p.audioTime == pytest.approx(paused_at, abs=5)
     box = player_page.locator(".enb-canvas").bounding_box()
-    player_page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + 5)
-    assert p.audioTime == pytest.approx(total * 0.5, rel=0.05)
+    player_page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + 5)  # like a word: seek and play
+    assert p.state == "playing" and p.audioTime == pytest.approx(total * 0.5, rel=0.05)
+    player_page.keyboard.press(" ")
+    assert p.state == "paused"
     player_page.keyboard.press(" ")
     assert p.state == "playing"
     player_page.click(".enb-play")  # the button pauses too
     assert p.state == "paused"
     player_page.click(".enb-stop")
-    assert p.audioTime == 0 and p.state == "paused"
+    assert p.audioTime == 0 and p.state == "paused" and player_page.inner_text(".enb-status") == "stopped"
 
 
 def test_two_lanes_labels_and_blocks(player_page):
     lanes = [{"id": "a", "label": "Alice"}, {"id": "b", "label": "Bob"}]
-    p = PlayerDriver(player_page).mount(text="Alice: Hello, I am Alice.\nBob: And I am Bob.", lanes=lanes)
+    p = PlayerDriver(player_page).mount()
+    p.begin("Alice: Hello, I am Alice.\nBob: And I am Bob.", lanes)
     alice, end = speech_chunks("Hello, I am Alice.", lane="a")
     bob, _ = speech_chunks("And I am Bob.", lane="b", offset_ms=end)
-    p.deliver_many(alice + bob)
+    p.add_chunks(alice + bob)
     assert player_page.locator(".enb-lane").all_inner_texts() == ["Alice", "Bob"]
     assert player_page.locator(".enb-speaker").all_inner_texts() == ["Alice: ", "Bob: "]
     assert [w["lane"] for w in p.words] == ["a"] * 4 + ["b"] * 4  # "Alice." and "And" stay apart
@@ -219,75 +229,106 @@ def test_two_lanes_labels_and_blocks(player_page):
 
 def test_status_line_and_readout(player_page):
     p = PlayerDriver(player_page).mount(text="x")
-    status = lambda: player_page.inner_text(".enb-status")  # noqa: E731
+    status = lambda: player_page.inner_text(".enb-status")
     assert status() == "ready"
     p.set("status", "connecting")
     assert status() == "connecting…"
     p.set("status", "streaming")
     assert status() == "streaming"
-    p.set("metrics", {"ttfa_ms": 42.4, "rtf": 0.05, "audio_ms": 3200})
+    p.kernel.set_metrics(ttfa_ms=42.4, rtf=0.05, audio_ms=3200)
+    p.flush()
     readout = player_page.inner_text(".enb-readout")
-    assert "first audio 42 ms" in readout and "RTF 0.05" in readout and "3.2 s audio" in readout
-    p.set("status_message", "voice_not_found: no voice 'x'")
-    p.set("status", "error")
+    assert "first audio 42 ms" in readout and "RTF 0.05 (×20 real time)" in readout and "3.2 s audio" in readout
+    p.kernel.set_metrics(rtf=0.0014)  # espeak: far faster than real time, still a figure that says so
+    p.flush()
+    assert "RTF 0.0014 (×710 real time)" in player_page.inner_text(".enb-readout")
+    p.kernel.fail("voice_not_found: no voice 'x'")
+    p.flush()
     assert status() == "error: voice_not_found: no voice 'x'"
     assert player_page.locator(".enb-status[data-status='error']").count() == 1
+    assert player_page.inner_text(".enb-player").count("voice_not_found") == 1  # the error shows once
+
+
+def test_the_endpoint_speaking_is_shown(player_page):
+    p = PlayerDriver(player_page, endpoint_label="local voice server · joe").mount()
+    label = player_page.locator(".enb-endpoint")
+    assert label.inner_text() == "local voice server · joe"
+    assert "local voice server" in label.get_attribute("title")
+    p.set("endpoint_label", "api.elevenlabs.io")
+    assert label.inner_text() == "api.elevenlabs.io"
 
 
 def test_downloads_wav_and_vtt(player_page, speech):
     chunks, total = speech
-    stream_all(player_page, chunks)
+    p = stream_all(player_page, chunks)
     with player_page.expect_download() as info:
         player_page.click(".enb-wav")
-    data = open(info.value.path(), "rb").read()
+    data = Path(info.value.path()).read_bytes()
     riff, size, wave, fmt, fmt_len, pcm_fmt, channels, rate, byte_rate, align, bits, data_id, data_len = \
         struct.unpack("<4sI4s4sIHHIIHH4sI", data[:44])
     assert (riff, wave, fmt, data_id) == (b"RIFF", b"WAVE", b"fmt ", b"data")
     assert (fmt_len, pcm_fmt, channels, rate, byte_rate, align, bits) == (16, 1, 1, RATE, 2 * RATE, 2, 16)
     assert size == len(data) - 8 and data_len == len(data) - 44
     assert abs(data_len // 2 - total * RATE / 1000) < 3
-    assert data[44:] == b"".join(pcm for _, pcm in chunks)  # gapless chunks: exactly the audio sent
+    assert data[44:] == b"".join(c["pcm"] for c in chunks)  # gapless chunks: exactly the audio sent
     with player_page.expect_download() as info:
         player_page.click(".enb-vtt")
-    vtt = open(info.value.path(), encoding="utf-8").read()
-    assert vtt.startswith("WEBVTT\n\n")
-    cues = re.findall(r"(\d\d:\d\d:\d\d\.\d\d\d) --> (\d\d:\d\d:\d\d\.\d\d\d)\n(.+)", vtt)
-    assert cues and cues[0][2] == "Hello there!"
+    vtt = Path(info.value.path()).read_bytes()
+    assert vtt == p.kernel.captions_vtt().encode()  # the kernel's captions, byte for byte
+    cues = re.findall(r"(\d\d:\d\d:\d\d\.\d\d\d) --> (\d\d:\d\d:\d\d\.\d\d\d)\n(.+)", vtt.decode())
     assert " ".join(c[2] for c in cues).split() == TEXT.split()
-    stamps = [s for c in cues for s in c[:2]]
-    assert stamps == sorted(stamps)
+
+
+def test_dialog_captions_download_equals_the_kernels(player_page):
+    lanes = [{"id": "a", "label": "Alice"}, {"id": "b", "label": "Bob"}]
+    p = PlayerDriver(player_page).mount()
+    p.begin("Hello, I am Alice. And I am Bob.", lanes)
+    alice, end = speech_chunks("Hello, I am Alice.", lane="a")
+    bob, _ = speech_chunks("And I am Bob.", lane="b", offset_ms=end)
+    p.add_chunks(alice + bob)
+    p.finish()
+    with player_page.expect_download() as info:
+        player_page.click(".enb-vtt")
+    assert Path(info.value.path()).read_bytes() == p.kernel.captions_vtt().encode()
 
 
 def test_speak_again_is_sent_to_the_kernel(player_page, speech):
     chunks, _ = speech
-    stream_all(player_page, chunks[:1])
+    p = stream_all(player_page, chunks[:1])
+    calls = []
+    p.kernel.on_speak_again(lambda: calls.append(1))
     player_page.click(".enb-again")
-    assert player_page.evaluate("sentBy('p1')") == [{"type": "speak_again"}]
+    sent = player_page.evaluate("sentBy('p1')")
+    assert sent == [{"type": "speak_again"}]
+    p.kernel._handle_msg({"content": {"data": {"method": "custom", "content": sent[0]}}, "buffers": []})
+    assert calls == [1]
 
 
 def test_begin_resets_for_a_new_utterance(player_page, speech):
     chunks, _ = speech
     p = stream_all(player_page, chunks)
-    p.deliver({"type": "begin", "text": "Again.", "lanes": []})
+    p.begin("Again.")
     assert p.chunksReceived == 0 and p.words == [] and player_page.locator(".enb-word").count() == 0
-    p.deliver(*speech_chunks("Again.", pieces=1)[0][0])
+    p.add_chunks(speech_chunks("Again.", pieces=1)[0])
     assert [w["text"] for w in p.words] == ["Again."] and p.state == "playing"
 
 
 def test_reopened_output_shows_the_transcript_and_replays_from_state(player_page, speech):
     chunks, _ = speech
-    live = PlayerDriver(player_page, "live").mount(text=TEXT)  # words as the player built them live
-    live.deliver_many(chunks)
-    words = [{"lane": w["lane"], "text": w["text"], "start_ms": w["start"], "end_ms": w["end"]} for w in live.words]
-    pcm = b"".join(c for _, c in chunks)
+    live = stream_all(player_page, chunks, pid="live")
+    assert live.state == "playing"
+    state = live.kernel
+    pcm = state.audio
     # a reopened notebook: only the synced state exists, no messages ever arrive
-    old = PlayerDriver(player_page, "old").mount(audio=pcm, text=TEXT, status="done", words=words)
+    old = PlayerDriver(player_page, "old").mount(audio=pcm, text=TEXT, status="done", words=state.words,
+                                                 captions=state.captions)
+    words = state.words
     view = player_page.locator(".cell-output").nth(1)
     assert view.locator(".enb-word").count() == len(words)
-    assert old.state == "idle"  # nothing plays by itself
+    assert old.state == "idle" and view.locator(".enb-status").inner_text() == "done"  # nothing plays by itself
     view.locator(".enb-play").click()
     old.wait("P.audioTime() > 150", 3000)
-    assert old.state == "playing"
+    assert old.state == "playing" and live.state == "paused"  # started by hand: the other one pauses
     view.locator(".enb-word[data-i='5']").click()
     assert abs(old.audioTime - words[5]["start_ms"]) < 60
     player_page.evaluate("render('old')")  # a second view of the same widget
@@ -332,11 +373,13 @@ def test_long_transcript_streams_without_long_tasks(player_page):
     step, at = 500, 0.0
     for i in range(0, len(LONG_TEXT), step):  # one task per chunk, as comm messages arrive
         piece = LONG_TEXT[i:i + step]
-        msg = {"type": "chunk", "lane": "speech", "at_ms": at, "sample_rate": RATE, "chars": list(piece),
-               "starts_ms": [at + 60 * k for k in range(len(piece))], "durations_ms": [60] * len(piece)}
-        # real-size buffers: silence as long as the chunk's speech (30 s, 1.3 MB)
+        p.kernel.add_chunk("speech", at, b"", RATE, list(piece), [at + 60 * k for k in range(len(piece))],
+                           [60] * len(piece))
+        [(data, _)] = p.outbox
+        p.outbox.clear()
+        # real-size buffers: silence as long as the chunk's speech (30 s, 1.3 MB), made in the page
         _mark(page, marks, f"chunk at {i}")
-        p.deliver_silence(msg, 2 * int(RATE * 0.06 * len(piece)))
+        p.deliver_silence(data["content"], 2 * int(RATE * 0.06 * len(piece)))
         at += 60 * len(piece)
     _mark(page, marks, "settle")
     page.wait_for_timeout(600)
@@ -389,9 +432,10 @@ def test_looks_right_in_jupyterlab_themes(browser, speech, theme, request):
     try:
         chunks, _ = speech
         lanes = [{"id": "speech", "label": "Narrator"}]
-        p = PlayerDriver(page).mount(text=TEXT, lanes=lanes, status="streaming",
-                                     metrics={"ttfa_ms": 118, "rtf": 0.06})
-        p.deliver_many(chunks[:5])
+        p = PlayerDriver(page).mount()
+        p.begin(TEXT, lanes)
+        p.kernel.set_metrics(ttfa_ms=118, rtf=0.06)
+        p.add_chunks(chunks[:5])
         p.wait("P.highlightedIndex >= 3", 5000)
         page.focus(".enb-player")
         page.keyboard.press(" ")  # hold still for the picture
@@ -400,7 +444,7 @@ def test_looks_right_in_jupyterlab_themes(browser, speech, theme, request):
         page.screenshot(path=str(ARTIFACTS / f"player-{theme}.png"))
         bg = page.evaluate("getComputedStyle(document.querySelector('.enb-player')).backgroundColor")
         fg = page.evaluate("getComputedStyle(document.querySelector('.enb-word.enb-spoken')).color")
-        lum = lambda c: sum(int(x) for x in re.findall(r"\d+", c)[:3]) / 3  # noqa: E731
+        lum = lambda c: sum(int(x) for x in re.findall(r"\d+", c)[:3]) / 3
         if theme == "dark":
             assert lum(bg) < 80 and lum(fg) > 150, (bg, fg)
         else:

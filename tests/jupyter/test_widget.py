@@ -57,25 +57,32 @@ def tone(ms: float) -> bytes:
 
 def chunk_args(text: str, at_ms: float, ms_per_char: float = 50.0, lane: str = "speech"):
     pcm = tone(len(text) * ms_per_char)
-    return dict(lane=lane, at_ms=at_ms, pcm=pcm, sample_rate=RATE, chars=list(text),
-                starts_ms=[at_ms + i * ms_per_char for i in range(len(text))],
-                durations_ms=[ms_per_char] * len(text))
+    return {"lane": lane, "at_ms": at_ms, "pcm": pcm, "sample_rate": RATE, "chars": list(text),
+            "starts_ms": [at_ms + i * ms_per_char for i in range(len(text))],
+            "durations_ms": [ms_per_char] * len(text)}
 
 
-def test_the_module_files_are_found_and_ids_are_unique():
+def test_the_bundle_ships_in_the_package_and_ids_are_unique():
     assert _static("player.js").is_file() and _static("player.css").is_file()
-    assert "export default" in _static("player.js").read_text()
+    assert _static("player.js").parent.parent.name == "eleven_nb"  # inside the package: no node at install
+    source = _static("player.js").read_text()
+    assert "as default" in source and "\nimport " not in source  # one ES module, its imports bundled
     a, b = Player(), Player()
     assert a.player_id and a.player_id != b.player_id
+    assert a.queue_id and a.queue_id == b.queue_id  # one playback queue per kernel process by default
+    assert Player(queue_id="k1", endpoint_label="local · joe").endpoint_label == "local · joe"
 
 
 def test_begin_resets_and_says_connecting(player):
     player.begin("Hello world.", [{"id": "speech", "label": "Narrator"}])
     (begin, _), (status, _) = customs(player)
-    assert begin == {"type": "begin", "text": "Hello world.", "lanes": [{"id": "speech", "label": "Narrator"}]}
+    assert begin == {"type": "begin", "text": "Hello world.", "lanes": [{"id": "speech", "label": "Narrator"}],
+                     "interrupt": False}
     assert status == {"type": "status", "status": "connecting", "message": ""}
     assert player.status == "connecting" and player.text == "Hello world." and player.words == []
     assert player.lanes == [{"id": "speech", "label": "Narrator"}]
+    player.begin("Now.", interrupt=True)
+    assert customs(player, "begin")[-1][0]["interrupt"] is True
 
 
 def test_add_chunk_sends_the_pcm_as_one_raw_buffer(player):
@@ -83,9 +90,66 @@ def test_add_chunk_sends_the_pcm_as_one_raw_buffer(player):
     player.add_chunk(**args)
     [(msg, buffers)] = customs(player, "chunk")
     assert buffers == [args["pcm"]]  # the bytes themselves, not base64
-    assert msg == {"type": "chunk", "lane": "speech", "at_ms": 120.0, "sample_rate": RATE, "chars": list("Hi there"),
-                   "starts_ms": args["starts_ms"], "durations_ms": args["durations_ms"]}
+    assert msg == {"type": "chunk", "lane": "speech", "at_ms": 120.0, "sample_rate": RATE,
+                   "words": [{"text": "Hi", "start_ms": 120.0, "end_ms": 220.0},
+                             {"text": "there", "start_ms": 270.0, "end_ms": 520.0}],
+                   "grow": None, "aligned_chars": 7}
     assert "pcm" not in msg and "audio" not in msg
+
+
+def test_chunks_send_words_once_and_grow_a_word_a_chunk_continues(player):
+    player.begin("Hello big world. Bye", [{"id": "speech", "label": "speech"}])
+    player.add_chunk(**chunk_args("Hello bi", 0.0))
+    player.add_chunk(**chunk_args("g world. Bye", 400.0))
+    player.add_chunk(**chunk_args("!", 1000.0))  # the open word goes on again
+    player.add_chunk(**chunk_args("", 1100.0))  # audio alone: nothing to say about words
+    first, second, third, fourth = [m for m, _ in customs(player, "chunk")]
+    assert [w["text"] for w in first["words"]] == ["Hello", "bi"] and first["grow"] is None
+    assert [w["text"] for w in second["words"]] == ["world.", "Bye"]
+    assert second["grow"] == {"index": 1, "text": "big", "end_ms": 450.0}
+    assert third["words"] == [] and third["grow"] == {"index": 3, "text": "Bye!", "end_ms": 1050.0}
+    assert fourth["words"] == [] and fourth["grow"] is None
+    assert [m["aligned_chars"] for m in (first, second, third, fourth)] == [7, 17, 18, 18]
+    assert [w["text"] for w in player.collected_words()] == ["Hello", "big", "world.", "Bye!"]
+
+
+def test_a_new_turn_or_a_long_pause_ends_a_word(player):
+    player.begin("", [{"id": "a", "label": "Alice"}, {"id": "b", "label": "Bob"}])
+    player.add_chunk(**chunk_args("Hi Al", 0.0, lane="a"))
+    player.add_chunk(**chunk_args("Yo", 300.0, lane="b"))
+    player.add_chunk(**chunk_args("ice", 500.0, lane="a"))  # Bob spoke in between: a new word
+    player.add_chunk(**chunk_args("more", 2000.0, lane="a"))  # a long silence: a new word
+    assert [(w["lane"], w["text"]) for w in player.collected_words()] == [
+        ("a", "Hi"), ("a", "Al"), ("b", "Yo"), ("a", "ice"), ("a", "more")]
+    assert all(m["grow"] is None for m, _ in customs(player, "chunk"))
+
+
+def test_one_sample_rate_per_utterance(player):
+    player.add_chunk(**chunk_args("ab", 0.0))
+    with pytest.raises(ValueError, match="one sample rate per utterance: got 16000 Hz after 22050 Hz"):
+        player.add_chunk(**{**chunk_args("cd", 100.0), "sample_rate": 16000})
+    player.begin("again")  # a new utterance may have another rate
+    player.add_chunk(**{**chunk_args("cd", 0.0), "sample_rate": 16000})
+    assert player.sample_rate == 16000
+
+
+def test_captions_come_from_one_timeline_of_all_lanes(player):
+    player.begin("", [{"id": "a", "label": "Alice"}, {"id": "b", "label": "Bob"}])
+    player.add_chunk(**chunk_args("Hello there.", 0.0, lane="a"))
+    player.add_chunk(**chunk_args("Hi.", 700.0, lane="b"))
+    vtt = player.captions_vtt()
+    timeline = player.timeline()
+    assert vtt == timeline.to_vtt() and vtt.startswith("WEBVTT")
+    assert [w.text for w in timeline.words()] == ["Hello", "there.", "Hi."]
+    assert player.captions == ""  # synced once, at the end
+    player.finish()
+    assert player.captions == vtt
+
+
+def test_captions_join_a_word_cut_between_chunks(player):
+    player.add_chunk(**chunk_args("Hel", 0.0))
+    player.add_chunk(**chunk_args("lo world.", 150.0))
+    assert "Hello world." in player.captions_vtt()
 
 
 def test_add_chunk_checks_its_input(player):
@@ -124,6 +188,7 @@ def test_set_status_sends_a_message_in_order_and_sets_the_traits(player):
         updates(player)[-1].items()
     with pytest.raises(ValueError, match="unknown status"):
         player.set_status("exploded")
+    assert player.captions == player.captions_vtt()  # what arrived before the error can be captioned
 
 
 def test_set_metrics_merges(player):
@@ -148,7 +213,7 @@ def test_finish_keeps_words_and_audio_for_replay_without_the_kernel(player):
     # the audio trait travels as a binary buffer in the state update, never as text
     update = next(u for u in updates(player) if "audio" in u)
     assert update["audio"] == player.audio and update["words"] == player.words
-    state, paths, buffers = _remove_buffers(player.get_state())
+    state, paths, _ = _remove_buffers(player.get_state())
     assert ["audio"] in paths and "audio" not in state
 
 

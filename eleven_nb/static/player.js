@@ -1,0 +1,1398 @@
+// eleven_nb player: built from js/src by `npm run build` (do not edit).
+
+// src/clock.js
+function rawTime(s) {
+  if (s.mode !== "playing" || !s.ctx) return s.anchorMedia;
+  return s.anchorMedia + (s.ctx.currentTime - s.anchorCtx) * 1e3;
+}
+function mediaTime(s) {
+  if (s.mode !== "playing" || !s.ctx) return s.anchorMedia;
+  const latency = Math.min(0.5, Math.max(0, s.ctx.outputLatency || s.ctx.baseLatency || 0));
+  const t = s.anchorMedia + (s.ctx.currentTime - latency - s.anchorCtx) * 1e3;
+  return Math.min(Math.max(t, s.anchorMedia), s.contiguousEnd);
+}
+var GAP_TOLERANCE_MS = 5;
+function audioEnds(chunks, streamDone) {
+  let end = chunks.length ? chunks[0].at : 0, all = 0;
+  for (const c of chunks) {
+    if (c.at <= end + GAP_TOLERANCE_MS) end = Math.max(end, c.at + c.dur);
+    all = Math.max(all, c.at + c.dur);
+  }
+  return { buffered: all, contiguous: streamDone ? all : end };
+}
+
+// src/debug.js
+var FRAME_LOG = 2e4;
+function debugLog(on) {
+  return {
+    on,
+    chunksReceived: 0,
+    firstChunkAt: null,
+    firstScheduledAt: null,
+    chunkLog: [],
+    lags: [],
+    frameAt: [],
+    frameMedia: [],
+    frameLag: []
+  };
+}
+function debugWanted(model) {
+  return !!model.get("debug") || /** @type {any} */
+  globalThis.__ELEVEN_NB_DEBUG === true;
+}
+function logFrame(d, t, lag) {
+  if (!d.on) return;
+  if (lag !== null) d.lags.push(lag);
+  d.frameAt.push(performance.now());
+  d.frameMedia.push(t);
+  d.frameLag.push(lag ?? 0);
+  if (d.frameAt.length > FRAME_LOG) for (const a of [d.frameAt, d.frameMedia, d.frameLag]) a.splice(0, FRAME_LOG / 2);
+}
+function logChunk(d, atMs) {
+  const now = performance.now();
+  d.chunksReceived += 1;
+  if (d.firstChunkAt === null) d.firstChunkAt = now;
+  if (!d.on) return null;
+  const log = { at_ms: atMs, receivedAt: now, scheduledAt: null };
+  d.chunkLog.push(log);
+  return log;
+}
+function handles() {
+  const g = (
+    /** @type {any} */
+    globalThis
+  );
+  return g.__elevenPlayers = g.__elevenPlayers || {};
+}
+
+// src/words.js
+function wordList() {
+  return { words: [], order: [] };
+}
+function addWords(list, added) {
+  let outOfOrder = false;
+  const made = [];
+  for (const a of added) {
+    const w = { lane: a.lane, text: a.text, start: a.start, end: a.end, index: list.words.length };
+    list.words.push(w);
+    made.push(w);
+    const o = list.order;
+    if (!o.length || o[o.length - 1].start <= w.start) o.push(w);
+    else {
+      o.splice(firstAfter(o, w.start), 0, w);
+      outOfOrder = true;
+    }
+  }
+  return { words: made, outOfOrder };
+}
+function growWord(list, index, text, end) {
+  const w = list.words[index];
+  if (!w) return null;
+  w.text = text;
+  w.end = Math.max(w.end, end);
+  return w;
+}
+function firstAfter(order, t) {
+  let lo = 0, hi = order.length;
+  while (lo < hi) {
+    const mid = lo + hi >> 1;
+    if (order[mid].start <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+function wordAt(order, t) {
+  return firstAfter(order, t) - 1;
+}
+function isSpace(c) {
+  return /\s/.test(c);
+}
+function pendingTail(text, alignedChars, max, afterWords) {
+  let i = 0, seen = 0;
+  while (i < text.length && seen < alignedChars) {
+    if (!isSpace(text[i])) seen++;
+    i++;
+  }
+  let tail = text.slice(i).replace(/\s+/g, " ");
+  if (!afterWords) tail = tail.trimStart();
+  if (!tail.trim()) return "";
+  return tail.length > max ? `${tail.slice(0, max)} \u2026` : tail;
+}
+function nonSpaceCount(text) {
+  return text.replace(/\s+/g, "").length;
+}
+function estimateTotal(bufferedEnd, alignedChars, textChars) {
+  const est = alignedChars > 0 && textChars > alignedChars ? bufferedEnd * textChars / alignedChars : bufferedEnd;
+  return Math.max(est, bufferedEnd, 1);
+}
+
+// src/loop.js
+var endHooks = /* @__PURE__ */ new WeakMap();
+function onEnded(s, fn) {
+  endHooks.set(s, fn);
+}
+function highlight(s, force) {
+  const t = mediaTime(s);
+  const order = s.list.order;
+  const k = wordAt(order, t);
+  if (s.mode === "playing" && !force && s.debug.on) logFrame(s.debug, t, k !== s.current && k >= 0 ? t - order[k].start : null);
+  if (k !== s.current || force) {
+    const previous = s.current;
+    s.current = k;
+    for (const v of s.views) v.moveHighlight(previous, k);
+  }
+  return t;
+}
+function checkEnd(s) {
+  if (s.mode !== "playing" || Math.max(rawTime(s), s.anchorMedia) < s.contiguousEnd - 1) return;
+  if (s.streamDone) {
+    s.mode = "ended";
+    s.anchorMedia = s.bufferedEnd;
+    s.autoplay = false;
+    for (const src of s.sources) {
+      try {
+        src.onended = null;
+        src.stop();
+      } catch (_) {
+      }
+    }
+    s.sources.clear();
+    endHooks.get(s)?.(s);
+  } else {
+    s.mode = "waiting";
+    s.anchorMedia = s.contiguousEnd;
+  }
+  refresh(s);
+}
+function frame(s) {
+  s.raf = 0;
+  checkEnd(s);
+  const t = highlight(s, false);
+  for (const v of s.views) v.frame(t);
+  if (s.mode === "playing") wake(s);
+}
+function wake(s) {
+  if (!s.raf && s.views.size) s.raf = requestAnimationFrame(() => frame(s));
+}
+function refresh(s) {
+  for (const v of s.views) v.refresh();
+  wake(s);
+}
+
+// src/context.js
+function shared() {
+  const g = (
+    /** @type {any} */
+    globalThis
+  );
+  return g.__elevenNbAudio = g.__elevenNbAudio || { ctx: null, listeners: /* @__PURE__ */ new Set() };
+}
+function audioContext() {
+  const sh = shared();
+  if (!sh.ctx || sh.ctx.state === "closed") {
+    const g = (
+      /** @type {any} */
+      globalThis
+    );
+    const Ctx = g.AudioContext || g.webkitAudioContext;
+    const ctx = (
+      /** @type {AudioContext} */
+      new Ctx({ latencyHint: "interactive" })
+    );
+    ctx.addEventListener("statechange", () => {
+      for (const fn of [...sh.listeners]) fn();
+    });
+    sh.ctx = ctx;
+  }
+  return sh.ctx;
+}
+function onContextState(fn) {
+  const sh = shared();
+  sh.listeners.add(fn);
+  return () => {
+    sh.listeners.delete(fn);
+  };
+}
+function makeBuffer(n, rate) {
+  return new AudioBuffer({ length: Math.max(1, n), sampleRate: rate, numberOfChannels: 1 });
+}
+
+// src/queue.js
+function page() {
+  const g = (
+    /** @type {any} */
+    globalThis
+  );
+  return g.__elevenNbQueues = g.__elevenNbQueues || { members: /* @__PURE__ */ new Map(), seq: 0 };
+}
+function register(m, p = page()) {
+  p.members.set(m.id, m);
+}
+function unregister(m, p = page()) {
+  if (p.members.get(m.id) === m) p.members.delete(m.id);
+  pump(p);
+}
+function join(m, interrupt, p = page()) {
+  m.seq = ++p.seq;
+  m.urgent = interrupt;
+  if (interrupt) {
+    for (const x of p.members.values()) {
+      if (x !== m && x.queueId === m.queueId && (x.pending() || x.audible())) x.silence("interrupted");
+    }
+  }
+  pump(p);
+}
+function othersAudible(m, p) {
+  for (const x of p.members.values()) if (x !== m && x.audible()) return true;
+  return false;
+}
+function waiting(m, p = page()) {
+  if (othersAudible(m, p)) return true;
+  if (!m.seq) return false;
+  for (const x of p.members.values()) {
+    if (x !== m && x.queueId === m.queueId && x.seq && x.seq < m.seq && x.pending()) return true;
+  }
+  return false;
+}
+function pump(p = page()) {
+  const heads = /* @__PURE__ */ new Map();
+  const loose = [];
+  for (const m of p.members.values()) {
+    if (!m.seq) {
+      loose.push(m);
+      continue;
+    }
+    if (!m.pending()) continue;
+    const h2 = heads.get(m.queueId);
+    if (!h2 || m.seq < h2.seq) heads.set(m.queueId, m);
+  }
+  const order = [...heads.values()].sort((a, b) => Number(!!b.urgent) - Number(!!a.urgent) || a.seq - b.seq);
+  for (const m of [...order, ...loose]) {
+    if (m.wants() && !othersAudible(m, p)) {
+      m.urgent = false;
+      m.play();
+    }
+  }
+}
+function handStart(m, p = page()) {
+  for (const x of p.members.values()) if (x !== m && x.audible()) x.silence("paused");
+  m.play();
+}
+
+// src/playback.js
+var LEAD_S = 0.03;
+var BLOCKED_AFTER_MS = 300;
+function ensureAudio(s) {
+  const ctx = audioContext();
+  if (s.ctx !== ctx) {
+    s.ctx = ctx;
+    s.out = ctx.createGain();
+    s.out.connect(ctx.destination);
+  }
+  return ctx;
+}
+function audible(s) {
+  return s.mode === "playing" || s.mode === "waiting";
+}
+function stopSources(s) {
+  for (const src of s.sources) {
+    try {
+      src.onended = null;
+      src.stop();
+    } catch (_) {
+    }
+  }
+  s.sources.clear();
+}
+function schedule(s, c) {
+  const offset = s.anchorMedia - c.at;
+  if (offset >= c.dur || !c.buffer || !s.ctx || !s.out) return;
+  const src = s.ctx.createBufferSource();
+  src.buffer = c.buffer;
+  src.connect(s.out);
+  src.start(s.anchorCtx + Math.max(0, -offset) / 1e3, Math.max(0, offset) / 1e3);
+  src.onended = () => {
+    s.sources.delete(src);
+    if (!s.sources.size) checkEnd(s);
+  };
+  s.sources.add(src);
+  const now = performance.now();
+  if (s.debug.firstScheduledAt === null) s.debug.firstScheduledAt = now;
+  if (c.log && c.log.scheduledAt === null) c.log.scheduledAt = now;
+}
+function startFrom(s, ms) {
+  const ctx = ensureAudio(s);
+  stopSources(s);
+  s.anchorMedia = Math.max(0, Math.min(ms, s.contiguousEnd));
+  s.anchorCtx = ctx.currentTime + LEAD_S;
+  s.mode = "playing";
+  s.userPaused = false;
+  for (const c of s.chunks) schedule(s, c);
+  if (ctx.state !== "running") watchBlocked(s);
+  wake(s);
+  refresh(s);
+}
+function scheduleArrival(s, c, before) {
+  if (s.mode === "playing") {
+    if (rawTime(s) > c.at + 1) startFrom(s, Math.min(rawTime(s), before));
+    else schedule(s, c);
+  } else if (s.mode === "waiting") startFrom(s, s.anchorMedia);
+}
+function watchBlocked(s) {
+  const ctx = s.ctx;
+  if (!ctx) return;
+  ctx.resume().catch(() => {
+  });
+  clearTimeout(s.blockTimer);
+  s.blockTimer = /** @type {any} */
+  setTimeout(() => {
+    if (ctx.state !== "running" && audible(s)) {
+      s.blocked = true;
+      refresh(s);
+    }
+  }, BLOCKED_AFTER_MS);
+}
+function unlock(s) {
+  const ctx = ensureAudio(s);
+  if (ctx.state !== "running") ctx.resume().then(() => {
+    s.blocked = false;
+    refresh(s);
+  }, () => {
+  });
+}
+function pause(s, byUser) {
+  if (audible(s)) s.anchorMedia = mediaTime(s);
+  if (s.mode !== "idle" || byUser) s.mode = "paused";
+  if (byUser) {
+    s.userPaused = true;
+    s.autoplay = false;
+  }
+  stopSources(s);
+  highlight(s, true);
+  refresh(s);
+}
+function seek(s, ms) {
+  const target = Math.max(0, Math.min(ms, s.contiguousEnd));
+  if (audible(s)) startFrom(s, target);
+  else {
+    s.anchorMedia = target;
+    if (s.mode === "ended") s.mode = "paused";
+  }
+  highlight(s, true);
+  refresh(s);
+}
+function playByHand(s, ms) {
+  unlock(s);
+  if (!s.chunks.length) return;
+  let from = ms ?? s.anchorMedia;
+  if (ms === void 0 && s.streamDone && from >= s.contiguousEnd - 1) from = 0;
+  s.terminal = "";
+  s.autoplay = true;
+  s.anchorMedia = Math.max(0, Math.min(from, s.contiguousEnd));
+  if (s.mode === "ended") s.mode = "paused";
+  handStart(memberOf(s));
+  highlight(s, true);
+}
+function togglePlay(s) {
+  unlock(s);
+  if (audible(s)) {
+    pause(s, true);
+    pump();
+  } else playByHand(s);
+}
+function stopByUser(s) {
+  silence(s, "stopped");
+  s.anchorMedia = 0;
+  highlight(s, true);
+  refresh(s);
+  pump();
+}
+function silence(s, reason) {
+  pause(s, false);
+  if (reason === "paused") return;
+  s.terminal = reason;
+  s.autoplay = false;
+  refresh(s);
+}
+var members = /* @__PURE__ */ new WeakMap();
+var unsubscribe = /* @__PURE__ */ new WeakMap();
+function memberOf(s) {
+  let m = members.get(s);
+  if (!m) {
+    m = {
+      id: s.id,
+      queueId: s.queueId,
+      seq: 0,
+      audible: () => audible(s),
+      pending: () => !!m?.seq && !s.terminal && s.mode !== "ended" && !(s.streamDone && !s.chunks.length),
+      wants: () => s.autoplay && !s.userPaused && !s.terminal && s.chunks.length > 0 && (s.mode === "idle" || s.mode === "paused") && s.anchorMedia < s.contiguousEnd - 1,
+      play: () => {
+        unlock(s);
+        startFrom(s, s.anchorMedia);
+      },
+      silence: (reason) => silence(s, reason)
+    };
+    members.set(s, m);
+    onEnded(s, () => pump());
+    unsubscribe.set(s, onContextState(() => {
+      if (s.ctx && s.ctx.state === "running" && s.blocked) {
+        s.blocked = false;
+        refresh(s);
+      }
+    }));
+    register(m);
+  }
+  return m;
+}
+function release(s) {
+  stopSources(s);
+  clearTimeout(s.blockTimer);
+  if (s.raf) cancelAnimationFrame(s.raf);
+  unsubscribe.get(s)?.();
+  const m = members.get(s);
+  if (m) unregister(m);
+}
+
+// src/state.js
+function freshStream(debugOn) {
+  return {
+    chunks: [],
+    contiguousEnd: 0,
+    bufferedEnd: 0,
+    list: wordList(),
+    alignedChars: 0,
+    seenLanes: [],
+    streamDone: false,
+    mode: "idle",
+    userPaused: false,
+    autoplay: false,
+    terminal: "",
+    anchorMedia: 0,
+    anchorCtx: 0,
+    current: -1,
+    debug: debugLog(debugOn)
+  };
+}
+function createPlayer(id, model, debugOn) {
+  return Object.assign(freshStream(debugOn), {
+    id,
+    model,
+    queueId: String(model.get("queue_id") || ""),
+    wantsNow: false,
+    ctx: null,
+    out: null,
+    sources: /* @__PURE__ */ new Set(),
+    views: /* @__PURE__ */ new Set(),
+    raf: 0,
+    blocked: false,
+    blockTimer: 0,
+    text: String(model.get("text") || ""),
+    kernel: String(model.get("status") || "idle"),
+    kernelMessage: String(model.get("status_message") || "")
+  });
+}
+function lanesOf(s) {
+  const declared = (s.model.get("lanes") || []).map((l) => ({ id: String(l.id), label: String(l.label ?? l.id) }));
+  for (const id of s.seenLanes) if (!declared.some((l) => l.id === id)) declared.push({ id, label: id });
+  return declared;
+}
+function labelOf(s, lane) {
+  return lanesOf(s).find((l) => l.id === lane)?.label ?? lane;
+}
+var LANE_COLORS = 6;
+function colorOf(s, lane) {
+  return Math.max(0, lanesOf(s).findIndex((l) => l.id === lane)) % LANE_COLORS;
+}
+
+// src/pcm.js
+function asDataView(data) {
+  if (!data) return new DataView(new ArrayBuffer(0));
+  if (data instanceof DataView) return data;
+  if (data instanceof ArrayBuffer) return new DataView(data);
+  return new DataView(data.buffer, data.byteOffset, data.byteLength);
+}
+function int16ToFloat(view, out) {
+  const n = view.byteLength >> 1;
+  const f = out || new Float32Array(n);
+  if (view.byteOffset % 2 === 0) {
+    const s = new Int16Array(view.buffer, view.byteOffset, n);
+    for (let i = 0; i < n; i++) f[i] = s[i] / 32768;
+  } else {
+    for (let i = 0; i < n; i++) f[i] = view.getInt16(2 * i, true) / 32768;
+  }
+  return f;
+}
+function wavFile(pieces, rate) {
+  const total = pieces.reduce((n, p) => Math.max(n, p.startSample + p.samples.length), 0);
+  const out = new ArrayBuffer(44 + 2 * total);
+  const head = new DataView(out);
+  const pcm = new Int16Array(out, 44, total);
+  for (const p of pieces) {
+    const s = p.samples;
+    for (let i = 0; i < s.length; i++) pcm[p.startSample + i] = Math.max(-32768, Math.min(32767, Math.round(s[i] * 32768)));
+  }
+  const ascii = (at, str) => {
+    for (let i = 0; i < str.length; i++) head.setUint8(at + i, str.charCodeAt(i));
+  };
+  ascii(0, "RIFF");
+  head.setUint32(4, 36 + 2 * total, true);
+  ascii(8, "WAVE");
+  ascii(12, "fmt ");
+  head.setUint32(16, 16, true);
+  head.setUint16(20, 1, true);
+  head.setUint16(22, 1, true);
+  head.setUint32(24, rate, true);
+  head.setUint32(28, rate * 2, true);
+  head.setUint16(32, 2, true);
+  head.setUint16(34, 16, true);
+  ascii(36, "data");
+  head.setUint32(40, 2 * total, true);
+  return out;
+}
+
+// src/stream.js
+function recomputeEnds(s) {
+  const ends = audioEnds(s.chunks, s.streamDone);
+  s.bufferedEnd = ends.buffered;
+  s.contiguousEnd = ends.contiguous;
+}
+function makeChunk(lane, at, bytes, rate) {
+  const n = bytes.byteLength >> 1;
+  let buffer = null, samples;
+  if (n && typeof AudioBuffer !== "undefined") {
+    buffer = makeBuffer(n, rate);
+    samples = int16ToFloat(bytes, buffer.getChannelData(0));
+  } else samples = int16ToFloat(bytes);
+  return { lane, at, rate, buffer, samples, dur: n / rate * 1e3, log: null };
+}
+function insertChunk(s, c) {
+  let i = s.chunks.length;
+  while (i > 0 && s.chunks[i - 1].at > c.at) i--;
+  s.chunks.splice(i, 0, c);
+  recomputeEnds(s);
+}
+function seeLane(s, lane) {
+  if (!s.seenLanes.includes(lane)) s.seenLanes.push(lane);
+}
+function registerWords(s, words) {
+  for (const w of words) seeLane(s, w.lane);
+  const { words: made, outOfOrder } = addWords(s.list, words);
+  for (const v of s.views) v.addWords(made);
+  if (outOfOrder) {
+    s.current = -1;
+    for (const v of s.views) v.restyle();
+    highlight(s, true);
+  }
+}
+function onChunk(s, msg, bytes) {
+  const lane = String(msg.lane ?? "speech");
+  const at = +msg.at_ms || 0;
+  seeLane(s, lane);
+  const before = s.contiguousEnd;
+  const c = makeChunk(lane, at, bytes, +msg.sample_rate || 22050);
+  c.log = logChunk(s.debug, at);
+  insertChunk(s, c);
+  const grow = msg.grow;
+  if (grow && typeof grow === "object") {
+    const w = growWord(s.list, +grow.index, String(grow.text), +grow.end_ms);
+    if (w) for (const v of s.views) v.growWord(w);
+  }
+  registerWords(s, (msg.words || []).map((w) => ({ lane, text: String(w.text), start: +w.start_ms, end: +w.end_ms })));
+  if (Number.isFinite(+msg.aligned_chars)) s.alignedChars = +msg.aligned_chars;
+  if (c.buffer) {
+    if (audible(s)) scheduleArrival(s, c, before);
+    else if (s.mode === "idle" && !s.userPaused && !s.terminal) {
+      s.autoplay = true;
+      if (s.wantsNow) {
+        s.wantsNow = false;
+        playByHand(s, 0);
+      } else pump();
+    }
+  }
+  for (const v of s.views) v.setText();
+  wake(s);
+  refresh(s);
+}
+function endStream(s) {
+  if (s.streamDone) return;
+  s.streamDone = true;
+  recomputeEnds(s);
+  if (s.mode === "waiting") s.mode = "playing";
+  checkEnd(s);
+  pump();
+}
+function begin(s, msg) {
+  stopSources(s);
+  const wantsNow = s.wantsNow;
+  Object.assign(s, freshStream(s.debug.on));
+  s.wantsNow = wantsNow;
+  s.kernel = "connecting";
+  s.kernelMessage = "";
+  if (typeof msg.text === "string") s.text = msg.text;
+  for (const v of s.views) v.reset();
+  join(memberOf(s), !!msg.interrupt);
+  for (const v of s.views) v.setText();
+  refresh(s);
+}
+function onMessage(s, msg, buffers) {
+  if (!msg || typeof msg !== "object") return;
+  switch (msg.type) {
+    case "begin":
+      begin(s, msg);
+      break;
+    case "chunk":
+      onChunk(s, msg, asDataView(buffers && buffers[0]));
+      break;
+    case "text":
+      s.text += String(msg.text ?? "");
+      for (const v of s.views) v.setText();
+      break;
+    case "status":
+      setKernelStatus(s, String(msg.status), String(msg.message || ""));
+      break;
+    case "stop":
+      silence(s, "interrupted");
+      pump();
+      break;
+    default:
+      break;
+  }
+}
+function setKernelStatus(s, status, message) {
+  s.kernel = status;
+  s.kernelMessage = message;
+  if (status === "done" || status === "error") endStream(s);
+  for (const v of s.views) v.setText();
+  refresh(s);
+}
+function restore(s) {
+  const words = s.model.get("words") || [];
+  if (s.chunks.length || s.list.words.length || !words.length) return;
+  const bytes = asDataView(s.model.get("audio"));
+  if (bytes.byteLength >= 2) insertChunk(s, makeChunk("speech", 0, bytes, s.model.get("sample_rate") || 22050));
+  registerWords(s, words.map((w) => ({
+    lane: String(w.lane ?? "speech"),
+    text: String(w.text),
+    start: +w.start_ms,
+    end: +w.end_ms
+  })));
+  s.alignedChars = s.list.words.reduce((n, w) => n + nonSpaceCount(w.text), 0);
+  endStream(s);
+}
+
+// src/dom.js
+function h(tag, cls, text) {
+  const el = document.createElement(tag);
+  if (cls) el.className = cls;
+  if (text !== void 0) el.textContent = text;
+  return el;
+}
+function button(cls, text, label) {
+  const b = h("button", `enb-btn ${cls}`, text);
+  b.type = "button";
+  b.title = label;
+  b.setAttribute("aria-label", label);
+  return b;
+}
+
+// src/format.js
+function clock(ms) {
+  const t = Math.max(0, ms) / 1e3;
+  return `${Math.floor(t / 60)}:${(t % 60).toFixed(1).padStart(4, "0")}`;
+}
+function sig2(x) {
+  return String(Number(x.toPrecision(2)));
+}
+function readout(m) {
+  const parts = [];
+  if (m.ttfa_ms != null) parts.push(`first audio ${Math.round(m.ttfa_ms)} ms`);
+  if (m.rtf != null && Number.isFinite(+m.rtf)) {
+    const rtf = +m.rtf;
+    parts.push(rtf > 0 && rtf < 1 ? `RTF ${sig2(rtf)} (\xD7${sig2(1 / rtf).replace(/\.\d+$/, "")} real time)` : `RTF ${sig2(rtf)}`);
+  }
+  if (m.audio_ms != null) parts.push(`${(m.audio_ms / 1e3).toFixed(1)} s audio`);
+  return parts.join(" \xB7 ");
+}
+function tickLabel(ms, step) {
+  const secs = ms / 1e3;
+  if (step < 1e3) return secs.toFixed(1);
+  return `${Math.floor(secs / 60)}:${String(Math.floor(secs % 60)).padStart(2, "0")}`;
+}
+var STEPS = [500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5];
+var MIN_GAP_PX = 60;
+var LABEL_PX = 36;
+function axisTicks(totalMs, width) {
+  if (!(width > 0) || !(totalMs > 0)) return [];
+  const scale = width / totalMs;
+  const step = STEPS.find((ms) => ms * scale >= MIN_GAP_PX) || STEPS[STEPS.length - 1];
+  const ticks = [];
+  for (let ms = 0; ms * scale <= width - 2 * LABEL_PX; ms += step) {
+    ticks.push({ x: Math.round(ms * scale) + 0.5, label: tickLabel(ms, step), align: "left" });
+  }
+  ticks.push({ x: width - 0.5, label: clock(totalMs), align: "right" });
+  return ticks;
+}
+var STATUS_TEXT = {
+  idle: "ready",
+  queued: "queued",
+  connecting: "connecting\u2026",
+  streaming: "streaming",
+  buffering: "buffering\u2026",
+  playing: "playing",
+  paused: "paused",
+  done: "done",
+  stopped: "stopped",
+  interrupted: "interrupted",
+  error: "error"
+};
+function statusLine(p) {
+  const status = deriveStatus(p);
+  let text = STATUS_TEXT[status] || status;
+  if (status === "error") text = `error: ${p.message || "unknown error"}`;
+  else if (p.message && p.kernel !== "error" && status !== "buffering") text = `${text}: ${p.message}`;
+  return { status: status === "buffering" ? "streaming" : status, text };
+}
+function deriveStatus(p) {
+  if (p.terminal) return p.terminal;
+  if (p.kernel === "error") return "error";
+  if (p.mode === "ended") return "done";
+  if (p.mode === "paused") return "paused";
+  if (p.queued && p.mode !== "playing" && p.mode !== "waiting") return "queued";
+  if (p.mode === "waiting") return p.kernel === "done" ? "playing" : "buffering";
+  if (p.mode === "playing") return p.kernel === "done" ? "playing" : "streaming";
+  if (p.kernel === "connecting" || p.kernel === "streaming" || p.kernel === "done") return p.kernel;
+  return "idle";
+}
+
+// src/controls.js
+function controlsView(s) {
+  const play = button("enb-play", "\u25B6", "Play");
+  const stop = button("enb-stop", "\u25A0", "Stop");
+  const time = h("span", "enb-clock", "0:00.0 / 0:00.0");
+  const status = h("span", "enb-status");
+  status.setAttribute("role", "status");
+  const endpoint = h("span", "enb-endpoint");
+  const meter = h("span", "enb-readout");
+  meter.title = "Time to first audio and real-time factor (synthesis time \xF7 audio length)";
+  const again = button("enb-again", "\u21BB Speak again", "Speak the cell again");
+  const wav = button("enb-wav", "\u2913 WAV", "Download the audio (WAV)");
+  const vtt = button("enb-vtt", "\u2913 VTT", "Download the captions (WebVTT)");
+  const bar = h("div", "enb-bar");
+  bar.append(play, stop, time, status, endpoint, meter, again, wav, vtt);
+  const unlockBtn = button("enb-unlock", "\u{1F507} The browser blocked audio. Click to enable audio.", "Click to enable audio");
+  unlockBtn.hidden = true;
+  let shownClock = "";
+  return {
+    bar,
+    unlockBtn,
+    play,
+    stop,
+    again,
+    wav,
+    vtt,
+    /** @param {number} t @param {number} total */
+    frame(t, total) {
+      const text = `${clock(t)} / ${clock(s.streamDone ? s.bufferedEnd : total)}`;
+      if (text !== shownClock) {
+        time.textContent = text;
+        shownClock = text;
+      }
+    },
+    /** @param {HTMLElement} root */
+    refresh(root) {
+      const playing = audible(s);
+      play.textContent = playing ? "\u275A\u275A" : "\u25B6";
+      play.setAttribute("aria-label", playing ? "Pause" : "Play");
+      play.title = playing ? "Pause (space)" : "Play (space)";
+      play.disabled = !s.chunks.length;
+      stop.disabled = !s.chunks.length;
+      unlockBtn.hidden = !s.blocked;
+      const m = memberOf(s);
+      const line = statusLine({
+        kernel: s.kernel,
+        message: s.kernelMessage,
+        mode: s.mode,
+        terminal: s.terminal,
+        queued: !playing && (m.pending() || s.autoplay) && waiting(m)
+      });
+      if (status.textContent !== line.text) status.textContent = line.text;
+      status.dataset.status = line.status;
+      root.dataset.status = line.status;
+      root.dataset.mode = s.blocked ? "blocked" : s.mode;
+      const label = String(s.model.get("endpoint_label") || "");
+      if (endpoint.textContent !== label) {
+        endpoint.textContent = label;
+        endpoint.title = label ? `Speaking through ${label}` : "";
+      }
+      endpoint.hidden = !label;
+      meter.textContent = readout(s.model.get("metrics") || {});
+      const kernelIdle = s.kernel === "done" || s.kernel === "error" || s.kernel === "idle";
+      again.disabled = !kernelIdle;
+      wav.disabled = !s.chunks.length;
+      vtt.disabled = !s.model.get("captions");
+    },
+    /** The position shown by keyboard seeks. */
+    now: () => mediaTime(s)
+  };
+}
+
+// src/downloads.js
+function wavBlob(s) {
+  const rate = s.chunks[0]?.rate || s.model.get("sample_rate") || 22050;
+  const pieces = s.chunks.map((c) => ({ startSample: Math.round(c.at * rate / 1e3), samples: c.samples }));
+  return new Blob([wavFile(pieces, rate)], { type: "audio/wav" });
+}
+function captions(s) {
+  return String(s.model.get("captions") || "");
+}
+function download(blob, name) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.style.display = "none";
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1e4);
+}
+
+// src/timeline.js
+var ROW_H = 16;
+var ROW_GAP = 4;
+var AXIS_H = 16;
+function timelineView(s, wake2) {
+  const root = h("div", "enb-timeline");
+  const labels = h("div", "enb-labels");
+  const track = h("div", "enb-track");
+  const progress = h("div", "enb-progress");
+  const buffered = h("div", "enb-buffered");
+  const played = h("div", "enb-played");
+  progress.append(buffered, played);
+  const canvas = h("canvas", "enb-canvas");
+  const playhead = h("div", "enb-playhead");
+  track.append(progress, canvas, playhead);
+  root.append(labels, track);
+  root.title = "Click to play from here";
+  let width = 0, dirty = true, laneKey = "";
+  let countedText = "", textChars = 0;
+  const shown = { played: -1, head: -1, buffered: -1 };
+  let colors = null;
+  const resize = new ResizeObserver((entries) => {
+    const w = Math.round(entries[0].contentRect.width);
+    if (w !== width) {
+      width = w;
+      dirty = true;
+      wake2();
+    }
+  });
+  resize.observe(track);
+  function total() {
+    if (s.streamDone || lanesOf(s).length > 1) return Math.max(s.bufferedEnd, 1);
+    if (countedText !== s.text) {
+      countedText = s.text;
+      textChars = nonSpaceCount(s.text);
+    }
+    return estimateTotal(s.bufferedEnd, s.alignedChars, textChars);
+  }
+  function readColors(themed) {
+    const cs = getComputedStyle(themed);
+    const v = (name, fallback) => cs.getPropertyValue(name).trim() || fallback;
+    const lanes = [];
+    for (let i = 0; i < LANE_COLORS; i++) lanes.push(v(`--enb-lane-${i}`, "#1976d2"));
+    colors = {
+      lane: v("--enb-bg2", "#eee"),
+      lanes,
+      spoken: v("--enb-block-spoken", "#90caf9"),
+      current: v("--enb-fg1", "#000"),
+      muted: v("--enb-muted", "#777"),
+      font: `10px ${cs.fontFamily || "sans-serif"}`
+    };
+    return colors;
+  }
+  function syncLanes() {
+    const lanes = lanesOf(s);
+    const key = lanes.map((l) => `${l.id}\0${l.label}`).join("");
+    if (key === laneKey) return lanes;
+    laneKey = key;
+    labels.textContent = "";
+    for (const l of lanes) {
+      const row = h("div", "enb-lane", l.label);
+      row.dataset.lane = l.id;
+      row.dataset.color = String(colorOf(s, l.id));
+      labels.appendChild(row);
+    }
+    dirty = true;
+    return lanes;
+  }
+  function draw() {
+    dirty = false;
+    if (root.hidden || !width) return;
+    const c = colors || readColors(root);
+    const lanes = syncLanes();
+    const rows = Math.max(1, lanes.length);
+    const cssH = rows * (ROW_H + ROW_GAP) + AXIS_H;
+    const dpr = globalThis.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(cssH * dpr)) {
+      canvas.width = Math.round(width * dpr);
+      canvas.height = Math.round(cssH * dpr);
+      canvas.style.height = `${cssH}px`;
+    }
+    const g = canvas.getContext("2d");
+    if (!g) return;
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, width, cssH);
+    const rowOf = new Map(lanes.map((l, i) => [l.id, i]));
+    g.fillStyle = c.lane;
+    for (let i = 0; i < rows; i++) g.fillRect(0, i * (ROW_H + ROW_GAP), width, ROW_H);
+    const all = total(), scale = width / all;
+    const order = s.list.order;
+    const current = s.current >= 0 ? order[s.current] : null;
+    for (let p = 0; p < order.length; p++) {
+      const w = order[p];
+      const row = rowOf.get(w.lane) ?? 0;
+      g.fillStyle = c.lanes[colorOf(s, w.lane)];
+      g.globalAlpha = w === current || p < s.current ? 1 : 0.4;
+      const x = w.start * scale, y = row * (ROW_H + ROW_GAP) + 3;
+      g.fillRect(x, y, Math.max(1, (w.end - w.start) * scale - 1), ROW_H - 6);
+      if (w === current) {
+        g.fillStyle = c.current;
+        g.fillRect(x, y + ROW_H - 7, Math.max(2, (w.end - w.start) * scale - 1), 2);
+      }
+    }
+    g.globalAlpha = 1;
+    const y0 = rows * (ROW_H + ROW_GAP);
+    g.fillStyle = c.muted;
+    g.font = c.font;
+    g.textBaseline = "top";
+    for (const t of axisTicks(s.bufferedEnd > 0 ? all : 0, width)) {
+      g.fillRect(Math.min(t.x, width - 1), y0, 1, 4);
+      g.textAlign = t.align;
+      g.fillText(t.label, t.align === "left" ? t.x + 2 : width - 1, y0 + 4);
+    }
+  }
+  return {
+    root,
+    track,
+    total,
+    changed() {
+      dirty = true;
+    },
+    recolor() {
+      colors = null;
+      dirty = true;
+    },
+    /** @param {boolean} hidden */
+    setHidden(hidden) {
+      root.hidden = hidden;
+    },
+    syncLanes,
+    /** @param {number} t */
+    frame(t) {
+      const all = total();
+      const headX = Math.round(t / all * width * 2) / 2;
+      if (headX !== shown.head) {
+        playhead.style.transform = `translateX(${headX}px)`;
+        shown.head = headX;
+      }
+      const p = Math.round(t / all * 1e3) / 1e3, b = Math.round(s.bufferedEnd / all * 1e3) / 1e3;
+      if (p !== shown.played) {
+        played.style.transform = `scaleX(${p})`;
+        shown.played = p;
+      }
+      if (b !== shown.buffered) {
+        buffered.style.transform = `scaleX(${b})`;
+        shown.buffered = b;
+      }
+      if (dirty) draw();
+    },
+    /** The media time under a click. @param {number} clientX */
+    timeAt(clientX) {
+      const rect = track.getBoundingClientRect();
+      return (clientX - rect.left) / Math.max(1, rect.width) * total();
+    },
+    dispose() {
+      resize.disconnect();
+    }
+  };
+}
+
+// src/transcript.js
+var PENDING_SHOWN = 600;
+var DOM_BATCH = 500;
+var FOLLOW_PAUSE_MS = 4e3;
+function transcriptView(s, changed) {
+  const box = h("div", "enb-transcript");
+  box.setAttribute("aria-hidden", "true");
+  const pending = h("span", "enb-pending");
+  const plain = h("div", "enb-sr-only");
+  plain.setAttribute("aria-live", "polite");
+  plain.setAttribute("aria-label", "Transcript");
+  let plainText = "";
+  const spans = [];
+  let paragraph = null;
+  let paragraphLane = null;
+  let userScrolledAt = -1e9;
+  const queue = [];
+  let flushing = 0;
+  function follow(span) {
+    if (!span || performance.now() - userScrolledAt < FOLLOW_PAUSE_MS || box.scrollHeight <= box.clientHeight) return;
+    const top = span.offsetTop, bottom = top + span.offsetHeight;
+    if (top < box.scrollTop || bottom > box.scrollTop + box.clientHeight) box.scrollTop = Math.max(0, top - box.clientHeight / 3);
+  }
+  function placePending() {
+    const host = paragraph || box;
+    if (!pending.textContent) {
+      if (pending.parentNode) pending.remove();
+    } else if (pending.parentNode !== host || host.lastChild !== pending) host.appendChild(pending);
+  }
+  function appendWords(words) {
+    if (!words.length) return;
+    const order = s.list.order;
+    const current = s.current >= 0 ? order[s.current] : null;
+    const frag = document.createDocumentFragment();
+    if (pending.parentNode) pending.remove();
+    for (const w of words) {
+      if (!paragraph || w.lane !== paragraphLane) {
+        paragraph = h("p", "enb-turn");
+        const speaker = h("span", "enb-speaker", `${labelOf(s, w.lane)}: `);
+        speaker.dataset.color = String(colorOf(s, w.lane));
+        paragraph.appendChild(speaker);
+        paragraphLane = w.lane;
+        frag.appendChild(paragraph);
+      }
+      const cls = current === w ? "enb-word enb-current" : current && w.start < current.start ? "enb-word enb-spoken" : "enb-word";
+      const span = h("span", cls, w.text);
+      span.dataset.i = String(w.index);
+      if (paragraph.lastElementChild?.classList.contains("enb-word")) paragraph.append(" ");
+      paragraph.append(span);
+      spans[w.index] = span;
+    }
+    box.appendChild(frag);
+    placePending();
+    changed();
+  }
+  function flushQueue() {
+    flushing = 0;
+    appendWords(queue.splice(0, DOM_BATCH));
+    if (queue.length) flushing = requestAnimationFrame(flushQueue);
+  }
+  box.addEventListener("wheel", () => {
+    userScrolledAt = performance.now();
+  }, { passive: true });
+  box.addEventListener("touchmove", () => {
+    userScrolledAt = performance.now();
+  }, { passive: true });
+  return {
+    box,
+    plain,
+    reset() {
+      queue.length = 0;
+      if (flushing) {
+        cancelAnimationFrame(flushing);
+        flushing = 0;
+      }
+      box.textContent = "";
+      spans.length = 0;
+      paragraph = null;
+      paragraphLane = null;
+    },
+    /** @param {Word[]} words */
+    addWords(words) {
+      if (queue.length || words.length > DOM_BATCH) {
+        for (const w of words) queue.push(w);
+        if (!flushing) flushQueue();
+      } else appendWords(words);
+    },
+    /** @param {Word} w */
+    growWord(w) {
+      if (spans[w.index]) spans[w.index].textContent = w.text;
+    },
+    /** Only the words between the old and the new position change class. @param {number} previous @param {number} k */
+    moveHighlight(previous, k) {
+      const order = s.list.order;
+      const lo = Math.max(0, Math.min(previous, k)), hi = Math.max(previous, k);
+      for (let p = lo; p <= hi && p < order.length; p++) spans[order[p].index]?.classList.toggle("enb-spoken", p < k);
+      if (previous >= 0 && order[previous]) spans[order[previous].index]?.classList.remove("enb-current");
+      if (k >= 0) {
+        const span = spans[order[k].index];
+        span?.classList.add("enb-current");
+        follow(span);
+      }
+    },
+    restyle() {
+      const order = s.list.order;
+      for (let p = 0; p < order.length; p++) {
+        const span = spans[order[p].index];
+        span?.classList.remove("enb-current");
+        span?.classList.toggle("enb-spoken", p < s.current);
+      }
+    },
+    setText() {
+      const text = s.text;
+      if (text !== plainText) {
+        if (text.startsWith(plainText)) plain.appendChild(document.createTextNode(text.slice(plainText.length)));
+        else plain.textContent = text;
+        plainText = text;
+      }
+      const tail = !s.streamDone && lanesOf(s).length <= 1 ? pendingTail(text, s.alignedChars, PENDING_SHOWN, spans.length > 0) : "";
+      if (pending.textContent !== tail) pending.textContent = tail;
+      placePending();
+    },
+    hasPending: () => !!pending.parentNode,
+    /** The word index a click landed on, if any. @param {EventTarget | null} target */
+    wordIndexAt(target) {
+      const i = target instanceof HTMLElement ? target.dataset.i : void 0;
+      return i === void 0 ? -1 : +i;
+    },
+    dispose() {
+      if (flushing) cancelAnimationFrame(flushing);
+    }
+  };
+}
+
+// src/view.js
+var SEEK_STEP_MS = 2e3;
+function makeView(s, el) {
+  const model = s.model;
+  const root = h("div", "enb-player");
+  root.tabIndex = 0;
+  root.setAttribute("role", "region");
+  root.setAttribute("aria-label", "Speech player. Space plays or pauses, arrow keys seek.");
+  root.setAttribute("data-lm-suppress-shortcuts", "true");
+  root.dataset.playerId = s.id;
+  const controls = controlsView(s);
+  const timeline = timelineView(s, () => wake(s));
+  const transcript = transcriptView(s, () => timeline.changed());
+  root.append(controls.bar, controls.unlockBtn, transcript.box, timeline.root, transcript.plain);
+  el.appendChild(root);
+  const recolor = () => {
+    timeline.recolor();
+    wake(s);
+  };
+  const themeWatch = new MutationObserver(recolor);
+  themeWatch.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name", "class"] });
+  const scheme = typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: dark)") : null;
+  scheme?.addEventListener("change", recolor);
+  const view = {
+    root,
+    reset() {
+      transcript.reset();
+      timeline.changed();
+      view.setText();
+    },
+    addWords(words) {
+      transcript.addWords(words);
+    },
+    growWord(w) {
+      transcript.growWord(w);
+      timeline.changed();
+    },
+    moveHighlight(previous, k) {
+      transcript.moveHighlight(previous, k);
+      timeline.changed();
+    },
+    restyle() {
+      transcript.restyle();
+      timeline.changed();
+    },
+    setText() {
+      transcript.setText();
+      timeline.changed();
+    },
+    frame(t) {
+      controls.frame(t, timeline.total());
+      timeline.frame(t);
+    },
+    refresh() {
+      controls.refresh(root);
+      timeline.setHidden(model.get("show_timeline") === false);
+      root.classList.toggle("enb-multi", lanesOf(s).length > 1);
+      timeline.syncLanes();
+      if (s.streamDone && transcript.hasPending()) transcript.setText();
+      timeline.changed();
+    },
+    dispose() {
+      transcript.dispose();
+      timeline.dispose();
+      themeWatch.disconnect();
+      scheme?.removeEventListener("change", recolor);
+      root.remove();
+    }
+  };
+  root.addEventListener("pointerdown", () => {
+    if (s.blocked || s.ctx?.state === "suspended") unlock(s);
+  });
+  controls.play.addEventListener("click", () => togglePlay(s));
+  controls.stop.addEventListener("click", () => stopByUser(s));
+  controls.unlockBtn.addEventListener("click", () => {
+    unlock(s);
+    if (s.mode !== "playing" && s.mode !== "waiting") playByHand(s);
+  });
+  controls.again.addEventListener("click", () => {
+    s.wantsNow = true;
+    unlock(s);
+    model.send({ type: "speak_again" });
+  });
+  controls.wav.addEventListener("click", () => download(wavBlob(s), "speech.wav"));
+  controls.vtt.addEventListener("click", () => download(new Blob([captions(s)], { type: "text/vtt" }), "speech.vtt"));
+  transcript.box.addEventListener("click", (e) => {
+    const i = transcript.wordIndexAt(e.target);
+    if (i >= 0 && s.list.words[i]) playByHand(s, s.list.words[i].start);
+  });
+  timeline.root.addEventListener("click", (e) => playByHand(s, timeline.timeAt(e.clientX)));
+  root.addEventListener("keydown", (e) => {
+    if (e.target instanceof HTMLButtonElement && (e.key === " " || e.key === "Enter")) return;
+    let handled = true;
+    if (e.key === " " || e.key === "k") togglePlay(s);
+    else if (e.key === "ArrowRight") seek(s, controls.now() + SEEK_STEP_MS);
+    else if (e.key === "ArrowLeft") seek(s, controls.now() - SEEK_STEP_MS);
+    else if (e.key === "Home") seek(s, 0);
+    else if (e.key === "End") seek(s, s.contiguousEnd);
+    else handled = false;
+    if (handled) {
+      e.preventDefault();
+      e.stopPropagation();
+    }
+  });
+  transcript.addWords(s.list.words);
+  view.setText();
+  transcript.restyle();
+  if (s.current >= 0) transcript.moveHighlight(s.current, s.current);
+  view.refresh();
+  return view;
+}
+
+// src/index.js
+var players = /* @__PURE__ */ new Map();
+function debugHandle(s) {
+  return {
+    audioTime: () => mediaTime(s),
+    get chunksReceived() {
+      return s.debug.chunksReceived;
+    },
+    get firstChunkAt() {
+      return s.debug.firstChunkAt;
+    },
+    get firstScheduledAt() {
+      return s.debug.firstScheduledAt;
+    },
+    get highlightedIndex() {
+      return s.current >= 0 ? s.list.order[s.current].index : -1;
+    },
+    get state() {
+      return s.blocked ? "blocked" : s.mode;
+    },
+    // idle|playing|waiting|paused|ended|blocked
+    get status() {
+      return s.views.size ? [...s.views][0].root.dataset.status : void 0;
+    },
+    get info() {
+      return {
+        mode: s.mode,
+        blocked: s.blocked,
+        ctx: s.ctx ? s.ctx.state : null,
+        bufferedEnd: s.bufferedEnd,
+        contiguousEnd: s.contiguousEnd,
+        streamDone: s.streamDone,
+        chunks: s.chunks.length,
+        lanes: lanesOf(s).map((l) => l.id),
+        views: s.views.size,
+        seq: memberOf(s).seq,
+        terminal: s.terminal
+      };
+    },
+    get out() {
+      return s.out;
+    },
+    // the player's gain node: its sources feed it
+    get words() {
+      return s.list.words.map((w) => ({ text: w.text, start: w.start, end: w.end, lane: w.lane }));
+    },
+    // performance.now() when each chunk arrived and when it was scheduled: [{at_ms, receivedAt, scheduledAt}]
+    get chunkLog() {
+      return s.debug.chunkLog.map((c) => ({ ...c }));
+    },
+    // per highlight change: how far (media ms) past the word's start the highlight reached it
+    get lags() {
+      return s.debug.lags.slice();
+    },
+    // per animation frame while playing: performance.now(), media ms, and the highlight's lag then
+    get frames() {
+      return { at: s.debug.frameAt.slice(), media: s.debug.frameMedia.slice(), lag: s.debug.frameLag.slice() };
+    }
+  };
+}
+function stateFor(model) {
+  const id = String(model.get("player_id") || "default");
+  let s = players.get(id);
+  if (!s) {
+    s = createPlayer(id, model, debugWanted(model));
+    players.set(id, s);
+    memberOf(s);
+    if (s.debug.on) handles()[id] = debugHandle(s);
+  }
+  return s;
+}
+var index_default = {
+  /** @param {{model: Model}} args */
+  initialize({ model }) {
+    const s = stateFor(model);
+    s.model = model;
+    s.text = model.get("text") || s.text;
+    const st = model.get("status");
+    if (st === "done" || st === "error") restore(s);
+    const onCustom = (msg, buffers) => onMessage(s, msg, buffers);
+    const onStatus = () => setKernelStatus(s, String(model.get("status")), String(model.get("status_message") || ""));
+    const onText = () => {
+      s.text = model.get("text") || "";
+      for (const v of s.views) v.setText();
+    };
+    const onChange = () => refresh(s);
+    const changes = [
+      "change:metrics",
+      "change:show_timeline",
+      "change:lanes",
+      "change:captions",
+      "change:endpoint_label"
+    ];
+    model.on("msg:custom", onCustom);
+    model.on("change:status", onStatus);
+    model.on("change:status_message", onStatus);
+    model.on("change:text", onText);
+    for (const ev of changes) model.on(ev, onChange);
+    return () => {
+      model.off("msg:custom", onCustom);
+      model.off("change:status", onStatus);
+      model.off("change:status_message", onStatus);
+      model.off("change:text", onText);
+      for (const ev of changes) model.off(ev, onChange);
+      release(s);
+      players.delete(s.id);
+      if (s.debug.on) delete handles()[s.id];
+    };
+  },
+  /** @param {{model: Model, el: HTMLElement}} args */
+  render({ model, el }) {
+    const s = stateFor(model);
+    if (!s.chunks.length && !s.list.words.length) restore(s);
+    try {
+      ensureAudio(s);
+    } catch (_) {
+    }
+    const view = makeView(s, el);
+    s.views.add(view);
+    if (s.debug.on) el.__elevenPlayer = handles()[s.id];
+    wake(s);
+    return () => {
+      view.dispose();
+      s.views.delete(view);
+      if (!s.views.size && s.raf) {
+        cancelAnimationFrame(s.raf);
+        s.raf = 0;
+      }
+    };
+  }
+};
+export {
+  index_default as default
+};

@@ -1,0 +1,66 @@
+// @ts-check
+// The control bar: play/pause, stop, clock, status line, the endpoint speaking, readout, speak again,
+// downloads; and the "click to enable audio" button when the browser blocked audio.
+import { mediaTime } from "./clock.js";
+import { button, h } from "./dom.js";
+import { clock, readout, statusLine } from "./format.js";
+import { audible, memberOf } from "./playback.js";
+import * as queue from "./queue.js";
+
+/** @typedef {import("./state.js").Player} Player */
+
+/** @param {Player} s */
+export function controlsView(s) {
+  const play = button("enb-play", "▶", "Play");
+  const stop = button("enb-stop", "■", "Stop");
+  const time = h("span", "enb-clock", "0:00.0 / 0:00.0");
+  const status = h("span", "enb-status");
+  status.setAttribute("role", "status");
+  const endpoint = h("span", "enb-endpoint");
+  const meter = h("span", "enb-readout");
+  meter.title = "Time to first audio and real-time factor (synthesis time ÷ audio length)";
+  const again = button("enb-again", "↻ Speak again", "Speak the cell again");
+  const wav = button("enb-wav", "⤓ WAV", "Download the audio (WAV)");
+  const vtt = button("enb-vtt", "⤓ VTT", "Download the captions (WebVTT)");
+  const bar = h("div", "enb-bar");
+  bar.append(play, stop, time, status, endpoint, meter, again, wav, vtt);
+  const unlockBtn = button("enb-unlock", "🔇 The browser blocked audio. Click to enable audio.", "Click to enable audio");
+  unlockBtn.hidden = true;
+  let shownClock = "";
+
+  return {
+    bar, unlockBtn, play, stop, again, wav, vtt,
+    /** @param {number} t @param {number} total */
+    frame(t, total) {
+      const text = `${clock(t)} / ${clock(s.streamDone ? s.bufferedEnd : total)}`;
+      if (text !== shownClock) { time.textContent = text; shownClock = text; }
+    },
+    /** @param {HTMLElement} root */
+    refresh(root) {
+      const playing = audible(s);
+      play.textContent = playing ? "❚❚" : "▶";
+      play.setAttribute("aria-label", playing ? "Pause" : "Play");
+      play.title = playing ? "Pause (space)" : "Play (space)";
+      play.disabled = !s.chunks.length;
+      stop.disabled = !s.chunks.length;
+      unlockBtn.hidden = !s.blocked;
+      const m = memberOf(s);
+      const line = statusLine({ kernel: s.kernel, message: s.kernelMessage, mode: s.mode, terminal: s.terminal,
+                                queued: !playing && (m.pending() || s.autoplay) && queue.waiting(m) });
+      if (status.textContent !== line.text) status.textContent = line.text;
+      status.dataset.status = line.status;
+      root.dataset.status = line.status;
+      root.dataset.mode = s.blocked ? "blocked" : s.mode;
+      const label = String(s.model.get("endpoint_label") || "");
+      if (endpoint.textContent !== label) { endpoint.textContent = label; endpoint.title = label ? `Speaking through ${label}` : ""; }
+      endpoint.hidden = !label;
+      meter.textContent = readout(s.model.get("metrics") || {});
+      const kernelIdle = s.kernel === "done" || s.kernel === "error" || s.kernel === "idle";
+      again.disabled = !kernelIdle;
+      wav.disabled = !s.chunks.length;
+      vtt.disabled = !s.model.get("captions");
+    },
+    /** The position shown by keyboard seeks. */
+    now: () => mediaTime(s),
+  };
+}

@@ -1,0 +1,198 @@
+// @ts-check
+// Audio scheduling: each chunk becomes an AudioBufferSourceNode started at its place on the AudioContext
+// clock, so consecutive chunks play gaplessly. Play, pause, seek and stop, by the user or by the queue.
+import { mediaTime, rawTime } from "./clock.js";
+import { audioContext, onContextState } from "./context.js";
+import { checkEnd, highlight, onEnded, refresh, wake } from "./loop.js";
+import * as queue from "./queue.js";
+
+/** @typedef {import("./state.js").Player} Player */
+/** @typedef {import("./state.js").Chunk} Chunk */
+
+const LEAD_S = 0.03; // schedule a little ahead so the first samples are not cut
+const BLOCKED_AFTER_MS = 300; // a context still suspended this long after play() was blocked
+
+/** @param {Player} s */
+export function ensureAudio(s) {
+  const ctx = audioContext();
+  if (s.ctx !== ctx) {
+    s.ctx = ctx;
+    s.out = ctx.createGain();
+    s.out.connect(ctx.destination);
+  }
+  return ctx;
+}
+
+/** @param {Player} s */
+export function audible(s) {
+  return s.mode === "playing" || s.mode === "waiting";
+}
+
+/** @param {Player} s */
+export function stopSources(s) {
+  for (const src of s.sources) {
+    try { src.onended = null; src.stop(); } catch (_) { /* never started or already stopped */ }
+  }
+  s.sources.clear();
+}
+
+/** @param {Player} s @param {Chunk} c */
+export function schedule(s, c) {
+  const offset = s.anchorMedia - c.at; // ms into the chunk where playback begins
+  if (offset >= c.dur || !c.buffer || !s.ctx || !s.out) return;
+  const src = s.ctx.createBufferSource();
+  src.buffer = c.buffer;
+  src.connect(s.out);
+  src.start(s.anchorCtx + Math.max(0, -offset) / 1000, Math.max(0, offset) / 1000);
+  src.onended = () => {
+    s.sources.delete(src);
+    if (!s.sources.size) checkEnd(s); // the end is noticed even with no view drawing frames
+  };
+  s.sources.add(src);
+  const now = performance.now();
+  if (s.debug.firstScheduledAt === null) s.debug.firstScheduledAt = now;
+  if (c.log && c.log.scheduledAt === null) c.log.scheduledAt = now;
+}
+
+/** @param {Player} s @param {number} ms */
+export function startFrom(s, ms) {
+  const ctx = ensureAudio(s);
+  stopSources(s);
+  s.anchorMedia = Math.max(0, Math.min(ms, s.contiguousEnd));
+  s.anchorCtx = ctx.currentTime + LEAD_S;
+  s.mode = "playing";
+  s.userPaused = false;
+  for (const c of s.chunks) schedule(s, c);
+  if (ctx.state !== "running") watchBlocked(s);
+  wake(s);
+  refresh(s);
+}
+
+/** A chunk arrived while playing (or waiting for it). @param {Player} s @param {Chunk} c @param {number} before contiguous end before it */
+export function scheduleArrival(s, c, before) {
+  if (s.mode === "playing") {
+    // late (underrun): the clock ran past the audio we had; it waits, then resumes where audio ran out
+    if (rawTime(s) > c.at + 1) startFrom(s, Math.min(rawTime(s), before));
+    else schedule(s, c);
+  } else if (s.mode === "waiting") startFrom(s, s.anchorMedia);
+}
+
+// The browser may refuse to start audio without a user gesture: say so, and start on a click.
+/** @param {Player} s */
+function watchBlocked(s) {
+  const ctx = s.ctx;
+  if (!ctx) return;
+  ctx.resume().catch(() => {});
+  clearTimeout(s.blockTimer);
+  s.blockTimer = /** @type {any} */ (setTimeout(() => {
+    if (ctx.state !== "running" && audible(s)) { s.blocked = true; refresh(s); }
+  }, BLOCKED_AFTER_MS));
+}
+
+/** A click or key press is a user gesture: the moment to resume a blocked context. @param {Player} s */
+export function unlock(s) {
+  const ctx = ensureAudio(s);
+  if (ctx.state !== "running") ctx.resume().then(() => { s.blocked = false; refresh(s); }, () => {});
+}
+
+/** @param {Player} s @param {boolean} byUser */
+export function pause(s, byUser) {
+  if (audible(s)) s.anchorMedia = mediaTime(s);
+  if (s.mode !== "idle" || byUser) s.mode = "paused";
+  if (byUser) { s.userPaused = true; s.autoplay = false; }
+  stopSources(s);
+  highlight(s, true);
+  refresh(s);
+}
+
+/** @param {Player} s @param {number} ms */
+export function seek(s, ms) {
+  const target = Math.max(0, Math.min(ms, s.contiguousEnd));
+  if (audible(s)) startFrom(s, target);
+  else {
+    s.anchorMedia = target;
+    if (s.mode === "ended") s.mode = "paused";
+  }
+  highlight(s, true);
+  refresh(s);
+}
+
+/** The user plays (from `ms`, else where it stands): now, pausing every other player. @param {Player} s @param {number} [ms] */
+export function playByHand(s, ms) {
+  unlock(s);
+  if (!s.chunks.length) return;
+  let from = ms ?? s.anchorMedia;
+  if (ms === undefined && s.streamDone && from >= s.contiguousEnd - 1) from = 0; // played out: from the top
+  s.terminal = "";
+  s.autoplay = true;
+  s.anchorMedia = Math.max(0, Math.min(from, s.contiguousEnd));
+  if (s.mode === "ended") s.mode = "paused";
+  queue.handStart(memberOf(s));
+  highlight(s, true);
+}
+
+/** ▶/❚❚ and the space key. @param {Player} s */
+export function togglePlay(s) {
+  unlock(s);
+  if (audible(s)) { pause(s, true); queue.pump(); } else playByHand(s);
+}
+
+/** ■: stop, back to the start, and let the queue move on. @param {Player} s */
+export function stopByUser(s) {
+  silence(s, "stopped");
+  s.anchorMedia = 0;
+  highlight(s, true);
+  refresh(s);
+  queue.pump();
+}
+
+/**
+ * Silence without the user: an interrupt (final), or paused for a player the user started.
+ * @param {Player} s
+ * @param {"interrupted" | "stopped" | "paused"} reason
+ */
+export function silence(s, reason) {
+  pause(s, false);
+  if (reason === "paused") return;
+  s.terminal = reason;
+  s.autoplay = false;
+  refresh(s);
+}
+
+/** @type {WeakMap<Player, queue.Member>} */
+const members = new WeakMap();
+/** @type {WeakMap<Player, () => void>} */
+const unsubscribe = new WeakMap();
+
+/** The player as its queue sees it. @param {Player} s @returns {queue.Member} */
+export function memberOf(s) {
+  let m = members.get(s);
+  if (!m) {
+    m = {
+      id: s.id, queueId: s.queueId, seq: 0,
+      audible: () => audible(s),
+      pending: () => !!m?.seq && !s.terminal && s.mode !== "ended" && !(s.streamDone && !s.chunks.length),
+      wants: () => s.autoplay && !s.userPaused && !s.terminal && s.chunks.length > 0
+        && (s.mode === "idle" || s.mode === "paused") && s.anchorMedia < s.contiguousEnd - 1,
+      play: () => { unlock(s); startFrom(s, s.anchorMedia); },
+      silence: (reason) => silence(s, reason),
+    };
+    members.set(s, m);
+    onEnded(s, () => queue.pump());
+    unsubscribe.set(s, onContextState(() => {
+      if (s.ctx && s.ctx.state === "running" && s.blocked) { s.blocked = false; refresh(s); }
+    }));
+    queue.register(m);
+  }
+  return m;
+}
+
+/** The widget is gone: silence it and leave the queue. @param {Player} s */
+export function release(s) {
+  stopSources(s);
+  clearTimeout(s.blockTimer);
+  if (s.raf) cancelAnimationFrame(s.raf);
+  unsubscribe.get(s)?.();
+  const m = members.get(s);
+  if (m) queue.unregister(m);
+}

@@ -1,0 +1,144 @@
+// @ts-check
+// The timeline: a row per lane with a block per word (in the lane's colour; spoken words solid), a
+// progress bar, a playhead and a labelled time axis. Drawn on a canvas only when something changed.
+import { h } from "./dom.js";
+import { axisTicks } from "./format.js";
+import { LANE_COLORS, colorOf, lanesOf } from "./state.js";
+import { estimateTotal, nonSpaceCount } from "./words.js";
+
+/** @typedef {import("./state.js").Player} Player */
+
+const ROW_H = 16, ROW_GAP = 4, AXIS_H = 16; // CSS px
+
+/** @param {Player} s @param {() => void} wake */
+export function timelineView(s, wake) {
+  const root = h("div", "enb-timeline");
+  const labels = h("div", "enb-labels");
+  const track = h("div", "enb-track");
+  const progress = h("div", "enb-progress");
+  const buffered = h("div", "enb-buffered");
+  const played = h("div", "enb-played");
+  progress.append(buffered, played);
+  const canvas = h("canvas", "enb-canvas");
+  const playhead = h("div", "enb-playhead");
+  track.append(progress, canvas, playhead);
+  root.append(labels, track);
+  root.title = "Click to play from here";
+
+  let width = 0, dirty = true, laneKey = "";
+  let countedText = "", textChars = 0;
+  const shown = { played: -1, head: -1, buffered: -1 };
+  /** @type {{lane: string, lanes: string[], spoken: string, current: string, muted: string, font: string} | null} */
+  let colors = null;
+
+  const resize = new ResizeObserver((entries) => {
+    const w = Math.round(entries[0].contentRect.width);
+    if (w !== width) { width = w; dirty = true; wake(); }
+  });
+  resize.observe(track);
+
+  /** The timeline's length: the audio so far, or while streaming one voice an estimate of the whole. */
+  function total() {
+    if (s.streamDone || lanesOf(s).length > 1) return Math.max(s.bufferedEnd, 1);
+    if (countedText !== s.text) { countedText = s.text; textChars = nonSpaceCount(s.text); }
+    return estimateTotal(s.bufferedEnd, s.alignedChars, textChars);
+  }
+
+  /** @param {HTMLElement} themed  an element inside the player, for its CSS variables */
+  function readColors(themed) {
+    const cs = getComputedStyle(themed);
+    /** @param {string} name @param {string} fallback */
+    const v = (name, fallback) => cs.getPropertyValue(name).trim() || fallback;
+    const lanes = [];
+    for (let i = 0; i < LANE_COLORS; i++) lanes.push(v(`--enb-lane-${i}`, "#1976d2"));
+    colors = { lane: v("--enb-bg2", "#eee"), lanes, spoken: v("--enb-block-spoken", "#90caf9"),
+               current: v("--enb-fg1", "#000"), muted: v("--enb-muted", "#777"),
+               font: `10px ${cs.fontFamily || "sans-serif"}` };
+    return colors;
+  }
+
+  function syncLanes() {
+    const lanes = lanesOf(s);
+    const key = lanes.map((l) => `${l.id}\u0000${l.label}`).join("\u0001");
+    if (key === laneKey) return lanes;
+    laneKey = key;
+    labels.textContent = "";
+    for (const l of lanes) {
+      const row = h("div", "enb-lane", l.label);
+      row.dataset.lane = l.id;
+      row.dataset.color = String(colorOf(s, l.id));
+      labels.appendChild(row);
+    }
+    dirty = true;
+    return lanes;
+  }
+
+  function draw() {
+    dirty = false;
+    if (root.hidden || !width) return;
+    const c = colors || readColors(root);
+    const lanes = syncLanes();
+    const rows = Math.max(1, lanes.length);
+    const cssH = rows * (ROW_H + ROW_GAP) + AXIS_H;
+    const dpr = globalThis.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(cssH * dpr)) {
+      canvas.width = Math.round(width * dpr);
+      canvas.height = Math.round(cssH * dpr);
+      canvas.style.height = `${cssH}px`;
+    }
+    const g = canvas.getContext("2d");
+    if (!g) return;
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, width, cssH);
+    const rowOf = new Map(lanes.map((l, i) => [l.id, i]));
+    g.fillStyle = c.lane;
+    for (let i = 0; i < rows; i++) g.fillRect(0, i * (ROW_H + ROW_GAP), width, ROW_H);
+    const all = total(), scale = width / all;
+    const order = s.list.order;
+    const current = s.current >= 0 ? order[s.current] : null;
+    for (let p = 0; p < order.length; p++) {
+      const w = order[p];
+      const row = rowOf.get(w.lane) ?? 0;
+      g.fillStyle = c.lanes[colorOf(s, w.lane)];
+      g.globalAlpha = w === current || p < s.current ? 1 : 0.4; // spoken: solid; still to come: faint
+      const x = w.start * scale, y = row * (ROW_H + ROW_GAP) + 3;
+      g.fillRect(x, y, Math.max(1, (w.end - w.start) * scale - 1), ROW_H - 6);
+      if (w === current) { g.fillStyle = c.current; g.fillRect(x, y + ROW_H - 7, Math.max(2, (w.end - w.start) * scale - 1), 2); }
+    }
+    g.globalAlpha = 1;
+    const y0 = rows * (ROW_H + ROW_GAP);
+    g.fillStyle = c.muted;
+    g.font = c.font;
+    g.textBaseline = "top";
+    for (const t of axisTicks(s.bufferedEnd > 0 ? all : 0, width)) {
+      g.fillRect(Math.min(t.x, width - 1), y0, 1, 4);
+      g.textAlign = t.align;
+      g.fillText(t.label, t.align === "left" ? t.x + 2 : width - 1, y0 + 4);
+    }
+  }
+
+  return {
+    root, track, total,
+    changed() { dirty = true; },
+    recolor() { colors = null; dirty = true; },
+    /** @param {boolean} hidden */
+    setHidden(hidden) { root.hidden = hidden; },
+    syncLanes,
+    /** @param {number} t */
+    frame(t) {
+      const all = total();
+      const headX = Math.round((t / all) * width * 2) / 2;
+      if (headX !== shown.head) { playhead.style.transform = `translateX(${headX}px)`; shown.head = headX; }
+      const p = Math.round((t / all) * 1000) / 1000, b = Math.round((s.bufferedEnd / all) * 1000) / 1000;
+      if (p !== shown.played) { played.style.transform = `scaleX(${p})`; shown.played = p; }
+      if (b !== shown.buffered) { buffered.style.transform = `scaleX(${b})`; shown.buffered = b; }
+      if (dirty) draw();
+    },
+    /** The media time under a click. @param {number} clientX */
+    timeAt(clientX) {
+      const rect = track.getBoundingClientRect();
+      return ((clientX - rect.left) / Math.max(1, rect.width)) * total();
+    },
+    dispose() { resize.disconnect(); },
+  };
+}
