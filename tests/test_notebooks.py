@@ -30,10 +30,6 @@ EXPECTED = {  # text that must appear in the outputs
 }
 
 
-# Tutorials write files only into out/ (git-ignored). 02 still writes async.wav beside itself (its owner moves it).
-WRITES_BESIDE_ITSELF = {"02-single-context"}
-
-
 def outputs(nb) -> str:
     text = []
     for cell in nb.cells:
@@ -53,8 +49,7 @@ def test_notebook_runs_and_shows_what_it_teaches(name, tmp_path, monkeypatch):
     assert not any(cell.get("outputs") for cell in nb.cells), "notebooks are stored without outputs"
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = outputs(nb)
-    if name not in WRITES_BESIDE_ITSELF:
-        assert {p.name for p in tmp_path.iterdir()} <= {"out"}, f"{name} wrote files outside out/"
+    assert {p.name for p in tmp_path.iterdir()} <= {"out"}, f"{name} wrote files outside out/ (git-ignored)"
     for expected in EXPECTED[name]:
         assert expected in text, f"{name}: {expected!r} not in the outputs"
     if name == "09-real-service":

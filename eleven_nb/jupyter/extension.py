@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import threading
-import uuid
 from dataclasses import replace
 from typing import Any
 
@@ -24,10 +22,8 @@ from .magic import SpeakMagics
 from .options import SpeakOptions
 from .queue import SpeechQueue
 from .speaker import SpeechJob, TextSource
-from .widget import Player
+from .widget import PROCESS_QUEUE_ID, Player
 
-# The browser orders the playback of every player that carries the same queue id: one per kernel process.
-PROCESS_QUEUE_ID = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 VOICES_TIMEOUT_S = 150.0  # the first listing may wait for the local server to start
 
 
@@ -49,7 +45,7 @@ class SpeechExtension:
         self._voices: list[dict[str, Any]] | None = None
         self.defaults = defaults or SpeakOptions()
         self.queue = SpeechQueue()
-        self.queue_id = queue_id
+        self.queue_id = queue_id  # the browser orders the playback of the players of one queue id
 
     def __repr__(self) -> str:
         return f"<eleven_nb SpeechExtension queue {self.queue_id}, {len(self.queue.pending)} job(s) pending>"

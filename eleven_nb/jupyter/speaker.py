@@ -198,7 +198,7 @@ async def _label_endpoint(player: Any, client: Any) -> None:
     if not player.has_trait("endpoint_label"):
         return
     endpoint = await asyncio.to_thread(lambda: client.endpoint)
-    player.endpoint_label = getattr(endpoint, "label", None) or endpoint.describe()
+    player.endpoint_label = getattr(endpoint, "label", None) or endpoint.http_url
 
 
 def _connection_kwargs(opts: SpeakOptions) -> dict[str, Any]:
