@@ -8,6 +8,7 @@ tests and embedders construct their own: ``SpeechExtension(client=Client(base_ur
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import threading
 from dataclasses import replace
@@ -24,6 +25,7 @@ from .queue import SpeechQueue
 from .speaker import SpeechJob, TextSource
 from .widget import PROCESS_QUEUE_ID, Player
 
+HISTORY = 20  # jobs kept for a look afterwards (which voice spoke whom, how it ended)
 VOICES_TIMEOUT_S = 150.0  # the first listing may wait for the local server to start
 
 
@@ -46,6 +48,7 @@ class SpeechExtension:
         self.defaults = defaults or SpeakOptions()
         self.queue = SpeechQueue()
         self.queue_id = queue_id  # the browser orders the playback of the players of one queue id
+        self.history: collections.deque[SpeechJob] = collections.deque(maxlen=HISTORY)  # latest jobs, newest last
 
     def __repr__(self) -> str:
         return f"<eleven_nb SpeechExtension queue {self.queue_id}, {len(self.queue.pending)} job(s) pending>"
@@ -85,15 +88,17 @@ class SpeechExtension:
 
     def speak_cell(self, text: str, options: SpeakOptions) -> None:
         """What ``%%speak`` does: show the player at once, stream in the background, optionally wait."""
-        job = self.submit(text, options)
-        display(job.player)
+        player = self._player(options)
+        display(player)  # shown before the job starts, so its first message finds the output in place
+        job = self.submit(text, options, player)
         if options.wait:
             self.queue.wait(job)
 
-    def submit(self, source: TextSource, options: SpeakOptions) -> SpeechJob:
-        """Make the player and queue the job; the caller decides how to show the player."""
-        player = self._player(options)
+    def submit(self, source: TextSource, options: SpeakOptions, player: Any = None) -> SpeechJob:
+        """Queue the job (with a new player unless given one); the caller decides how to show the player."""
+        player = player if player is not None else self._player(options)
         job = SpeechJob(source, options, player)
+        self.history.append(job)
 
         def again(*_: Any) -> None:  # "Speak again": the same text with the current session settings
             current = self.defaults

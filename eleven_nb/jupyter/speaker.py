@@ -56,6 +56,7 @@ class SpeechJob:
         self.future: Any = None  # concurrent.futures.Future, set by the queue
         self.task: asyncio.Task | None = None  # its task on the background loop, once started
         self._open: list[Any] = []  # contexts opened at the server
+        self.voices: dict[str, str] = {}  # lane -> voice id, once the job has started
 
     def turns(self, voice_list: VoiceList | None = None) -> list[Turn]:
         """The contexts to open. A dialog's speakers without a voice get distinct ones from ``voice_list``."""
@@ -82,6 +83,7 @@ class SpeechJob:
         started = time.perf_counter()
         player, opts = self.player, self.options
         turns = await asyncio.to_thread(self.turns, voice_list)
+        self.voices = {t.lane: t.voice for t in turns}
         fmt = parse_output_format(opts.output_format)
         lanes = list(dict.fromkeys(t.lane for t in turns))
         text = "\n".join(f"{t.lane}: {t.source}" if opts.dialog else t.source for t in turns

@@ -63,6 +63,7 @@ def test_dialog_without_voices_speaks_with_two_voices(espeak_server, ip):
     player = players[-1]
     assert player.status == "done"
     assert len(client.opened) == 2 and len(set(client.opened)) == 2  # one socket per voice, two voices
+    assert set(ext.history[-1].voices) == {"Alice", "Bob"} and set(ext.history[-1].voices.values()) == set(client.opened)
     assert [lane["label"] for lane in player.lanes] == ["Alice", "Bob"]  # distinct lanes, coloured apart
     lanes = [c["lane"] for c, _ in player.chunks()]
     assert [lane for i, lane in enumerate(lanes) if i == 0 or lanes[i - 1] != lane] == ["Alice", "Bob", "Alice"]
