@@ -11,19 +11,26 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from .client import AsyncClient, Client
-    from .jupyter.controls import speakers, voice_controls
-    from .jupyter.speaker import speak
+    from .jupyter.extension import speak, speakers, voice_controls
 
 __version__ = "0.1.0"
 
-__all__ = ["AsyncClient", "Client", "__version__", "load_ipython_extension", "speak", "speakers", "voice_controls"]
+__all__ = ["AsyncClient", "Client", "__version__", "load_ipython_extension", "speak", "speakers",
+           "unload_ipython_extension", "voice_controls"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext eleven_nb``: register ``%%speak`` / ``%speak``."""
-    from .jupyter.magic import load_ipython_extension as register
+    """``%load_ext eleven_nb``: register ``%%speak`` / ``%speak`` (see :mod:`eleven_nb.jupyter.extension`)."""
+    from .jupyter import extension
 
-    register(ipython)
+    extension.load_ipython_extension(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext eleven_nb``: stop what is still speaking."""
+    from .jupyter import extension
+
+    extension.unload_ipython_extension(ipython)
 
 
 def __getattr__(name: str) -> Any:
@@ -32,12 +39,8 @@ def __getattr__(name: str) -> Any:
         from . import client
 
         return getattr(client, name)
-    if name == "speak":
-        from .jupyter.speaker import speak
+    if name in ("speak", "voice_controls", "speakers"):
+        from .jupyter import extension
 
-        return speak
-    if name in ("voice_controls", "speakers"):
-        from .jupyter import controls
-
-        return getattr(controls, name)
+        return getattr(extension, name)
     raise AttributeError(f"module 'eleven_nb' has no attribute {name!r}")

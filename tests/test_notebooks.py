@@ -49,6 +49,7 @@ def test_notebook_runs_and_shows_what_it_teaches(name, tmp_path, monkeypatch):
     assert not any(cell.get("outputs") for cell in nb.cells), "notebooks are stored without outputs"
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = outputs(nb)
+    assert {p.name for p in tmp_path.iterdir()} <= {"out"}, f"{name} wrote files outside out/ (git-ignored)"
     for expected in EXPECTED[name]:
         assert expected in text, f"{name}: {expected!r} not in the outputs"
     if name == "09-real-service":

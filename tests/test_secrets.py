@@ -14,7 +14,7 @@ from nbclient import NotebookClient
 import eleven_nb
 from eleven_nb import protocol
 from eleven_nb.client import ServerError
-from eleven_nb.jupyter import speaker
+from eleven_nb.jupyter.extension import SpeechExtension
 from eleven_nb.jupyter.widget import Player
 from eleven_nb.server.app import build_state
 from tests.conftest import ThreadedServer
@@ -34,16 +34,16 @@ def test_logs_exceptions_reprs_and_widget_state(sentinel_server, caplog, monkeyp
     client = eleven_nb.Client(api_key=SENTINEL, base_url=sentinel_server.url)
     seen: list[str] = [repr(client), repr(client.endpoint), str(client.endpoint.describe())]
     # a whole %%speak-style job, recording what the player sends to the browser
-    monkeypatch.setattr(speaker.QUEUE, "_client", client)
-    monkeypatch.setattr(speaker.QUEUE, "_last", None)
     sent: list = []
     monkeypatch.setattr(Player, "send", lambda self, content, buffers=None: sent.append(content))
-    player = eleven_nb.speak("Keys stay secret.", wait=True)
+    aclient = eleven_nb.AsyncClient(api_key=SENTINEL, base_url=sentinel_server.url)
+    player = SpeechExtension(aclient).speak("Keys stay secret.", wait=True)
+    seen.append(repr(aclient))
     assert player.status == "done" and player.words
     seen += [json.dumps(sent), json.dumps({k: v for k, v in player.get_state().items() if k != "audio"}),
              repr(player)]
     # a query-string key reaches the server's access log path, which must not record it
-    bad = eleven_nb.Client(api_key=SENTINEL + "-wrong", base_url=sentinel_server.url)
+    bad = eleven_nb.AsyncClient(api_key=SENTINEL + "-wrong", base_url=sentinel_server.url)
     async def go():
         async with bad.stream_input() as stream:
             async for _ in stream:
@@ -93,7 +93,7 @@ def test_notebook_outputs(sentinel_server, tmp_path):
     control = nb.cells.pop()  # a positive control: the search does find a key where a user prints one
     assert SENTINEL in json.dumps(control.outputs)
     assert "application/vnd.jupyter.widget-view+json" in json.dumps(nb.cells[2].outputs)  # the player showed
-    assert "Player error" in json.dumps(nb.cells[4].outputs)  # the failure (a wrong voice) did show
+    assert "SpeechFailed" in json.dumps(nb.cells[4].outputs)  # the failure did show (wait=True raises it)
     assert SENTINEL not in json.dumps(nb)  # outputs, widget state saved with the notebook, everything
 
 

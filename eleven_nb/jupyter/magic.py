@@ -1,20 +1,85 @@
-"""``%%speak`` and ``%speak``: speak a cell (or a line) as it streams."""
+"""``%%speak`` and ``%speak``: speak a cell (or a line) as it streams.
+
+The magic line is split as a shell would split it (quotes group and are removed),
+so ``--voices "Alice=joe,Bob=espeak-en-gb"`` and ``--save "my out.wav"`` mean what
+they mean in a terminal. IPython's own ``parse_argstring`` keeps the quotes.
+"""
 from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
-from .options import DEFAULTS, SpeakOptions, parse_speakers
+from .dialog import parse_dialog
+from .options import SpeakOptions, parse_speakers
+
+# one shell word: unquoted runs and quoted strings, glued (a"b c"d is one word)
+_WORD = re.compile(r"""(?:[^\s'"\\]|\\.|'[^']*'|"(?:[^"\\]|\\.)*")+""")
+
+EXAMPLES = [  # (magic line, cell) — the help prints these and a test runs each of them
+    ("%%speak", "Hello! The first sentence plays while the rest is still being made."),
+    ("%%speak --voice espeak-en-gb --speed 1.1 --stability 0.3", "A little faster, a little livelier."),
+    ("%%speak --wait --save \"my speech.wav\" --captions 'my speech.vtt'",
+     "Saved to a file, with captions."),
+    ("%%speak --dialog", "Alice: Hello, I am Alice.\nBob: And I am Bob, with another voice."),
+    ("%%speak --dialog --voices \"Alice=espeak-en-us:speed=1.1,Bob=espeak-en-gb\"",
+     "Alice: I chose my voice.\nBob: So did I."),
+    ("%%speak --interrupt", "Stop that, and listen to me."),
+    ("%speak --wait Hello from a line magic, it's short.", None),
+]
 
 
-def _bool_flag(args, on: str, off: str) -> bool | None:
+def _examples_text() -> str:
+    blocks = []
+    for line, cell in EXAMPLES:
+        blocks.append("    " + line + "".join("\n    " + row for row in (cell or "").splitlines()))
+    return "\n\n".join(blocks)
+
+
+def split_magic_line(line: str, parser: argparse.ArgumentParser, *, cell: bool) -> tuple[list[str], str]:
+    """Split ``line`` into shell words for the options, and (line magic) the text after them.
+
+    The text of ``%speak`` starts at the first word that is neither an option nor an
+    option's value, and is kept as typed (an apostrophe in it is not a quote).
+    """
+    takes_value = {flag for action in parser._actions if action.nargs != 0 for flag in action.option_strings}
+    argv: list[str] = []
+    pos, expecting_value = 0, False
+    while True:
+        while pos < len(line) and line[pos].isspace():
+            pos += 1
+        if pos >= len(line):
+            return argv, ""
+        if not (expecting_value or line[pos] == "-"):
+            if cell:
+                raise UsageError(f"unexpected {line[pos:].split()[0]!r} on the %%speak line: "
+                                 "the text goes in the cell below it")
+            return argv, line[pos:].rstrip()
+        match = _WORD.match(line, pos)
+        end = match.end() if match else pos
+        if end == pos or (end < len(line) and not line[end].isspace()):
+            raise UsageError(f"unbalanced quote in {line[pos:]!r}")
+        word = line[pos:end]
+        try:
+            argv.extend(shlex.split(word))
+        except ValueError as exc:
+            raise UsageError(f"cannot read {word!r}: {exc}") from None
+        expecting_value = not expecting_value and word in takes_value
+        pos = end
+
+
+def _bool_flag(args: argparse.Namespace, on: str, off: str) -> bool | None:
     if getattr(args, on) and getattr(args, off):
         raise UsageError(f"--{on.replace('_', '-')} and --{off.replace('_', '-')} contradict each other")
     return True if getattr(args, on) else False if getattr(args, off) else None
 
 
-def options_from_args(args, base: SpeakOptions) -> SpeakOptions:
+def options_from_args(args: argparse.Namespace, base: SpeakOptions) -> SpeakOptions:
     """Turn parsed flags into options on top of the session defaults."""
     speakers = parse_speakers(args.voices) if args.voices else None
     return base.updated(
@@ -29,10 +94,14 @@ def options_from_args(args, base: SpeakOptions) -> SpeakOptions:
 
 @magics_class
 class SpeakMagics(Magics):
-    """Registers ``%%speak`` / ``%speak``."""
+    """Registers ``%%speak`` / ``%speak`` for one extension object (its client, defaults and queue)."""
+
+    def __init__(self, shell: Any, extension: Any):
+        super().__init__(shell)
+        self.extension = extension
 
     @magic_arguments()
-    @argument("--voice", help="voice id (default: the session's; 21m00Tcm4TlvDq8ikWAM is the local voice)")
+    @argument("--voice", help="voice id (default: the session's; see eleven_nb.voice_controls())")
     @argument("--model", help="model id, e.g. eleven_flash_v2_5")
     @argument("--format", help="output format, e.g. pcm_22050, mp3_44100_128 (decoded in the kernel)")
     @argument("--speed", type=float, help="0.7-1.2")
@@ -45,33 +114,41 @@ class SpeakMagics(Magics):
     @argument("--no-auto-mode", action="store_true", help="server follows its chunk_length_schedule")
     @argument("--chunk", help="how the text is sent: sentence | phrase | word | N characters")
     @argument("--context", help="speak as this named context (multi-stream-input)")
-    @argument("--dialog", action="store_true", help="lines 'Name: text' are speakers, one context per turn")
-    @argument("--voices", help="dialog voices: 'Alice=voice[:speed=1.1],Bob=voice2'")
-    @argument("--wait", action="store_true", help="block until the audio is complete (scripts, nbconvert)")
-    @argument("--interrupt", action="store_true", help="stop what is playing and speak now")
+    @argument("--dialog", action="store_true",
+              help="lines 'Name: text' are speakers, one context per turn; each speaker gets its own voice")
+    @argument("--voices", help="dialog voices, quoted: \"Alice=voice[:speed=1.1],Bob=voice2\"")
+    @argument("--wait", action="store_true",
+              help="block until synthesis is complete (scripts, nbconvert); a failure fails the cell")
+    @argument("--interrupt", action="store_true", help="stop everything queued or playing and speak now")
     @argument("--no-timeline", action="store_true", help="transcript only, no timeline")
-    @argument("--save", help="write the audio to this file (.wav, .mp3, .ogg, ...)")
+    @argument("--save", help="write the audio to this file (.wav, .mp3, .ogg, ...); quote names with spaces")
     @argument("--captions", help="write captions to this file (.vtt or .srt)")
-    @argument("text", nargs="*", help="(line magic) the text to speak")
     @line_cell_magic
-    def speak(self, line: str = "", cell: str | None = None):
+    def speak(self, line: str = "", cell: str | None = None) -> None:
         """Speak the cell (or the rest of the line) as it streams, with a synchronized transcript.
 
-        The cell returns at once and the audio streams in the background; a
-        second ``%%speak`` queues after the first unless ``--interrupt``.
+        The cell returns at once and the audio streams in the background. Players
+        play one after another in the order their cells ran; ``--interrupt`` stops
+        what is queued or playing. ``--wait`` waits until synthesis (not playback)
+        is complete. The options line is read like a shell command: quote values
+        with spaces or commas.
+
+        Examples::
+
+        {examples}
         """
-        args = parse_argstring(self.speak, line)
-        text = cell if cell is not None else " ".join(args.text)
+        argv, text = split_magic_line(line, self.speak.parser, cell=cell is not None)
+        args = self.speak.parser.parse_args(argv)  # raises UsageError, one line
+        text = cell if cell is not None else text
         if not text.strip():
             raise UsageError("nothing to speak: give the text in the cell (%%speak) or after %speak")
         try:
-            options = options_from_args(args, DEFAULTS.options)
+            options = options_from_args(args, self.extension.defaults)
+            if options.dialog:
+                parse_dialog(text)  # a script without 'Name: text' lines fails here, not in the player
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        from .speaker import speak_text
-
-        return speak_text(text, options)
+        self.extension.speak_cell(text, options)
 
 
-def load_ipython_extension(ipython) -> None:
-    ipython.register_magics(SpeakMagics)
+SpeakMagics.speak.__doc__ = (SpeakMagics.speak.__doc__ or "").replace("{examples}", _examples_text())

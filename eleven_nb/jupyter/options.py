@@ -1,17 +1,25 @@
-"""What one ``%%speak`` (or ``eleven_nb.speak``) asks for, validated, and the session defaults.
+"""What one ``%%speak`` (or ``eleven_nb.speak``) asks for, validated.
 
 The magic's flags, ``speak(**options)`` and the voice-controls panel all end
 up as a :class:`SpeakOptions`; bad values raise ``ValueError`` with a one-line
-message naming the option.
+message naming the option. The session defaults are a ``SpeakOptions`` held
+by the extension object (:mod:`.extension`).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
+from ..audio import SAVE_EXTENSIONS
 from ..chunking import CHUNK_MODES
-from ..protocol import DEFAULT_VOICE_ID, ConnectionOptions, VoiceSettings, parse_output_format
+from ..protocol import (
+    DEFAULT_VOICE_ID,
+    ConnectionOptions,
+    VoiceSettings,
+    parse_output_format,
+)
 
 NOTEBOOK_FORMAT = "pcm_22050"  # the browser schedules PCM directly; piper's native rate
 
@@ -48,18 +56,24 @@ class SpeakOptions:
                              f"not {self.context!r}")
         if self.captions and not self.captions.lower().endswith((".vtt", ".srt")):
             raise ValueError(f"--captions must end in .vtt or .srt, not {self.captions!r}")
+        if self.save and Path(self.save).suffix.lower() not in SAVE_EXTENSIONS:
+            raise ValueError(f"--save must end in one of {', '.join(SAVE_EXTENSIONS)}, not {self.save!r}")
+        for flag, path in (("--save", self.save), ("--captions", self.captions)):
+            # checked before speaking: a typo must not cost the whole synthesis
+            if path and not Path(path).expanduser().resolve().parent.is_dir():
+                raise ValueError(f"{flag}: the folder of {path!r} does not exist")
 
     def connection_options(self) -> ConnectionOptions:
         return ConnectionOptions(model_id=self.model, output_format=self.output_format, sync_alignment=True,
                                  auto_mode=self.auto_mode)
 
-    def with_settings(self, **settings: Any) -> "SpeakOptions":
+    def with_settings(self, **settings: Any) -> SpeakOptions:
         """A copy with some voice settings changed (``None`` leaves one as it is)."""
         current = self.voice_settings.to_dict()
         current.update({k: v for k, v in settings.items() if v is not None})
         return replace(self, voice_settings=VoiceSettings(**current))
 
-    def updated(self, **changes: Any) -> "SpeakOptions":
+    def updated(self, **changes: Any) -> SpeakOptions:
         """A copy with option changes; unknown names are an error, ``None`` keeps the value."""
         names = {f.name for f in fields(self)}
         unknown = set(changes) - names - set(VoiceSettings.DEFAULTS)
@@ -89,13 +103,3 @@ def parse_speakers(spec: str) -> dict[str, dict[str, Any]]:
         VoiceSettings.from_dict({k: v for k, v in entry.items() if k != "voice"})  # validate now
         speakers[name.strip()] = entry
     return speakers
-
-
-class Defaults:
-    """The session defaults the next ``%%speak`` uses (the voice-controls panel edits them)."""
-
-    def __init__(self) -> None:
-        self.options = SpeakOptions()
-
-
-DEFAULTS = Defaults()

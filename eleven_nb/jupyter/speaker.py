@@ -1,36 +1,38 @@
-"""The kernel side of speaking: stream text to the server and feed the player.
+"""One spoken cell: stream its text to the server and feed its player.
 
-Jobs run on the client's background event-loop thread, not the kernel's loop:
-a cell that blocks (a long computation, ``time.sleep``) would otherwise stall
-the audio mid-sentence. Widget ``send`` from that thread is safe in ipykernel.
-Jobs queue one after another; ``interrupt`` stops the current one (closing its
-contexts at the server) and starts at once.
+A :class:`SpeechJob` runs on the client's background event-loop thread, not the
+kernel's loop: a cell that blocks (a long computation, ``time.sleep``) would
+otherwise stall the audio mid-sentence. Widget ``send`` from that thread is safe
+in ipykernel. The order of jobs (and interrupts) is :mod:`.queue`'s job.
 """
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
+import inspect
 import logging
 import time
-from dataclasses import dataclass, fields, replace
-from typing import Any, AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .. import protocol
 from ..audio import save_audio
 from ..chunking import PhraseChunker, chunk_text
-from ..client.loop import background_loop
+from ..client.errors import ElevenError
 from ..protocol import OutputFormat, VoiceSettings, parse_output_format
-from .dialog import context_id, parse_dialog
-from .options import DEFAULTS, SpeakOptions
+from .dialog import assign_voices, context_id, parse_dialog
+from .options import SpeakOptions
 from .sequencer import Placed, Sequencer
 
 log = logging.getLogger(__name__)
-
 TextSource = str | Iterable[str] | AsyncIterable[str]
+VoiceList = Callable[[], list[dict[str, Any]]]  # blocking: GET /v1/voices (cached by the extension)
 MAX_OPEN_CONTEXTS = protocol.MAX_CONTEXTS - 1  # one slot spare, so a late final never blocks a new turn
+CLOSE_TIMEOUT_S = 2.0  # closing an interrupted job's contexts: best effort, never a hang
 
 
 @dataclass
@@ -45,44 +47,55 @@ class Turn:
 
 
 class SpeechJob:
-    """One spoken cell: its turns, its player, its place in the queue."""
+    """One spoken cell: its turns, its player, its place in the queue (``future``)."""
 
-    def __init__(self, source: TextSource, options: SpeakOptions, player):
+    def __init__(self, source: TextSource, options: SpeakOptions, player: Any):
         self.source = source
         self.options = options
         self.player = player
-        self.future: concurrent.futures.Future | None = None
-        self._open: list = []  # contexts opened and not yet final
+        self.future: Any = None  # concurrent.futures.Future, set by the queue
+        self.task: asyncio.Task | None = None  # its task on the background loop, once started
+        self._open: list[Any] = []  # contexts opened at the server
+        self.voices: dict[str, str] = {}  # lane -> voice id, once the job has started
 
-    def turns(self) -> list[Turn]:
+    def turns(self, voice_list: VoiceList | None = None) -> list[Turn]:
+        """The contexts to open. A dialog's speakers without a voice get distinct ones from ``voice_list``."""
         opts = self.options
         if not opts.dialog:
             return [Turn(opts.context or "cell", opts.context or "speech", opts.voice, opts.voice_settings,
                          self.source)]
         if not isinstance(self.source, str):
-            raise ValueError("a dialog needs the whole script as text")
+            raise TypeError("a dialog needs the whole script as text, not a token stream")
+        lines = parse_dialog(self.source)
+        explicit = {name: s["voice"] for name, s in opts.speakers.items() if s.get("voice")}
+        names = [line.speaker for line in lines]
+        needs_list = voice_list is not None and any(name not in explicit for name in names)
+        voices = assign_voices(names, explicit, opts.voice, voice_list() if needs_list and voice_list else [])
         turns = []
-        for i, line in enumerate(parse_dialog(self.source)):
-            speaker = dict(opts.speakers.get(line.speaker, {}))
-            voice = speaker.pop("voice", opts.voice)
+        for i, line in enumerate(lines):
+            speaker = {k: v for k, v in opts.speakers.get(line.speaker, {}).items() if k != "voice"}
             settings = VoiceSettings.from_dict({**opts.voice_settings.to_dict(), **speaker})
-            turns.append(Turn(context_id(line.speaker, i), line.speaker, voice, settings, line.text))
+            turns.append(Turn(context_id(line.speaker, i), line.speaker, voices[line.speaker], settings, line.text))
         return turns
 
-    async def run(self, client) -> None:
+    async def run(self, client: Any, voice_list: VoiceList | None = None) -> None:
+        """Speak every turn; raise the first turn's failure once the others have played."""
         started = time.perf_counter()
         player, opts = self.player, self.options
-        turns = self.turns()
+        turns = await asyncio.to_thread(self.turns, voice_list)
+        self.voices = {t.lane: t.voice for t in turns}
         fmt = parse_output_format(opts.output_format)
         lanes = list(dict.fromkeys(t.lane for t in turns))
         text = "\n".join(f"{t.lane}: {t.source}" if opts.dialog else t.source for t in turns
                          if isinstance(t.source, str))
-        player.begin(text, [{"id": lane, "label": lane} for lane in lanes])
+        _begin(player, text, [{"id": lane, "label": lane} for lane in lanes], opts.interrupt)
+        await _label_endpoint(player, client)
         sequencer = Sequencer(fmt.sample_rate)
         for turn in turns:
             sequencer.add_turn(turn.context_id, turn.lane)
         first_audio: list[float] = []
         windows: dict[str, asyncio.Semaphore] = {}
+        failures: list[BaseException] = []
 
         def play(placed: list[Placed]) -> None:
             for p in placed:
@@ -95,9 +108,7 @@ class SpeechJob:
                                  list(a.chars) if a else [], list(a.starts_ms) if a else [],
                                  list(a.durations_ms) if a else [])
 
-        failures: list[BaseException] = []
-
-        async def read(voice: str, mux) -> None:
+        async def read(voice: str, mux: Any) -> None:
             async for chunk in mux:
                 if chunk.pcm is not None or chunk.alignment is not None:
                     pcm = chunk.pcm if chunk.pcm is not None else np.zeros(0, np.int16)
@@ -129,43 +140,67 @@ class SpeechJob:
         elapsed = time.perf_counter() - started
         player.set_metrics(ttfa_ms=first_audio[0] * 1000 if first_audio else None,
                            rtf=elapsed / audio_s if audio_s else None)
-        self._write_files(sequencer)
         if failures:
             raise failures[0]
+        self._write_files(sequencer)
         player.finish()
 
-    async def _send_turn(self, mux, turn: Turn) -> None:
+    async def _send_turn(self, mux: Any, turn: Turn) -> None:
         ctx = await mux.context(turn.context_id, voice_settings=turn.settings)
         self._open.append(ctx)
         first = True
         async for piece in _pieces(turn.source, self.options.chunk):
             if not isinstance(turn.source, str):
                 self.player.append_text(turn.lane, piece)
-            await ctx.send(piece, flush=first)  # the first piece is flushed: first audio never waits
+            # awaited: the client paces long texts here (the server's buffer is bounded);
+            # the first piece is flushed, so first audio never waits for more text
+            await ctx.send(piece, flush=first)
             first = False
         await ctx.close()
 
-    async def interrupt(self) -> None:
-        """Stop playback and close this job's contexts at the server."""
-        self.player.stop()
+    async def close_contexts(self) -> None:
+        """Interrupted: ask the server to drop this job's unfinished contexts (best effort)."""
         for ctx in self._open:
             if not ctx.done:
                 try:
-                    await ctx.close()
-                except Exception:  # the socket may already be gone; stopping is what matters
-                    pass
-        self.player.set_status("done", "interrupted")
+                    await asyncio.wait_for(ctx.close(), CLOSE_TIMEOUT_S)
+                except (ElevenError, OSError, TimeoutError) as exc:
+                    # the socket may already be gone; the cancel that follows stops the job anyway
+                    log.debug("closing an interrupted context failed: %s", exc)
 
     def _write_files(self, sequencer: Sequencer) -> None:
         opts = self.options
         if opts.save:
             rate = self.player.sample_rate
-            save_audio(opts.save, self.player.audio_pcm(), OutputFormat(f"pcm_{rate}", "pcm", rate))
+            save_audio(Path(opts.save).expanduser(), self.player.audio_pcm(),
+                       OutputFormat(f"pcm_{rate}", "pcm", rate))
         if opts.captions:
-            timeline = sequencer.timeline
-            text = timeline.to_srt() if opts.captions.lower().endswith(".srt") else timeline.to_vtt()
-            with open(opts.captions, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            Path(opts.captions).expanduser().write_text(_captions(opts.captions, self.player, sequencer),
+                                                        encoding="utf-8")
+
+
+def _captions(path: str, player: Any, sequencer: Sequencer) -> str:
+    """SRT from the timeline; VTT exactly as the player's own download gives it, when it has one."""
+    if path.lower().endswith(".srt"):
+        return sequencer.timeline.to_srt()
+    captions_vtt = getattr(player, "captions_vtt", None)
+    return captions_vtt() if captions_vtt is not None else sequencer.timeline.to_vtt()
+
+
+def _begin(player: Any, text: str, lanes: list[dict[str, str]], interrupt: bool) -> None:
+    # interrupt=True tells the browser to silence this kernel's earlier players
+    if "interrupt" in inspect.signature(player.begin).parameters:
+        player.begin(text, lanes, interrupt=interrupt)
+    else:
+        player.begin(text, lanes)
+
+
+async def _label_endpoint(player: Any, client: Any) -> None:
+    """Say in the player which endpoint speaks (resolving it may start the local server)."""
+    if not player.has_trait("endpoint_label"):
+        return
+    endpoint = await asyncio.to_thread(lambda: client.endpoint)
+    player.endpoint_label = getattr(endpoint, "label", None) or endpoint.http_url
 
 
 def _connection_kwargs(opts: SpeakOptions) -> dict[str, Any]:
@@ -181,116 +216,14 @@ async def _pieces(source: TextSource, chunk: str | int):
         return
     chunker = PhraseChunker()
     if hasattr(source, "__aiter__"):
-        async for token in source:
+        async for token in source:  # type: ignore[union-attr]
             for piece in chunker.feed(token):
                 yield piece
     else:
         # a plain generator may block (an LLM client, time.sleep): pull it from a worker thread
-        tokens, done = iter(source), object()
+        tokens, done = iter(source), object()  # type: ignore[arg-type]
         while (token := await asyncio.to_thread(next, tokens, done)) is not done:
-            for piece in chunker.feed(token):
+            for piece in chunker.feed(token):  # type: ignore[arg-type]
                 yield piece
     for piece in chunker.close():
         yield piece
-
-
-# --- the queue -------------------------------------------------------------------------
-
-
-class SpeechQueue:
-    """Runs jobs one after another on the background loop; ``interrupt`` cuts in."""
-
-    def __init__(self) -> None:
-        self._last: SpeechJob | None = None
-        self._client = None
-
-    def client(self):
-        if self._client is None:
-            from ..client import Client
-
-            self._client = Client()
-        return self._client
-
-    def submit(self, job: SpeechJob, *, interrupt: bool = False) -> concurrent.futures.Future:
-        previous, self._last = self._last, job
-        client = self.client()
-
-        async def runner() -> None:
-            if previous is not None and previous.future is not None and not previous.future.done():
-                if interrupt:
-                    await previous.interrupt()
-                    previous.future.cancel()
-                else:
-                    try:
-                        await asyncio.wrap_future(previous.future)
-                    except BaseException:  # its failure is shown in its own player
-                        pass
-            try:
-                await job.run(client)
-            except asyncio.CancelledError:
-                job.player.set_status("done", "interrupted")
-                raise
-            except Exception as exc:  # never silent: the error shows in the player's status line
-                log.warning("speaking failed: %s", exc)
-                job.player.fail(_describe(exc))
-
-        job.future = asyncio.run_coroutine_threadsafe(runner(), background_loop())
-        return job.future
-
-
-def _describe(exc: BaseException) -> str:
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    code = getattr(exc, "code", None)
-    return f"{message} (close code {code})" if code else message
-
-
-QUEUE = SpeechQueue()
-
-
-def speak_job(source: TextSource, options: SpeakOptions) -> SpeechJob:
-    """Create the player and queue the job; the caller decides how to show the player."""
-    from .widget import Player
-
-    player = Player(show_timeline=options.timeline)
-    job = SpeechJob(source, options, player)
-
-    def again(*_: Any) -> None:  # "Speak again": the same text with the current session settings
-        current = DEFAULTS.options
-        again_options = replace(options, voice=current.voice, model=current.model,
-                                output_format=current.output_format, voice_settings=current.voice_settings,
-                                interrupt=False, wait=False)
-        QUEUE.submit(SpeechJob(source, again_options, player))
-
-    player.on_speak_again(again)
-    QUEUE.submit(job, interrupt=options.interrupt)
-    return job
-
-
-def speak_text(text: str, options: SpeakOptions) -> None:
-    """What ``%%speak`` does: show the player at once, stream in the background, optionally wait."""
-    from IPython.display import display
-
-    job = speak_job(text, options)
-    display(job.player)
-    if options.wait and job.future is not None:
-        try:
-            job.future.result()
-        except concurrent.futures.CancelledError:
-            pass
-
-
-def speak(source: TextSource, **options: Any):
-    """Speak text, an iterable of tokens, or an async iterable of tokens; return the player.
-
-    Options are those of ``%%speak`` in Python spelling (``voice``, ``model``,
-    ``output_format``, ``speed``, ``stability``, ``similarity_boost``, ``style``,
-    ``use_speaker_boost``, ``auto_mode``, ``chunk``, ``context``, ``dialog``,
-    ``speakers``, ``wait``, ``interrupt``, ``timeline``, ``save``, ``captions``),
-    on top of the session defaults. A token stream (an LLM's) is spoken as it
-    arrives, phrase by phrase.
-    """
-    opts = DEFAULTS.options.updated(**options)
-    job = speak_job(source, opts)
-    if opts.wait and job.future is not None:
-        job.future.result()
-    return job.player

@@ -37,7 +37,7 @@ class JupyterApp:
         environ = {**os.environ, "JUPYTER_CONFIG_DIR": str(base / "config"),
                    "JUPYTER_RUNTIME_DIR": str(base / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(base / "ws"),
                    "JUPYTERLAB_SETTINGS_DIR": str(settings_dir), **(env or {})}
-        self.log = open(base / "jupyter.log", "wb")
+        self.log = open(base / "jupyter.log", "wb")  # noqa: SIM115 (closed by stop())
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={self.port}",
              "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}", "--allow-root",
@@ -84,3 +84,62 @@ def wait_for_kernel(page, timeout_ms: int = 60_000) -> None:
 def run_all(page) -> None:
     page.click("text=Run", timeout=10_000)
     page.click("text=Run All Cells", timeout=10_000)
+
+
+# What a test needs besides the harness's SOURCE_RECORDER (audible intervals of every source): when each
+# source was stopped (page clock), every status a player's root shows, and when each player's "begin"
+# arrived from the kernel, decoded off the kernel WebSocket (JSON, or Jupyter's v1 binary framing). Each
+# record carries performance.now() and the shared AudioContext's time, so both clocks can be compared.
+PAGE_RECORDER = """(() => {
+  globalThis.__ELEVEN_NB_DEBUG = true;
+  const ctxTime = () => globalThis.__elevenNbAudio?.ctx?.currentTime ?? null;
+  window.__statuses = []; window.__begins = [];
+  const P = AudioBufferSourceNode.prototype, stop = P.stop;
+  P.stop = function (when = 0) {
+    if (this.__rec && this.__rec.stopPerf === undefined) this.__rec.stopPerf = performance.now();
+    return stop.call(this, when);
+  };
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const el = r.target;
+      if (!(el instanceof HTMLElement) || !el.classList.contains('enb-player')) continue;
+      window.__statuses.push({ id: el.dataset.playerId, status: el.dataset.status, perf: performance.now(),
+                               ctx: ctxTime() });
+    }
+  }).observe(document, { subtree: true, attributes: true, attributeFilter: ['data-status'] });
+  const decoder = new TextDecoder();
+  const parts = (buf) => {
+    const dv = new DataView(buf), n = dv.getUint32(0, true), offsets = [];
+    for (let i = 0; i < n; i++) offsets.push(dv.getUint32(8 * (i + 1), true));
+    return (k) => decoder.decode(new Uint8Array(buf, offsets[k], (offsets[k + 1] ?? buf.byteLength) - offsets[k]));
+  };
+  const onFrame = (data) => {
+    let type, content;
+    if (typeof data === 'string') { const m = JSON.parse(data); type = m.header.msg_type; content = m.content; }
+    else { const part = parts(data); type = JSON.parse(part(1)).msg_type; if (type === 'comm_msg') content = JSON.parse(part(4)); }
+    const msg = type === 'comm_msg' && content?.data?.method === 'custom' ? content.data.content : null;
+    if (msg && msg.type === 'begin')
+      window.__begins.push({ text: msg.text, interrupt: !!msg.interrupt, perf: performance.now(), ctx: ctxTime() });
+  };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (ev) => { try { onFrame(ev.data); } catch (_) { /* not a kernel frame */ } });
+    }
+  };
+})();"""
+
+
+# Per code cell: the player's id, its audible intervals [begin, end) (AudioContext seconds, cut by stop) with
+# the page time each was stopped, the lane colour slot of each speaker label, and the statuses its root went through.
+CELL_AUDIO = """(i) => {
+  const el = document.querySelectorAll('.jp-CodeCell')[i]?.querySelector('.enb-player');
+  const h = el && (window.__elevenPlayers || {})[el.dataset.playerId];
+  if (!h) return null;
+  const sources = window.__sources.filter((r) => r.dest === h.out)
+    .map((r) => ({ begin: r.begin, end: r.end, stopPerf: r.stopPerf ?? null }));
+  const colours = [...el.querySelectorAll('.enb-speaker')].map((s) => [s.textContent, s.dataset.color]);
+  return { id: el.dataset.playerId, sources, colours, status: el.dataset.status,
+           statuses: window.__statuses.filter((s) => s.id === el.dataset.playerId) };
+}"""

@@ -1,52 +1,31 @@
-"""%%speak through IPython's own test shell, and the kernel side of the player against the local server."""
+"""%%speak through IPython's own test shell, against the real local server (espeak-ng)."""
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing.globalipapp import get_ipython
 
 import eleven_nb
-from eleven_nb.jupyter import speaker
 from eleven_nb.jupyter.dialog import parse_dialog
-from eleven_nb.jupyter.options import DEFAULTS, SpeakOptions, parse_speakers
-from eleven_nb.jupyter.widget import Player
+from eleven_nb.jupyter.extension import SpeechExtension
+from eleven_nb.jupyter.magic import (
+    EXAMPLES,
+    SpeakMagics,
+    options_from_args,
+    split_magic_line,
+)
+from eleven_nb.jupyter.options import SpeakOptions, parse_speakers
+from tests.jupyter.conftest import drain, recording_into
+
+PARSER = SpeakMagics.speak.parser
+README_VOICES = '--dialog --voices "Alice=joe:speed=1.1,Bob=espeak-en-gb"'
 
 
-@pytest.fixture(scope="module")
-def ip():
-    shell = get_ipython()
-    shell.run_line_magic("load_ext", "eleven_nb")
-    return shell
-
-
-@pytest.fixture
-def recorded(monkeypatch, espeak_server):
-    """Point the speech queue at the local server and record what each player sends."""
-    monkeypatch.setattr(speaker.QUEUE, "_client", eleven_nb.Client(base_url=espeak_server.url))
-    monkeypatch.setattr(speaker.QUEUE, "_last", None)
-    players: list[Player] = []
-
-    def record(self, content, buffers=None):
-        self.sent.append((content, buffers or []))
-
-    monkeypatch.setattr(Player, "send", record)
-    original = Player.__init__
-
-    def init(self, **kwargs):
-        original(self, **kwargs)
-        self.sent = []
-        players.append(self)
-
-    monkeypatch.setattr(Player, "__init__", init)
-    yield players
-
-
-def chunks_of(player):
-    return [(c, b) for c, b in player.sent if c["type"] == "chunk"]
+def parse(line: str, base: SpeakOptions | None = None) -> SpeakOptions:
+    argv, _ = split_magic_line(line, PARSER, cell=True)
+    return options_from_args(PARSER.parse_args(argv), base or SpeakOptions())
 
 
 def test_magic_is_registered_with_help(ip):
@@ -54,12 +33,16 @@ def test_magic_is_registered_with_help(ip):
     doc = ip.find_cell_magic("speak").__doc__
     for flag in ("--voice", "--speed", "--chunk", "--dialog", "--wait", "--interrupt", "--save", "--captions"):
         assert flag in doc
+    for line, cell in EXAMPLES:  # the help prints every example exactly as the test below runs it
+        assert line in doc and all(row in doc for row in (cell or "").splitlines())
 
 
 @pytest.mark.parametrize("line, words", [
     ("--speed 2", "between 0.7 and 1.2"), ("--chunk paragraph", "--chunk must be"), ("--bogus", "unrecognized"),
     ("--format wav", "not supported"), ("--captions out.txt", ".vtt or .srt"), ("--voices Alice", "Name=voice"),
-    ("--speaker-boost --no-speaker-boost", "contradict"),
+    ("--speaker-boost --no-speaker-boost", "contradict"), ('--save "no/such folder/x.wav"', "does not exist"),
+    ("--save out.doc", "--save must end in"), ('--voices "Alice=joe', "unbalanced quote"),
+    ("stray words", "goes in the cell"), ("--dialog", "starts with a 'Name: text' line"),
 ])
 def test_bad_options_are_one_line_usage_errors(ip, line, words):
     with pytest.raises(UsageError, match=words) as info:
@@ -72,29 +55,67 @@ def test_empty_cell_is_a_usage_error(ip):
         ip.run_cell_magic("speak", "", "   ")
 
 
-def test_options_parse_onto_session_defaults():
-    from eleven_nb.jupyter.magic import SpeakMagics, options_from_args
-    from IPython.core.magic_arguments import parse_argstring
+def test_the_line_is_split_like_a_shell():
+    assert split_magic_line('--voices "A=x,B=y" --save "my out.wav" --captions \'a b.vtt\'', PARSER, cell=True) \
+        == (["--voices", "A=x,B=y", "--save", "my out.wav", "--captions", "a b.vtt"], "")
+    assert split_magic_line("--save=my\\ out.wav --wait", PARSER, cell=True) == (["--save=my out.wav", "--wait"], "")
+    # %speak: the text starts at the first word that is no option or value, and is kept as typed
+    assert split_magic_line("--voice espeak-en-gb It's \"quoted\", isn't it?", PARSER, cell=False) \
+        == (["--voice", "espeak-en-gb"], "It's \"quoted\", isn't it?")
+    assert split_magic_line("--speed -0.5", PARSER, cell=True) == (["--speed", "-0.5"], "")
 
-    args = parse_argstring(SpeakMagics.speak, "--voice joe --speed 1.1 --stability 0.3 --no-speaker-boost "
-                                              "--chunk 40 --context narrator --wait --no-timeline")
-    opts = options_from_args(args, SpeakOptions())
+
+def test_options_parse_onto_session_defaults():
+    opts = parse("--voice joe --speed 1.1 --stability 0.3 --no-speaker-boost --chunk 40 --context narrator "
+                 "--wait --no-timeline")
     assert (opts.voice, opts.chunk, opts.context, opts.wait, opts.timeline) == ("joe", "40", "narrator", True, False)
     assert opts.voice_settings.to_dict() == {"stability": 0.3, "use_speaker_boost": False, "speed": 1.1}
-    assert parse_speakers("Alice=joe:speed=1.1,Bob=espeak-en-gb") == {"Alice": {"voice": "joe", "speed": 1.1},
-                                                                    "Bob": {"voice": "espeak-en-gb"}}
+    # the README's own line: the quotes group the value and are removed, as in a terminal
+    assert parse(README_VOICES).speakers == {"Alice": {"voice": "joe", "speed": 1.1}, "Bob": {"voice": "espeak-en-gb"}}
+    assert parse_speakers("Alice=joe:speed=1.1,Bob=espeak-en-gb") == parse(README_VOICES).speakers
     assert [(t.speaker, t.text) for t in parse_dialog("Alice: Hi there.\nBob: Hello!\nmore from Bob")] == \
         [("Alice", "Hi there."), ("Bob", "Hello! more from Bob")]
 
 
-def test_speak_wait_streams_pcm_buffers_with_alignment(ip, recorded, tmp_path):
-    wav, vtt = tmp_path / "out.wav", tmp_path / "out.vtt"
+def test_every_help_example_runs_as_printed(ip, ext, players, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for line, cell in EXAMPLES:
+        name, _, rest = line.partition(" ")
+        if name == "%%speak":
+            ip.run_cell_magic("speak", rest, cell)
+        else:
+            ip.run_line_magic("speak", rest)
+        drain(ext)  # one at a time: each must speak to the end on its own
+    assert len(players) == len(EXAMPLES)
+    assert all(p.status == "done" and p.status_message == "" for p in players), \
+        [(p.status, p.status_message) for p in players]
+    assert all(p.chunks() for p in players)
+    assert players[-1].text == "Hello from a line magic, it's short."
+    assert (tmp_path / "my speech.wav").read_bytes()[:4] == b"RIFF"
+    assert (tmp_path / "my speech.vtt").read_text().startswith("WEBVTT")
+    chosen = next(p for p, (line, _) in zip(players, EXAMPLES) if "--voices" in line)
+    assert [lane["id"] for lane in chosen.lanes] == ["Alice", "Bob"]
+
+
+@pytest.mark.piper
+def test_readme_dialog_line_runs_on_the_neural_server(piper_server, ip, players):
+    ext = SpeechExtension(eleven_nb.AsyncClient(base_url=piper_server.url), player_class=recording_into(players))
+    ext.register(ip)
+    try:
+        ip.run_cell_magic("speak", README_VOICES + " --wait", "Alice: I am Alice.\nBob: And I am Bob.")
+        player = players[-1]
+        assert player.status == "done" and {c["lane"] for c, _ in player.chunks()} == {"Alice", "Bob"}
+    finally:
+        ext.stop()
+
+
+def test_speak_wait_streams_pcm_buffers_with_alignment(ip, players, tmp_path):
+    wav, vtt = tmp_path / "out put.wav", tmp_path / "out put.vtt"
     text = "Hello there! This cell is spoken as it streams. The player gets raw audio."
-    ip.run_cell_magic("speak", f"--wait --save {wav} --captions {vtt}", text)
-    player = recorded[-1]
-    kinds = [c["type"] for c, _ in player.sent]
-    assert kinds[0] == "begin" and kinds[-1] == "status" and player.status == "done"
-    chunks = chunks_of(player)
+    ip.run_cell_magic("speak", f"--wait --save '{wav}' --captions \"{vtt}\"", text)
+    player = players[-1]
+    assert player.kinds()[0] == "begin" and player.kinds()[-1] == "status" and player.status == "done"
+    chunks = player.chunks()
     assert chunks
     for content, buffers in chunks:
         assert "audio" not in content and len(buffers) == 1  # raw bytes in a buffer, never base64 in JSON
@@ -102,73 +123,61 @@ def test_speak_wait_streams_pcm_buffers_with_alignment(ip, recorded, tmp_path):
         json.dumps(content)
     starts = [c["at_ms"] for c, _ in chunks]
     assert starts == sorted(starts)
-    spoken = "".join("".join(c["chars"]) for c, _ in chunks)
-    assert spoken.split() == text.split()
+    assert chunks[-1][0]["aligned_chars"] == len(text.replace(" ", ""))  # every character was aligned
+    assert [w["text"] for w in player.words] == text.split()
     assert player.words and player.words[0]["text"] == "Hello" and len(player.audio) > 0
     assert player.metrics["ttfa_ms"] > 0 and player.metrics["rtf"] > 0
     assert wav.read_bytes()[:4] == b"RIFF" and vtt.read_text().startswith("WEBVTT")
 
 
-def test_cell_returns_at_once_and_second_cell_queues(ip, recorded):
+def test_cell_returns_at_once_and_second_cell_queues(ip, ext, players):
     start = time.perf_counter()
     ip.run_cell_magic("speak", "", "The first cell speaks a little while. " * 3)
     ip.run_cell_magic("speak", "", "The second cell waits its turn.")
     assert time.perf_counter() - start < 2.0
-    first, second = recorded[-2:]
-    speaker.QUEUE._last.future.result(30)
+    drain(ext)
+    first, second = players[-2:]
     assert first.status == "done" and second.status == "done"
-    assert chunks_of(first) and chunks_of(second)
+    assert first.chunks() and second.chunks()
+    assert all(p.queue_id == ext.queue_id for p in (first, second) if p.has_trait("queue_id"))
 
 
-def test_dialog_makes_lanes_in_order(ip, recorded):
+def test_dialog_with_given_voices_makes_lanes_in_order(ip, players):
     script = "Alice: Hello, I am Alice.\nBob: And I am Bob.\nAlice: Nice to meet you."
-    ip.run_cell_magic("speak", "--dialog --wait --voices Alice=espeak-en-us,Bob=espeak-en-gb:speed=1.1", script)
-    player = recorded[-1]
+    ip.run_cell_magic("speak", '--dialog --wait --voices "Alice=espeak-en-us,Bob=espeak-en-gb:speed=1.1"', script)
+    player = players[-1]
     assert [lane["id"] for lane in player.lanes] == ["Alice", "Bob"]
-    lanes = [c["lane"] for c, _ in chunks_of(player)]
-    assert lanes[0] == "Alice" and "Bob" in lanes
+    lanes = [c["lane"] for c, _ in player.chunks()]
     turns = [lane for i, lane in enumerate(lanes) if i == 0 or lanes[i - 1] != lane]
     assert turns == ["Alice", "Bob", "Alice"]  # turns play in order
-    ats = [c["at_ms"] for c, _ in chunks_of(player)]
+    ats = [c["at_ms"] for c, _ in player.chunks()]
     assert ats == sorted(ats)
 
 
-def test_speak_from_code_with_a_token_stream(recorded):
+def test_speak_from_code_with_a_token_stream(ext):
     def tokens():
-        for word in "A token stream, like a language model's, is spoken as it arrives. Done.".split():
+        for word in ["A", "token", "stream,", "like", "a", "language", "model's,", "is", "spoken", "as", "it", "arrives.", "Done."]:
             time.sleep(0.02)
             yield word + " "
 
-    player = eleven_nb.speak(tokens(), wait=True)
+    player = ext.speak(tokens(), wait=True)
     assert player.status == "done"
-    assert player.text.split() == "A token stream, like a language model's, is spoken as it arrives. Done.".split()
-    assert "".join("".join(c["chars"]) for c, _ in chunks_of(player)).split() == player.text.split()
+    assert player.text.split() == ["A", "token", "stream,", "like", "a", "language", "model's,", "is", "spoken", "as", "it", "arrives.", "Done."]
+    assert [w["text"] for w in player.words] == player.text.split()
 
 
-def test_async_token_stream_and_interrupt(recorded):
-    async def slow():
-        for word in ("This long answer will be interrupted " * 20).split():
-            await asyncio.sleep(0.05)
-            yield word + " "
+def test_module_functions_use_the_loaded_extension(ip):
+    from eleven_nb.jupyter import extension
 
-    first = eleven_nb.speak(slow())
-    time.sleep(1.0)
-    second = eleven_nb.speak("Stop that, and listen to me.", interrupt=True, wait=True)
-    assert second.status == "done" and chunks_of(second)
-    assert first.status_message == "interrupted" or first.status == "done"
-    assert any(c["type"] == "stop" for c, _ in first.sent)
+    ip.run_line_magic("load_ext", "eleven_nb")
+    assert extension.active() is extension.active()
+    assert eleven_nb.speak is extension.speak and eleven_nb.speakers is extension.speakers
 
 
-def test_kernel_side_failure_shows_in_the_status_line(recorded):
-    player = eleven_nb.speak("Hello.", voice="no-such-voice", wait=True)
-    assert player.status == "error" and "no-such-voice" in player.status_message
-
-
-def test_voice_controls_set_the_next_request(recorded):
-    panel = eleven_nb.voice_controls()
-    sliders = {c.description: c for c in panel.children if hasattr(c, "description")}
-    sliders["speed"].value = 1.15
-    assert DEFAULTS.options.voice_settings.get("speed") == 1.15
-    player = eleven_nb.speak("Slightly faster now.", wait=True)
-    assert player.status == "done"
-    DEFAULTS.options = SpeakOptions()
+def test_speakers_and_controls_set_this_extensions_defaults(ext):
+    other = SpeechExtension(ext.client)
+    ext.speakers(Alice="espeak-en-gb", Bob={"voice": "espeak-en-us", "speed": 1.1})
+    assert ext.defaults.speakers["Bob"] == {"voice": "espeak-en-us", "speed": 1.1}
+    assert other.defaults.speakers == {}  # no shared module state
+    with pytest.raises(ValueError, match="speed"):
+        ext.speakers(Carol={"speed": 3})

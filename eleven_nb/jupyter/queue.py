@@ -1,0 +1,127 @@
+"""The kernel's speech queue: synthesis of one job after another, and interrupts.
+
+This orders *synthesis* only. What is heard is ordered in the browser: the players
+of one kernel share one playback queue on the page (their ``queue_id``), because
+the kernel cannot hear back from the browser while a cell runs.
+
+- A job starts when every earlier job has finished (or failed, or been stopped).
+- An interrupting job first stops every unfinished earlier job: a running one has
+  its open contexts closed at the server and its task cancelled; a queued one is
+  cancelled before it sends anything, and never plays.
+- A job that fails shows the failure in its player's status line (once; nothing
+  goes to stderr) and its future holds :class:`SpeechFailed`, which ``--wait`` raises.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Awaitable, Callable
+
+from ..client.errors import ElevenError
+from ..client.loop import background_loop
+from .speaker import SpeechJob
+
+INTERRUPTED = "interrupted"
+
+
+class SpeechFailed(ElevenError):
+    """A spoken cell failed (an unknown voice, a server error). Shown in one line, no traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
+class SpeechQueue:
+    """Runs jobs one after another on the background loop; an interrupting job cuts in."""
+
+    def __init__(self, loop: Callable[[], asyncio.AbstractEventLoop] = background_loop):
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._jobs: list[SpeechJob] = []  # submitted and not yet finished, in order
+
+    @property
+    def pending(self) -> list[SpeechJob]:
+        """The jobs not finished yet (running or waiting), oldest first."""
+        with self._lock:
+            return [job for job in self._jobs if job.future is not None and not job.future.done()]
+
+    def submit(self, job: SpeechJob, run: Callable[[SpeechJob], Awaitable[None]], *,
+               interrupt: bool = False) -> concurrent.futures.Future:
+        """Queue ``run(job)``; with ``interrupt`` stop every earlier job first. Returns the job's future."""
+        with self._lock:
+            earlier = [j for j in self._jobs if j.future is not None and not j.future.done()]
+            self._jobs = [*earlier, job]
+            job.future = asyncio.run_coroutine_threadsafe(self._runner(job, earlier, run, interrupt),
+                                                          self._loop())
+        return job.future
+
+    async def _runner(self, job: SpeechJob, earlier: list[SpeechJob],
+                      run: Callable[[SpeechJob], Awaitable[None]], interrupt: bool) -> None:
+        job.task = asyncio.current_task()
+        try:
+            if interrupt:
+                await asyncio.gather(*(self._stop(j) for j in earlier))
+            elif earlier:
+                # asyncio.wait neither raises the earlier jobs' errors nor swallows our own cancellation
+                await asyncio.wait([asyncio.wrap_future(j.future) for j in earlier])
+            await run(job)
+        except asyncio.CancelledError:
+            _mark_interrupted(job)
+            raise
+        except Exception as exc:  # never silent: the player's status line says what went wrong
+            message = describe(exc)
+            job.player.fail(message)
+            raise SpeechFailed(message) from exc
+        finally:
+            with self._lock:
+                self._jobs = [j for j in self._jobs if j is not job]
+
+    async def _stop(self, job: SpeechJob) -> None:
+        """Stop one job: close its contexts at the server, then cancel it and wait until it has stopped."""
+        if job.future is None or job.future.done():
+            return
+        await job.close_contexts()
+        if job.task is None:  # not started on the loop yet: it never will
+            job.future.cancel()
+            _mark_interrupted(job)
+            return
+        job.task.cancel()
+        await asyncio.wait([job.task])
+
+    def stop(self, job: SpeechJob) -> concurrent.futures.Future:
+        """Stop ``job`` from any thread (a kernel interrupt during ``--wait``)."""
+        return asyncio.run_coroutine_threadsafe(self._stop(job), self._loop())
+
+    def stop_all(self) -> None:
+        """Stop every unfinished job, and wait (briefly) until they have stopped."""
+        futures = [self.stop(job) for job in self.pending]
+        concurrent.futures.wait(futures, timeout=5)
+
+    def wait(self, job: SpeechJob, timeout: float | None = None) -> None:
+        """Block until ``job``'s synthesis is complete; raise :class:`SpeechFailed` if it failed.
+
+        A job stopped by a later ``--interrupt`` returns quietly. A kernel interrupt
+        (``KeyboardInterrupt``) while waiting stops the job too.
+        """
+        try:
+            job.future.result(timeout)
+        except concurrent.futures.CancelledError:
+            return
+        except KeyboardInterrupt:
+            self.stop(job)
+            raise
+
+
+def _mark_interrupted(job: SpeechJob) -> None:
+    job.player.stop()
+    job.player.set_status("done", INTERRUPTED)
+
+
+def describe(exc: BaseException) -> str:
+    """One line for the status line: the server's message and close code, or the exception's text."""
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    code = getattr(exc, "code", None)
+    return f"{message} (close code {code})" if code else message
+
+

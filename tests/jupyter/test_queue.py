@@ -1,0 +1,111 @@
+"""The kernel's speech queue: order, interrupts, kernel interrupts during --wait, failures (real espeak server)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from eleven_nb.jupyter.queue import SpeechFailed
+from tests.jupyter.conftest import drain
+
+
+def slow_tokens(words: int = 200, pause_s: float = 0.05):
+    """An async token stream that keeps a job busy for ``words * pause_s`` seconds."""
+    async def tokens():
+        for i in range(words):
+            await asyncio.sleep(pause_s)
+            yield f"word{i % 10} "
+    return tokens()
+
+
+def wait_until(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+def connections(server) -> int:
+    return len(server.state.connections)
+
+
+def test_interrupt_cancels_the_queued_job_and_stops_the_running_one(ext, espeak_server):
+    running = ext.speak(slow_tokens())
+    wait_until(lambda: running.chunks())  # it is speaking
+    queued = ext.speak("I am queued behind the long answer, and must never be heard.")
+    assert queued.kinds() == []  # waiting: nothing sent yet
+    urgent = ext.speak("Stop that, and listen to me.", interrupt=True, wait=True)
+    assert urgent.status == "done" and urgent.chunks()
+    for player in (running, queued):
+        assert player.status == "done" and player.status_message == "interrupted"
+        assert "stop" in player.kinds()
+    assert "begin" not in queued.kinds() and not queued.chunks()  # never started, never played
+    chunks_when_stopped = len(running.chunks())
+    time.sleep(0.5)
+    assert len(running.chunks()) == chunks_when_stopped  # nothing more arrives for the stopped job
+    wait_until(lambda: connections(espeak_server) == 0)  # their sockets are closed at the server
+    if "interrupt" in urgent.sent[0][0]:  # the browser silences this kernel's earlier players
+        assert urgent.sent[0][0]["interrupt"] is True
+
+
+def test_a_later_interrupt_stops_an_interrupting_job_and_whatever_queued_behind_it(ext):
+    first = ext.speak(slow_tokens())
+    wait_until(lambda: first.chunks())
+    second = ext.speak(slow_tokens(), interrupt=True)
+    wait_until(lambda: second.chunks())
+    third = ext.speak("Queued behind the interrupting job.")
+    last = ext.speak("The last word.", interrupt=True, wait=True)
+    assert last.status == "done" and last.status_message == ""
+    for player in (first, second, third):
+        assert player.status_message == "interrupted", player.kinds()
+    assert not third.chunks()
+    assert ext.queue.pending == []
+
+
+def test_jobs_run_in_order_and_a_failure_does_not_stop_the_next(ext, capfd):
+    bad = ext.speak("Hello.", voice="no-such-voice")
+    good = ext.speak("Still spoken after the failure.", wait=True)
+    assert bad.status == "error" and "no-such-voice" in bad.status_message
+    assert good.status == "done" and good.chunks()
+    assert "no-such-voice" not in capfd.readouterr().err  # shown once: in the player, not also on stderr
+
+
+def test_wait_makes_a_failed_cell_fail_with_one_line(ip, ext, players, capfd):
+    result = ip.run_cell("%%speak --wait --voice no-such-voice\nHello.")
+    error = result.error_in_exec
+    assert isinstance(error, SpeechFailed) and "no-such-voice" in str(error)
+    assert error._render_traceback_() == [f"SpeechFailed: {error}"]  # IPython shows this line, no traceback
+    assert players[-1].status == "error" and "no-such-voice" in players[-1].status_message
+    assert "no-such-voice" not in capfd.readouterr().err
+    with pytest.raises(SpeechFailed, match="nope"):  # speak(..., wait=True) from code too
+        ext.speak("Hi.", voice="nope", wait=True)
+
+
+def test_a_kernel_interrupt_during_wait_stops_the_speech(ip, ext, players):
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))  # what Jupyter's ■ sends the kernel
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ext.speak(slow_tokens(words=400), wait=True)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 5
+    player = players[-1]
+    wait_until(lambda: player.status_message == "interrupted", timeout=5)
+    assert "stop" in player.kinds() and ext.queue.pending == []
+    count = len(player.chunks())
+    time.sleep(0.5)
+    assert len(player.chunks()) == count
+
+
+def test_wait_waits_for_synthesis_of_earlier_cells_too(ip, ext, players):
+    ip.run_cell_magic("speak", "", "The first cell. " * 5)
+    ip.run_cell_magic("speak", "--wait", "The second cell waits for its own synthesis.")
+    first, second = players[-2:]
+    assert second.status == "done" and first.status == "done"  # the queue ran them in order
+    drain(ext)
