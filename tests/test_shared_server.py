@@ -211,3 +211,12 @@ def test_server_status_and_stop(runtime):
     stopped = cli("stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert not pid_alive(info.pid) and not local_server.runtime_path("espeak").exists()
+
+
+def test_the_key_never_goes_through_an_http_proxy(runtime, monkeypatch):
+    info = local_server.find_or_start("espeak")
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # a proxy that is not there
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert local_server.find("espeak") == info  # checked directly, not via the proxy
