@@ -211,3 +211,24 @@ def test_server_status_and_stop(runtime):
     stopped = cli("stop")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert not pid_alive(info.pid) and not local_server.runtime_path("espeak").exists()
+
+
+def test_the_key_never_goes_through_an_http_proxy(runtime, monkeypatch):
+    info = local_server.find_or_start("espeak")
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # a proxy that is not there
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert local_server.find("espeak") == info  # checked directly, not via the proxy
+
+
+def test_the_neural_voice_starts_cold_as_a_shared_server(runtime, monkeypatch):
+    pytest.importorskip("piper")
+    monkeypatch.setenv("ELEVEN_NB_ENGINE", "piper")
+    client = eleven_nb.Client()
+    with client.stream_input_sync(output_format="pcm_22050") as stream:
+        stream.send("Hello from the neural voice. ")
+        stream.close()
+        assert sum(len(chunk.audio or b"") for chunk in stream) > 20_000
+    info = local_server.find("piper")
+    assert info is not None and client.endpoint.http_url == info.url and server_pids(runtime) == [info.pid]
