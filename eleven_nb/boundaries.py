@@ -1,9 +1,10 @@
 """Where text may be cut: sentence and phrase ends, word and CJK breaks, markup to keep whole.
 
 Every pattern here runs in time linear in its input, whatever the input: runs of
-punctuation are matched only from their first character (a lookbehind) and
-possessively, and the whitespace after a boundary is taken in the same match,
-so a run of 100,000 spaces or newlines is read once.
+punctuation are tried only from their first character (a lookbehind), so a
+failed try backs off over one run once, and the whitespace after a boundary is
+taken in the same match, so a run of 100,000 spaces or newlines is read once.
+(No possessive quantifiers: they need Python 3.11, and the package supports 3.10.)
 
 A *cut point* is an index just after a boundary and the whitespace that follows
 it. ASCII-style punctuation (and Arabic and Devanagari) ends a phrase only when
@@ -36,14 +37,14 @@ def _cut_pattern(spaced: str, cjk: str, newline: bool) -> re.Pattern[str]:
     # One leading character class lets the regex engine skip plain text fast; a lookbehind then
     # picks the kind of boundary (a spaced run counts only from its first character).
     alternatives = [
-        rf"(?<=[{sp}])[{sp}]*+[{cl}]*+(?=\s|\Z)",
-        rf"(?<=[{cj}])[{cj}]*+[{cl}]*+",
-        rf"(?<=…)…*+(?=[{_CJK_CHARS}])",  # an ellipsis straight before CJK text
+        rf"(?<=[{sp}])[{sp}]*[{cl}]*(?=\s|\Z)",
+        rf"(?<=[{cj}])[{cj}]*[{cl}]*",
+        rf"(?<=…)…*(?=[{_CJK_CHARS}])",  # an ellipsis straight before CJK text
     ]
     if newline:
         alternatives.append(r"(?<=\n)")
     first = sp + cj + ("\n" if newline else "")
-    return re.compile(f"[{first}](?<![{sp}][{sp}])(?:" + "|".join(alternatives) + r")\s*+")
+    return re.compile(f"[{first}](?<![{sp}][{sp}])(?:" + "|".join(alternatives) + r")\s*")
 
 
 SENTENCE_CUT = _cut_pattern(SPACED_SENTENCE, CJK_SENTENCE, newline=False)
@@ -62,7 +63,7 @@ _TAG_START = re.compile(r"[A-Za-z/!?]|\Z")
 _PHONEME_END = re.compile(r"</phoneme\s*>")
 _ATOM = rf"(?:{_ELEMENT}|{_ONE_TAG}|\S)"
 # A word with its trailing whitespace (the first also takes the text's leading whitespace).
-WORD = re.compile(rf"\A\s*+{_ATOM}++\s*+|{_ATOM}++\s*+")
+WORD = re.compile(rf"\A\s*{_ATOM}+\s*|{_ATOM}+\s*")
 _SPACE = re.compile(r"\s")
 _NON_SPACE = re.compile(r"\S")
 SPEAKABLE = re.compile(r"[^\W_]")  # exactly str.isalnum, in C
@@ -77,7 +78,7 @@ _CJK_PAIR_REVERSED = re.compile(rf"[{_CJK_CHARS}](?=[{_CJK_CHARS}{re.escape(CJK_
 # The last word break in a window: a whitespace character followed by a non-space (after a word,
 # when the window starts a phrase: its leading whitespace belongs to its first word).
 _LAST_WORD_BREAK = re.compile(r"(?s).*\s(?=\S)")
-_LAST_WORD_BREAK_AFTER_WORD = re.compile(r"(?s)\s*+\S.*\s(?=\S)")
+_LAST_WORD_BREAK_AFTER_WORD = re.compile(r"(?s)\s*\S.*\s(?=\S)")
 
 
 class Spans:
