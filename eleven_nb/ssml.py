@@ -20,10 +20,11 @@ whose name is not an SSML element.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = ["MAX_BREAK_SECONDS", "Break", "Phoneme", "Piece", "SsmlError", "Text", "arpabet_to_ipa",
-           "has_markup", "parse", "spoken_overrides"]
+           "has_markup", "parse", "source_timing", "spoken_overrides"]
 
 MAX_BREAK_SECONDS = 3.0  # the service's documented maximum pause
 BREAK_STRENGTHS = {"none": 0.0, "x-weak": 0.1, "weak": 0.25, "medium": 0.5, "strong": 0.75, "x-strong": 1.0}
@@ -242,3 +243,37 @@ def spoken_overrides(pieces: list[Piece], length: int) -> list[tuple[int, int, s
     if length > pos:
         out.append((pos, length, ""))
     return out
+
+
+def source_timing(pieces: Sequence[Piece], length: int,
+                  piece_times: Sequence[tuple[Sequence[float], Sequence[float]]]) -> tuple[list[float], list[float]]:
+    """Start and duration (ms) of every source character, tags included, for ``alignment``.
+
+    ``piece_times[i]`` times ``pieces[i]``: for a :class:`Text`, a start and a
+    duration per character of its text; for a :class:`Break` or a
+    :class:`Phoneme`, one start and one duration (the pause, the word). A
+    break's or a phoneme element's characters share its time evenly; the
+    characters of dropped tags take no time, where the speech before them ended.
+    """
+    starts: list[float] = []
+    durations: list[float] = []
+    clock = 0.0
+    for piece, (piece_starts, piece_durations) in zip(pieces, piece_times):
+        gap = piece.start - len(starts)  # dropped tags before this piece
+        starts.extend([clock] * gap)
+        durations.extend([0.0] * gap)
+        size = piece.end - piece.start
+        if isinstance(piece, Text):
+            if len(piece_starts) != size or len(piece_durations) != size:
+                raise ValueError(f"text piece at {piece.start} has {size} characters but "
+                                 f"{len(piece_starts)} start times")
+            starts.extend(piece_starts)
+            durations.extend(piece_durations)
+        else:
+            step = piece_durations[0] / size
+            starts.extend(piece_starts[0] + k * step for k in range(size))
+            durations.extend([step] * size)
+        clock = max(clock, starts[-1] + durations[-1]) if size else clock
+    starts.extend([clock] * (length - len(starts)))
+    durations.extend([0.0] * (length - len(durations)))
+    return starts, durations

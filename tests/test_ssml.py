@@ -14,6 +14,7 @@ from eleven_nb.ssml import (
     arpabet_to_ipa,
     has_markup,
     parse,
+    source_timing,
     spoken_overrides,
 )
 
@@ -116,3 +117,21 @@ def test_pieces_are_ordered_spans_of_the_source(parts, phonemes):
         if isinstance(piece, Text):
             assert text[piece.start:piece.end] == piece.text
     assert all("<break" not in p.text for p in pieces if isinstance(p, Text))
+
+
+def test_source_timing_times_every_character_tags_included():
+    text = f'<speak>Hi<break time="1s"/>{MADISON}</speak>'
+    pieces = parse(text, phonemes=True)
+    assert [type(p).__name__ for p in pieces] == ["Text", "Break", "Phoneme"]
+    times = [([0.0, 100.0], [100.0, 100.0]), ([200.0], [1000.0]), ([1200.0], [500.0])]
+    starts, durations = source_timing(pieces, len(text), times)
+    assert len(starts) == len(durations) == len(text)
+    assert starts[:7] == [0.0] * 7 and durations[:7] == [0.0] * 7  # <speak> takes no time
+    assert starts[7:9] == [0.0, 100.0]
+    brk = pieces[1]
+    assert sum(durations[brk.start:brk.end]) == pytest.approx(1000.0) and starts[brk.start] == 200.0
+    assert sum(durations[pieces[2].start:pieces[2].end]) == pytest.approx(500.0)
+    assert starts[-1] == pytest.approx(1700.0) and durations[-1] == 0.0  # </speak>, after the speech
+    assert starts == sorted(starts)
+    with pytest.raises(ValueError, match="2 characters but 1 start times"):
+        source_timing(pieces[:1], len(text), [([0.0], [1.0])])
