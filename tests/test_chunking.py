@@ -262,3 +262,18 @@ def test_split_for_engine_and_chunkers_keep_tags_whole():
     for mode in ("sentence", "phrase", "word", 10):
         assert all(_tags_whole(p) for p in chunk_text(SSML, mode))
     assert all(_tags_whole(p) for p in iter_phrases(list(SSML), max_chars=10))
+
+
+# --- the attacks of issue 13 stay cheap (the figures are bench/bench_chunking.py's) ------------
+
+def test_hostile_whitespace_and_punctuation_stay_cheap():
+    """Each of these took 3 to 50 s when chunking was quadratic; the guard is generous (CPU time)."""
+    import time
+    start = time.process_time()
+    for text in (" " * 99_000, "\n" * 40_000, ", " * 50_000, "." * 50_000 + "x", "a" * 99_000):
+        assert "".join(split_for_engine(text)) == text
+        assert "".join(split_sentences(text)) == text
+    auto = ScheduleBuffer(auto_mode=True)
+    assert [g for _ in range(4_000) for g in auto.append(", ")] == [] and len(auto) == 8_000
+    assert list(iter_phrases(["我们"] * 20_000))
+    assert time.process_time() - start < 3.0
