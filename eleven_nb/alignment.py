@@ -10,6 +10,7 @@ and the player's download all come from :meth:`Timeline.to_vtt`.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -71,6 +72,9 @@ class Cue:
         return "\n".join(self.lines)
 
 
+_CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\uffef"  # kana, ideographs, fullwidth forms
+_CJK = re.compile(f"[{_CJK_RANGES}]")
+_CJK_PART = re.compile(f"[{_CJK_RANGES}][\u3000-\u303f\uff01-\uff0f\uff1a-\uff1f]*|[^{_CJK_RANGES}]+")
 # Markup (<break .../>, <phoneme ...>) is sent and aligned, but never shown as words.
 _MARKUP = re.compile(r"<[A-Za-z/!?][^<>]{0,200}>")
 
@@ -176,8 +180,21 @@ class Timeline:
         return words
 
     def caption_cues(self, max_chars: int = 42, max_ms: float = 6000.0, pause_ms: float = 700.0) -> list[Cue]:
-        """Caption cues by the rules in :func:`caption_cues`."""
-        return caption_cues(self.words(), max_chars=max_chars, max_ms=max_ms, pause_ms=pause_ms)
+        """Caption cues by the rules in :func:`caption_cues`.
+
+        CJK text has no spaces: its characters (with the punctuation after
+        them) count as words here, so long runs can be cut anywhere.
+        """
+        words: list[Word] = []
+        for word in self.words():
+            if _CJK.search(word.text) is None:
+                words.append(word)
+                continue
+            for m in _CJK_PART.finditer(word.text):
+                first, last = word.char_index + m.start(), word.char_index + m.end() - 1
+                words.append(Word(m.group(0), self.starts_ms[first], self.starts_ms[last] + self.durations_ms[last],
+                                  first, word.speaker))
+        return caption_cues(words, max_chars=max_chars, max_ms=max_ms, pause_ms=pause_ms)
 
     def cues(self, max_chars: int = 42, max_ms: float = 6000.0) -> list[tuple[float, float, str]]:
         """``(start_ms, end_ms, text)`` of each cue; a two-line cue's text holds a newline."""
@@ -227,22 +244,34 @@ def _break_cost(word: Word) -> float:
     return 10.0 if word.text.lower() in _WEAK else 6.0
 
 
-def _layout(width: list[int], breaks: list[float], i: int, j: int, max_chars: int) -> tuple[float, int] | None:
+def _layout(width: list[int], sep: list[int], breaks: list[float], i: int, j: int,
+            max_chars: int) -> tuple[float, int] | None:
     """Cost and line split (index of the second line's first word, ``j`` for one line) of words ``i:j``.
 
-    ``width[k]`` is the width of words ``0:k`` joined by spaces, plus ``k``; ``None``: they do not fit.
+    The words ``i:j`` are ``width[j] - width[i] - sep[i]`` characters wide (``width`` sums each
+    word's length and the space before it, ``sep``: 1, or 0 for CJK text); ``None``: no fit.
     """
-    if width[j] - width[i] - 1 <= max_chars or j - i == 1:
+    if width[j] - width[i] - sep[i] <= max_chars or j - i == 1:
         return 0.0, j
     best: tuple[float, int] | None = None
-    # only splits with both lines short enough: width[j] - max_chars - 1 <= width[k] <= width[i] + max_chars + 1
+    # only splits where both lines can be short enough (checked exactly below)
     first = max(i + 1, bisect.bisect_left(width, width[j] - max_chars - 1, i, j))
-    for k in range(first, bisect.bisect_right(width, width[i] + max_chars + 1, i, j)):
-        top, bottom = width[k] - width[i] - 1, width[j] - width[k] - 1
-        cost = breaks[k - 1] / 2 + abs(top - bottom) / 10
-        if best is None or cost < best[0]:
-            best = (cost, k)
+    for k in range(first, bisect.bisect_right(width, width[i] + sep[i] + max_chars, i, j)):
+        top, bottom = width[k] - width[i] - sep[i], width[j] - width[k] - sep[k]
+        if top <= max_chars and bottom <= max_chars:
+            cost = breaks[k - 1] / 2 + abs(top - bottom) / 10
+            if best is None or cost < best[0]:
+                best = (cost, k)
     return best
+
+
+def _joined(words: list[Word]) -> str:
+    """The words as a line: a space between them, none where they touched in the text (CJK)."""
+    return "".join(("" if k == 0 or _touch(words[k - 1], w) else " ") + w.text for k, w in enumerate(words))
+
+
+def _touch(before: Word, word: Word) -> bool:
+    return word.char_index == before.char_index + len(before.text)
 
 
 def _segments(words: Iterable[Word], pause_ms: float) -> list[list[Word]]:
@@ -272,9 +301,10 @@ def caption_cues(words: Iterable[Word], *, max_chars: int = 42, max_ms: float = 
     cues: list[Cue] = []
     for segment in _segments(words, pause_ms):
         n = len(segment)
+        sep = [0] + [0 if _touch(a, b) else 1 for a, b in itertools.pairwise(segment)]
         width = [0]
-        for w in segment:
-            width.append(width[-1] + len(w.text) + 1)
+        for k, w in enumerate(segment):
+            width.append(width[-1] + len(w.text) + sep[k])
         breaks = [_break_cost(w) for w in segment]
         sentences = [0]  # sentence ends among words 0:k
         for w in segment:
@@ -284,8 +314,8 @@ def caption_cues(words: Iterable[Word], *, max_chars: int = 42, max_ms: float = 
             for i in range(j - 1, -1, -1):
                 if j - i > 1 and segment[j - 1].end_ms - segment[i].start_ms > max_ms:
                     break
-                one_line = width[j] - width[i] - 1 <= max_chars
-                layout = (0.0, j) if one_line else _layout(width, breaks, i, j, max_chars)
+                one_line = width[j] - width[i] - sep[i] <= max_chars
+                layout = (0.0, j) if one_line else _layout(width, sep, breaks, i, j, max_chars)
                 if layout is None:
                     break
                 cost = best[i][0] + _CUE + layout[0] + (breaks[j - 1] if j < n else 0.0)
@@ -296,7 +326,7 @@ def caption_cues(words: Iterable[Word], *, max_chars: int = 42, max_ms: float = 
         j = n
         while j > 0:
             _, i, k = best[j]
-            lines = tuple(" ".join(w.text for w in part) for part in (segment[i:k], segment[k:j]) if part)
+            lines = tuple(_joined(part) for part in (segment[i:k], segment[k:j]) if part)
             found.append(Cue(segment[i].start_ms, max(segment[j - 1].end_ms, segment[i].start_ms + 1), lines,
                              segment[i].speaker))
             j = i

@@ -146,3 +146,11 @@ def test_markup_is_aligned_but_never_shown():
     assert timeline.text == text
     assert [w.text for w in timeline.words()] == ["Before", "after,", "Madison", "."]
     assert "<" not in timeline.to_vtt().split("\n", 2)[2] and "break" not in timeline.to_srt()
+
+
+def test_cjk_captions_are_cut_between_characters_without_spaces():
+    text = "我们今天去公园散步，天气很好。" + "然后我们一起去吃饭了吃了很多好吃的东西大家都很开心" * 3 + "。"
+    cues = timeline_of(text, step=100.0).caption_cues(max_ms=60000)
+    assert all(len(line) <= 42 and " " not in line for c in cues for line in c.lines)
+    assert "".join("".join(c.lines) for c in cues) == text
+    assert cues[0].text == "我们今天去公园散步，天气很好。"
