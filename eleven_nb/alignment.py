@@ -94,9 +94,9 @@ class Timeline:
     chars: list[str] = field(default_factory=list)
     starts_ms: list[float] = field(default_factory=list)
     durations_ms: list[float] = field(default_factory=list)
-    speakers: list[str | None] = field(default_factory=list)
     audio_ms: float = 0.0  # audio received so far, when durations are known
     _known_audio: bool = True
+    speakers: list[str | None] = field(default_factory=list)  # each character's speaker (None: not given)
 
     def add_chunk(self, alignment: Alignment | None, audio_ms: float | None = None,
                   speaker: str | None = None) -> float:

@@ -13,6 +13,7 @@ spoken characters, giving the ``normalizedAlignment`` arrays.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 
@@ -30,7 +31,9 @@ _ABBREVIATIONS = {"Dr.": "Doctor", "Mr.": "Mister", "Mrs.": "Missus", "Ms.": "Mi
                   "e.g.": "for example", "i.e.": "that is", "approx.": "approximately", "&": "and"}
 _NUMBER = r"\d{1,3}(?:,\d{3})+|\d+"
 _TOKEN = re.compile(
-    r"(?P<space>\s+)"
+    # the lookahead lets the regex engine pass over most characters with one test
+    r"(?=[\s\d$€£¥&\-−DMPJSNveia])(?:"
+    r"(?P<space>\s{2,}|[^\S ])"  # a single " " is already what is spoken
     r"|(?P<time>(?<![\w:.])(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)(?![\w:])"
     r"(?:\s?(?P<ampm>[AaPp])\.?[Mm]\b)?)"
     rf"|(?P<money>(?P<currency>[$€£¥])(?P<units>{_NUMBER})(?:\.(?P<cents>\d\d))?(?![\w.,]\d))"
@@ -39,9 +42,9 @@ _TOKEN = re.compile(
     r"(?![\w]|[.,]\d))"
     r"|(?P<saint>\bSt\.(?=\s+[A-Z]))|(?P<street>\bSt\.)|(?P<no>\bNo\.(?=\s*\d))"
     r"|(?P<abbr>(?<!\w)(?:" + "|".join(re.escape(a) for a in sorted(_ABBREVIATIONS, key=len, reverse=True))
-    + r")(?![\w]))"
+    + r")(?![\w])))"
 )
-_SPACES_ONLY = re.compile(r"\s+")
+_SPACES_ONLY = re.compile(r"\s{2,}|[^\S ]")
 _MAX_DIGITS = 15  # longer digit strings are read digit by digit
 
 
@@ -53,7 +56,10 @@ def number_words(digits: str, lang: str = "en") -> str:
     return _words(int(plain), lang)
 
 
-def _words(value: float, lang: str, **kwargs: str) -> str:
+@functools.lru_cache(maxsize=4096)
+def _words(value: float, lang: str, to: str = "cardinal") -> str:
+    """num2words, cached (a call costs about 0.1 ms), without its commas."""
+    kwargs = {} if to == "cardinal" else {"to": to}
     try:
         spoken = num2words(value, lang=lang, **kwargs)
     except (NotImplementedError, OverflowError, ValueError):
@@ -110,46 +116,56 @@ def spoken_form(text: str, normalization: str = "auto", *, fixed: Iterable[Span]
     whitespace. ``fixed`` spans (sorted, disjoint; for example
     :func:`eleven_nb.ssml.spoken_overrides`) keep the spoken form given.
     Abbreviations are English; numbers follow ``lang`` where num2words knows it.
+    Text that is spoken as written comes as long spans (``spoken`` equal to
+    the source), so a plain text gives few spans.
     """
     if normalization not in NORMALIZATION_MODES:
         raise ValueError(f"apply_text_normalization must be one of {NORMALIZATION_MODES}, not {normalization!r}")
-    raw: list[Span] = []
+    raw: list[tuple[int, int, str, bool]] = []  # ..., and whether it is text spoken as written
     pos = 0
-    for start, end, spoken in list(fixed) + [(len(text), len(text), "")]:
+    for start, end, spoken in [*fixed, (len(text), len(text), "")]:
         if start < pos or end < start or end > len(text):
             raise ValueError(f"fixed spans must be sorted, disjoint and inside the text, not {(start, end)}")
         _free(raw, text, pos, start, normalization != "off", lang)
         if end > start:
-            raw.append((start, end, spoken))
+            raw.append((start, end, spoken, False))
         pos = end
     return _collapse(raw)
 
 
-def _free(out: list[Span], text: str, start: int, end: int, expand: bool, lang: str) -> None:
-    """Spans of ``text[start:end]``: plain runs as they are, whitespace runs, expansions."""
+def _free(out: list[tuple[int, int, str, bool]], text: str, start: int, end: int, expand: bool,
+          lang: str) -> None:
+    """Spans of ``text[start:end]``: runs spoken as written, whitespace to collapse, expansions."""
     pattern = _TOKEN if expand else _SPACES_ONLY
     pos = start
     for m in pattern.finditer(text, start, end):
         if m.start() > pos:
-            out.append((pos, m.start(), text[pos:m.start()]))
+            out.append((pos, m.start(), text[pos:m.start()], True))
         is_space = not expand or m.lastgroup == "space"
-        out.append((m.start(), m.end(), " " if is_space else _expand(m, lang)))
+        out.append((m.start(), m.end(), " " if is_space else _expand(m, lang), False))
         pos = m.end()
     if end > pos:
-        out.append((pos, end, text[pos:end]))
+        out.append((pos, end, text[pos:end], True))
 
 
-def _collapse(spans: list[Span]) -> list[Span]:
-    """One space between words, none at the start: later spaces of a run speak as ""."""
+def _collapse(spans: list[tuple[int, int, str, bool]]) -> list[Span]:
+    """One space between words, none at the start: a space after a space speaks as ""."""
     out: list[Span] = []
     after_space = True  # the start counts as after a space: the server adds the leading one
-    for start, end, spoken in spans:
-        if spoken and spoken.isspace():
+    for start, end, spoken, as_written in spans:
+        if as_written and after_space and spoken[0] == " ":  # a single space, after a collapsed one
+            out.append((start, start + 1, ""))
+            start, spoken = start + 1, spoken[1:]
+            if not spoken:
+                continue
+        elif spoken and spoken.isspace():
             spoken = "" if after_space else " "
+            out.append((start, end, spoken))
             after_space = True
-        elif spoken:
-            after_space = spoken[-1].isspace()
+            continue
         out.append((start, end, spoken))
+        if spoken:
+            after_space = spoken[-1].isspace()
     return out
 
 
