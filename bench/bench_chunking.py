@@ -80,6 +80,7 @@ def cases() -> list[tuple[str, int, Callable[[], object]]]:
         ("ScheduleBuffer schedule: 1 MiB newlines in one frame", MIB, _buffer("\n" * MIB, MIB, False)),
         ("ScheduleBuffer schedule: 1 MiB one word in 5-char frames", MIB, _buffer("a" * MIB, 5, False)),
         ("ScheduleBuffer schedule: 1 MiB prose in 5-char frames", MIB, _buffer(prose, 5, False)),
+        ("PhraseChunker: 20,000 CJK tokens in 2-char tokens", 40_000, _chunker(cjk[:40_000], 2)),
         ("PhraseChunker: 1 MiB prose in 4-char tokens", MIB, _chunker(prose, 4)),
         ("PhraseChunker: 1 MiB CJK in 2-char tokens", MIB, _chunker(cjk, 2)),
         ("PhraseChunker: 1 MiB one word in 4-char tokens", MIB, _chunker("a" * MIB, 4)),

@@ -2,10 +2,17 @@
 
 The wire carries, per audio chunk, ``chars`` with start times and durations in
 milliseconds *relative to that chunk*. :class:`Timeline` accumulates chunks into
-one absolute timeline per stream or context and derives words, SRT and WebVTT.
+one absolute timeline per stream or context (optionally with a speaker per
+character) and derives words, caption cues, SRT and WebVTT. It is the one
+captions implementation: ``%%speak --captions``, ``eleven-nb say --captions``
+and the player's download all come from :meth:`Timeline.to_vtt`.
 """
 from __future__ import annotations
 
+import bisect
+import itertools
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -33,7 +40,7 @@ class Alignment:
         """Where the last character ends (0 for an empty alignment)."""
         return max((s + d for s, d in zip(self.starts_ms, self.durations_ms)), default=0.0)
 
-    def shifted(self, offset_ms: float) -> "Alignment":
+    def shifted(self, offset_ms: float) -> Alignment:
         return Alignment(self.chars, tuple(s + offset_ms for s in self.starts_ms), self.durations_ms)
 
     def __len__(self) -> int:
@@ -42,12 +49,34 @@ class Alignment:
 
 @dataclass(frozen=True)
 class Word:
-    """A run of non-space characters with its absolute start and end."""
+    """A run of non-space characters with its absolute start and end (and its speaker, if known)."""
 
     text: str
     start_ms: float
     end_ms: float
     char_index: int  # index of the word's first character in the timeline
+    speaker: str | None = None
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One caption: one or two lines shown from ``start_ms`` to ``end_ms``."""
+
+    start_ms: float
+    end_ms: float
+    lines: tuple[str, ...]
+    speaker: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+_CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\uffef"  # kana, ideographs, fullwidth forms
+_CJK = re.compile(f"[{_CJK_RANGES}]")
+_CJK_PART = re.compile(f"[{_CJK_RANGES}][\u3000-\u303f\uff01-\uff0f\uff1a-\uff1f]*|[^{_CJK_RANGES}]+")
+# Markup (<break .../>, <phoneme ...>) is sent and aligned, but never shown as words.
+_MARKUP = re.compile(r"<[A-Za-z/!?][^<>]{0,200}>")
 
 
 @dataclass
@@ -57,7 +86,9 @@ class Timeline:
     Feed every audio chunk in order with :meth:`add_chunk`. When the chunk's
     audio duration is known (it is for PCM, and for anything decoded), chunk
     offsets follow the audio exactly; otherwise the next chunk starts where the
-    previous alignment ended, as pipecat and LiveKit do.
+    previous alignment ended, as pipecat and LiveKit do. ``speakers`` holds
+    each character's speaker (``None`` when not given); :meth:`combine`
+    merges the timelines of several speakers into one.
     """
 
     chars: list[str] = field(default_factory=list)
@@ -65,19 +96,50 @@ class Timeline:
     durations_ms: list[float] = field(default_factory=list)
     audio_ms: float = 0.0  # audio received so far, when durations are known
     _known_audio: bool = True
+    speakers: list[str | None] = field(default_factory=list)  # each character's speaker (None: not given)
 
-    def add_chunk(self, alignment: Alignment | None, audio_ms: float | None = None) -> float:
-        """Add one chunk; return the absolute start (ms) used for it."""
+    def add_chunk(self, alignment: Alignment | None, audio_ms: float | None = None,
+                  speaker: str | None = None) -> float:
+        """Add one chunk (spoken by ``speaker``, if given); return the absolute start (ms) used for it."""
         start = self.audio_ms if self._known_audio else self.end_ms
         if alignment is not None:
             self.chars.extend(alignment.chars)
             self.starts_ms.extend(start + s for s in alignment.starts_ms)
             self.durations_ms.extend(alignment.durations_ms)
+            self.speakers.extend([speaker] * len(alignment.chars))
         if audio_ms is None:
             self._known_audio = False
         else:
             self.audio_ms = start + audio_ms
         return start
+
+    @classmethod
+    def combine(cls, timelines: Mapping[str, Timeline]) -> Timeline:
+        """One timeline of several speakers' (a dialog's lanes), word by word in time order.
+
+        Each timeline's characters keep their times; its speaker is its key.
+        """
+        runs: list[tuple[float, int, list[int], Timeline, str]] = []
+        for order, (speaker, timeline) in enumerate(timelines.items()):
+            for run in timeline._word_runs():
+                runs.append((timeline.starts_ms[run[0]], order, run, timeline, speaker))
+        out = cls()
+        for _, _, run, timeline, speaker in sorted(runs, key=lambda r: (r[0], r[1])):
+            out.chars.extend(timeline.chars[i] for i in run)
+            out.starts_ms.extend(timeline.starts_ms[i] for i in run)
+            out.durations_ms.extend(timeline.durations_ms[i] for i in run)
+            out.speakers.extend([speaker] * len(run))
+        out.audio_ms = max((t.end_ms for t in timelines.values()), default=0.0)
+        return out
+
+    def _word_runs(self) -> list[list[int]]:
+        """Character indices of each word with the whitespace after it (leading whitespace: its own run)."""
+        runs: list[list[int]] = []
+        for i, ch in enumerate(self.chars):
+            if not runs or (not ch.isspace() and self.chars[i - 1].isspace()):
+                runs.append([])
+            runs[-1].append(i)
+        return runs
 
     @property
     def text(self) -> str:
@@ -92,58 +154,192 @@ class Timeline:
         return Alignment(tuple(self.chars), tuple(self.starts_ms), tuple(self.durations_ms))
 
     def words(self) -> list[Word]:
-        """Whitespace-separated words; punctuation stays attached, as a reader expects."""
-        words: list[Word] = []
-        current: list[int] = []
+        """Whitespace-separated words; punctuation stays attached, as a reader expects.
 
-        def close() -> None:
-            if current:
-                first, last = current[0], current[-1]
-                text = "".join(self.chars[i] for i in current)
-                end = self.starts_ms[last] + self.durations_ms[last]
-                words.append(Word(text, self.starts_ms[first], end, first))
-                current.clear()
+        Markup tags are not words, and a word never spans two speakers.
+        """
+        text = self.text
+        hidden = {i for m in _MARKUP.finditer(text) for i in range(m.start(), m.end())} if "<" in text else set()
+        speakers = self.speakers + [None] * (len(self.chars) - len(self.speakers))
+        words: list[Word] = []
+        first = -1  # the current word's first character
+
+        def close(end: int) -> None:
+            if first >= 0:
+                stop = self.starts_ms[end - 1] + self.durations_ms[end - 1]
+                words.append(Word("".join(self.chars[first:end]), self.starts_ms[first], stop, first, speakers[first]))
 
         for i, ch in enumerate(self.chars):
-            if ch.isspace():
-                close()
-            else:
-                current.append(i)
-        close()
+            gap = ch.isspace() or i in hidden
+            if first >= 0 and (gap or speakers[i] != speakers[first]):
+                close(i)
+                first = -1
+            if not gap and first < 0:
+                first = i
+        close(len(self.chars))
         return words
 
-    def cues(self, max_chars: int = 42, max_ms: float = 5000.0) -> list[tuple[float, float, str]]:
-        """Group words into caption cues of at most ``max_chars`` characters / ``max_ms``."""
-        cues: list[tuple[float, float, str]] = []
-        group: list[Word] = []
+    def caption_cues(self, max_chars: int = 42, max_ms: float = 6000.0, pause_ms: float = 700.0) -> list[Cue]:
+        """Caption cues by the rules in :func:`caption_cues`.
+
+        CJK text has no spaces: its characters (with the punctuation after
+        them) count as words here, so long runs can be cut anywhere.
+        """
+        words: list[Word] = []
         for word in self.words():
-            if group:
-                text = " ".join(w.text for w in group + [word])
-                ends_sentence = group[-1].text[-1:] in ".!?"
-                if len(text) > max_chars or word.end_ms - group[0].start_ms > max_ms or ends_sentence:
-                    cues.append((group[0].start_ms, group[-1].end_ms, " ".join(w.text for w in group)))
-                    group = []
-            group.append(word)
-        if group:
-            cues.append((group[0].start_ms, group[-1].end_ms, " ".join(w.text for w in group)))
-        return cues
+            if _CJK.search(word.text) is None:
+                words.append(word)
+                continue
+            for m in _CJK_PART.finditer(word.text):
+                first, last = word.char_index + m.start(), word.char_index + m.end() - 1
+                words.append(Word(m.group(0), self.starts_ms[first], self.starts_ms[last] + self.durations_ms[last],
+                                  first, word.speaker))
+        return caption_cues(words, max_chars=max_chars, max_ms=max_ms, pause_ms=pause_ms)
+
+    def cues(self, max_chars: int = 42, max_ms: float = 6000.0) -> list[tuple[float, float, str]]:
+        """``(start_ms, end_ms, text)`` of each cue; a two-line cue's text holds a newline."""
+        return [(c.start_ms, c.end_ms, c.text) for c in self.caption_cues(max_chars, max_ms)]
 
     def to_srt(self) -> str:
-        """SubRip captions."""
+        """SubRip captions; with several speakers each cue starts with "Speaker: "."""
+        cues = self.caption_cues()
+        named = len({c.speaker for c in cues if c.speaker is not None}) > 1
         blocks = [
-            f"{n}\n{_clock(a, ',')} --> {_clock(b, ',')}\n{text}\n"
-            for n, (a, b, text) in enumerate(self.cues(), start=1)
+            f"{n}\n{_clock(c.start_ms, ',')} --> {_clock(c.end_ms, ',')}\n"
+            f"{c.speaker + ': ' if named and c.speaker else ''}{c.text}\n"
+            for n, c in enumerate(cues, start=1)
         ]
         return "\n".join(blocks)
 
     def to_vtt(self) -> str:
-        """WebVTT captions."""
-        blocks = [f"{_clock(a, '.')} --> {_clock(b, '.')}\n{text}\n" for a, b, text in self.cues()]
+        """WebVTT captions; with several speakers each cue has a ``<v Speaker>`` tag."""
+        cues = self.caption_cues()
+        named = len({c.speaker for c in cues if c.speaker is not None}) > 1
+        blocks = [
+            f"{_clock(c.start_ms, '.')} --> {_clock(c.end_ms, '.')}\n"
+            f"{'<v ' + _vtt_escape(c.speaker) + '>' if named and c.speaker else ''}{_vtt_escape(c.text)}\n"
+            for c in cues
+        ]
         return "WEBVTT\n\n" + "\n".join(blocks)
 
 
+# --- caption rules ----------------------------------------------------------------------
+
+_CLOSERS = re.escape("\"')]”’»」』）")
+_SENTENCE_END = re.compile(rf"[.!?…。！？][{_CLOSERS}]*$")
+_CLAUSE_END = re.compile(rf"[,;:—–，、；：][{_CLOSERS}]*$")
+# Words a line or cue should not end on: they belong with the word after them.
+_WEAK = frozenset(("a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "from", "with", "and", "or",
+                   "but", "nor", "if", "as", "so", "than", "that", "this", "these", "those", "my", "your",
+                   "his", "her", "its", "our", "their", "is", "are", "was", "were", "be"))
+_CUE, _ONE_WORD, _INNER_SENTENCE = 10.0, 25.0, 12.0  # costs: a cue, a lone word, a sentence end mid-cue
+
+
+def _break_cost(word: Word) -> float:
+    """How bad it is to end a cue or a line after ``word``."""
+    if _SENTENCE_END.search(word.text):
+        return 0.0
+    if _CLAUSE_END.search(word.text):
+        return 2.0
+    return 10.0 if word.text.lower() in _WEAK else 6.0
+
+
+def _layout(width: list[int], sep: list[int], breaks: list[float], i: int, j: int,
+            max_chars: int) -> tuple[float, int] | None:
+    """Cost and line split (index of the second line's first word, ``j`` for one line) of words ``i:j``.
+
+    The words ``i:j`` are ``width[j] - width[i] - sep[i]`` characters wide (``width`` sums each
+    word's length and the space before it, ``sep``: 1, or 0 for CJK text); ``None``: no fit.
+    """
+    if width[j] - width[i] - sep[i] <= max_chars or j - i == 1:
+        return 0.0, j
+    best: tuple[float, int] | None = None
+    # only splits where both lines can be short enough (checked exactly below)
+    first = max(i + 1, bisect.bisect_left(width, width[j] - max_chars - 1, i, j))
+    for k in range(first, bisect.bisect_right(width, width[i] + sep[i] + max_chars, i, j)):
+        top, bottom = width[k] - width[i] - sep[i], width[j] - width[k] - sep[k]
+        if top <= max_chars and bottom <= max_chars:
+            cost = breaks[k - 1] / 2 + abs(top - bottom) / 10
+            if best is None or cost < best[0]:
+                best = (cost, k)
+    return best
+
+
+def _joined(words: list[Word]) -> str:
+    """The words as a line: a space between them, none where they touched in the text (CJK)."""
+    return "".join(("" if k == 0 or _touch(words[k - 1], w) else " ") + w.text for k, w in enumerate(words))
+
+
+def _touch(before: Word, word: Word) -> bool:
+    return word.char_index == before.char_index + len(before.text)
+
+
+def _segments(words: Iterable[Word], pause_ms: float) -> list[list[Word]]:
+    """Runs of words with no change of speaker and no pause longer than ``pause_ms``."""
+    segments: list[list[Word]] = []
+    for w in words:
+        last = segments[-1][-1] if segments else None
+        if last is None or w.speaker != last.speaker or w.start_ms - last.end_ms > pause_ms:
+            segments.append([])
+        segments[-1].append(w)
+    return segments
+
+
+def caption_cues(words: Iterable[Word], *, max_chars: int = 42, max_ms: float = 6000.0,
+                 pause_ms: float = 700.0) -> list[Cue]:
+    """Cues a subtitle editor would accept, from timed words.
+
+    A cue has at most two lines of ``max_chars`` characters and spans at most
+    ``max_ms`` (a single longer word excepted). A change of speaker or a
+    pause over ``pause_ms`` always starts a new cue. Within that, the cuts
+    are chosen together (dynamic programming) to need few cues, end them at
+    sentence ends, else at clause ends, never after a word such as "the",
+    keep one sentence per cue where that costs no extra cue, and leave no
+    word alone unless nothing else fits (or it stands alone between pauses).
+    Deterministic: the same words give the same cues.
+    """
+    cues: list[Cue] = []
+    for segment in _segments(words, pause_ms):
+        n = len(segment)
+        sep = [0] + [0 if _touch(a, b) else 1 for a, b in itertools.pairwise(segment)]
+        width = [0]
+        for k, w in enumerate(segment):
+            width.append(width[-1] + len(w.text) + sep[k])
+        breaks = [_break_cost(w) for w in segment]
+        sentences = [0]  # sentence ends among words 0:k
+        for w in segment:
+            sentences.append(sentences[-1] + (1 if _SENTENCE_END.search(w.text) else 0))
+        best: list[tuple[float, int, int]] = [(0.0, 0, 0)] + [(float("inf"), 0, 0)] * n  # cost, start, split
+        for j in range(1, n + 1):
+            for i in range(j - 1, -1, -1):
+                if j - i > 1 and segment[j - 1].end_ms - segment[i].start_ms > max_ms:
+                    break
+                one_line = width[j] - width[i] - sep[i] <= max_chars
+                layout = (0.0, j) if one_line else _layout(width, sep, breaks, i, j, max_chars)
+                if layout is None:
+                    break
+                cost = best[i][0] + _CUE + layout[0] + (breaks[j - 1] if j < n else 0.0)
+                cost += (_ONE_WORD if j - i == 1 and n > 1 else 0.0) + _INNER_SENTENCE * (sentences[j - 1] - sentences[i])
+                if cost < best[j][0]:
+                    best[j] = (cost, i, layout[1])
+        found: list[Cue] = []
+        j = n
+        while j > 0:
+            _, i, k = best[j]
+            lines = tuple(_joined(part) for part in (segment[i:k], segment[k:j]) if part)
+            found.append(Cue(segment[i].start_ms, max(segment[j - 1].end_ms, segment[i].start_ms + 1), lines,
+                             segment[i].speaker))
+            j = i
+        cues.extend(reversed(found))
+    return cues
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _clock(ms: float, sep: str) -> str:
-    total = max(0, int(round(ms)))
+    total = max(0, round(ms))
     h, rest = divmod(total, 3_600_000)
     m, rest = divmod(rest, 60_000)
     s, milli = divmod(rest, 1000)

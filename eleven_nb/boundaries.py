@@ -1,9 +1,10 @@
 """Where text may be cut: sentence and phrase ends, word and CJK breaks, markup to keep whole.
 
 Every pattern here runs in time linear in its input, whatever the input: runs of
-punctuation are matched only from their first character (a lookbehind) and
-possessively, and the whitespace after a boundary is taken in the same match,
-so a run of 100,000 spaces or newlines is read once.
+punctuation are tried only from their first character (a lookbehind), so a
+failed try backs off over one run once, and the whitespace after a boundary is
+taken in the same match, so a run of 100,000 spaces or newlines is read once.
+(No possessive quantifiers: they need Python 3.11, and the package supports 3.10.)
 
 A *cut point* is an index just after a boundary and the whitespace that follows
 it. ASCII-style punctuation (and Arabic and Devanagari) ends a phrase only when
@@ -36,14 +37,14 @@ def _cut_pattern(spaced: str, cjk: str, newline: bool) -> re.Pattern[str]:
     # One leading character class lets the regex engine skip plain text fast; a lookbehind then
     # picks the kind of boundary (a spaced run counts only from its first character).
     alternatives = [
-        rf"(?<=[{sp}])[{sp}]*+[{cl}]*+(?=\s|\Z)",
-        rf"(?<=[{cj}])[{cj}]*+[{cl}]*+",
-        rf"(?<=…)…*+(?=[{_CJK_CHARS}])",  # an ellipsis straight before CJK text
+        rf"(?<=[{sp}])[{sp}]*[{cl}]*(?=\s|\Z)",
+        rf"(?<=[{cj}])[{cj}]*[{cl}]*",
+        rf"(?<=…)…*(?=[{_CJK_CHARS}])",  # an ellipsis straight before CJK text
     ]
     if newline:
         alternatives.append(r"(?<=\n)")
     first = sp + cj + ("\n" if newline else "")
-    return re.compile(f"[{first}](?<![{sp}][{sp}])(?:" + "|".join(alternatives) + r")\s*+")
+    return re.compile(f"[{first}](?<![{sp}][{sp}])(?:" + "|".join(alternatives) + r")\s*")
 
 
 SENTENCE_CUT = _cut_pattern(SPACED_SENTENCE, CJK_SENTENCE, newline=False)
@@ -54,12 +55,15 @@ _LAST_PHRASE_CUT = re.compile(r"(?s:.*)" + PHRASE_CUT.pattern)
 LAST_CUT = {SENTENCE_CUT: _LAST_SENTENCE_CUT, PHRASE_CUT: _LAST_PHRASE_CUT}
 
 # A tag, or a whole phoneme element (its word must not be cut from its tags).
-TAG = re.compile(
-    rf"<phoneme\b[^<>]{{0,{TAG_LIMIT}}}>[^<]{{0,{TAG_LIMIT}}}</phoneme\s*>|<[^<>]{{0,{TAG_LIMIT}}}>"
-)
-_ATOM = rf"(?:<[^<>]{{0,{TAG_LIMIT}}}>|\S)"
+_ELEMENT = rf"<phoneme\b[^<>]{{0,{TAG_LIMIT}}}>[^<]{{0,{TAG_LIMIT}}}</phoneme\s*>"
+_ONE_TAG = rf"<[A-Za-z/!?][^<>]{{0,{TAG_LIMIT}}}>"
+TAG = re.compile(f"{_ELEMENT}|{_ONE_TAG}")
+_CJK_CHAR = re.compile(rf"[{_CJK_CHARS}]")
+_TAG_START = re.compile(r"[A-Za-z/!?]|\Z")
+_PHONEME_END = re.compile(r"</phoneme\s*>")
+_ATOM = rf"(?:{_ELEMENT}|{_ONE_TAG}|\S)"
 # A word with its trailing whitespace (the first also takes the text's leading whitespace).
-WORD = re.compile(rf"\A\s*+{_ATOM}++\s*+|{_ATOM}++\s*+")
+WORD = re.compile(rf"\A\s*{_ATOM}+\s*|{_ATOM}+\s*")
 _SPACE = re.compile(r"\s")
 _NON_SPACE = re.compile(r"\S")
 SPEAKABLE = re.compile(r"[^\W_]")  # exactly str.isalnum, in C
@@ -74,7 +78,7 @@ _CJK_PAIR_REVERSED = re.compile(rf"[{_CJK_CHARS}](?=[{_CJK_CHARS}{re.escape(CJK_
 # The last word break in a window: a whitespace character followed by a non-space (after a word,
 # when the window starts a phrase: its leading whitespace belongs to its first word).
 _LAST_WORD_BREAK = re.compile(r"(?s).*\s(?=\S)")
-_LAST_WORD_BREAK_AFTER_WORD = re.compile(r"(?s)\s*+\S.*\s(?=\S)")
+_LAST_WORD_BREAK_AFTER_WORD = re.compile(r"(?s)\s*\S.*\s(?=\S)")
 
 
 class Spans:
@@ -179,13 +183,18 @@ def hard_cut(point: int, start: int, spans: Spans) -> int:
 
 
 def unfinished_markup(text: str) -> int:
-    """Index of a tag (or phoneme element) still open at the end of ``text``, else ``len(text)``."""
+    """Index of a tag (or phoneme element) still open at the end of ``text``, else ``len(text)``.
+
+    A "<" opens a tag when a letter, "/", "!" or "?" follows it (or nothing yet), as in XML;
+    "a < b" is plain text. A tag still without its ">" after ``TAG_LIMIT`` characters is
+    plain text too, so holding text back is bounded.
+    """
     hold = len(text)
     lt = text.rfind("<", max(0, len(text) - TAG_LIMIT - 1))
-    if lt >= 0 and text.find(">", lt) < 0:
+    if lt >= 0 and text.find(">", lt) < 0 and _TAG_START.match(text, lt + 1) is not None:
         hold = lt
     element = text.rfind("<phoneme", max(0, len(text) - 2 * TAG_LIMIT - 12))
-    if element >= 0 and text.find("</phoneme", element) < 0 and text.find(">", element) >= 0:
+    if element >= 0 and text.find(">", element) >= 0 and _PHONEME_END.search(text, element) is None:
         hold = min(hold, element)
     return hold
 
@@ -202,5 +211,7 @@ def tail_state(text: str) -> str:
     space = text[len(stripped):]
     before = stripped.rstrip(CLOSERS)
     last = before[-1:]
-    head = last if last and last in SPACED_PHRASE + CJK_PHRASE else ("x" if before else "")
+    # punctuation and CJK characters stand for themselves (a CJK break may follow); others are "x"
+    keep = last and (last in _RUN_CHARS or _CJK_CHAR.match(last) is not None)
+    head = last if keep else ("x" if before else "")
     return head + ("\n" if "\n" in space else " " if space else "")

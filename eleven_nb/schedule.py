@@ -94,8 +94,8 @@ class ScheduleBuffer:
         if space >= len(ctx):
             self._space = offset + space + 1
         if not region.isascii():
-            cjk = last_cjk_break(scanned, len(ctx))
-            if cjk > len(ctx) and spans.around(cjk) is None:
+            cjk = last_cjk_break(scanned, max(0, len(ctx) - 1))
+            if cjk >= len(ctx) and offset + cjk > 0 and spans.around(cjk) is None:
                 self._cjk = offset + cjk
         self._done.append(region[:hold])
         self._done_len += hold

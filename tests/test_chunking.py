@@ -172,3 +172,108 @@ def test_streams_join_back_exactly(data):
 def _letters(text):
     """The text without its whitespace: client chunks only ever add a space."""
     return "".join(text.split())
+
+
+# --- CJK and other scripts -----------------------------------------------------------------
+
+def test_phrase_chunker_speaks_chinese_and_japanese_as_it_arrives():
+    chunker = PhraseChunker()
+    got = [chunker.feed(t) for t in ["我们", "今天", "去公园", "散步，", "天气", "很好。", "你呢？"]]
+    assert got == [[], [], [], [], ["我们今天去公园散步， "], [], ["天气很好。 "]]
+    assert chunker.close() == ["你呢？ "]
+    japanese = ["今日は", "いい", "天気", "ですね。", "散歩に", "行きましょう！", "「はい」と", "言った。"]
+    assert list(iter_phrases(japanese)) == ["今日はいい天気ですね。 ", "散歩に行きましょう！ ", "「はい」と言った。 "]
+
+
+def test_closing_quotes_stay_with_cjk_punctuation():
+    assert list(iter_phrases(["他说：", "「你好。", "」", "然后走了。"])) == ["他说： ", "「你好。」 ", "然后走了。 "]
+
+
+def test_long_cjk_runs_are_cut_by_length():
+    text = "一二三四五六七八九十" * 6
+    phrases = list(iter_phrases(list(text), max_chars=10))
+    assert len(phrases) >= 5 and all(len(p.strip()) <= 11 for p in phrases)
+    assert "".join(p.strip() for p in phrases) == text
+    word = "x" * 100  # no break at all: released whole past 2 * max_chars, never held forever
+    assert [p.strip() for p in iter_phrases(list(word), max_chars=10)][:2] == ["x" * 10, "x" * 10]
+
+
+def test_arabic_and_devanagari_punctuation_end_phrases():
+    assert split_sentences("كيف حالك؟ أنا بخير.") == ["كيف حالك؟ ", "أنا بخير."]
+    assert list(iter_phrases(["مرحبا،", " كيف", " حالك؟", " أنا"])) == ["مرحبا، ", "كيف حالك؟ ", "أنا "]
+    assert split_sentences("नमस्ते। आप कैसे हैं?") == ["नमस्ते। ", "आप कैसे हैं?"]
+
+
+def test_auto_mode_releases_cjk_at_punctuation_and_long_runs():
+    auto = ScheduleBuffer(auto_mode=True)
+    assert auto.append("我们今天") == []
+    assert auto.append("去公园散步，天") == ["我们今天去公园散步，"]
+    assert auto.append("气很好。") == ["天气很好。"]
+    run = ScheduleBuffer(auto_mode=True, cjk_run=20)
+    out = [g for ch in "一二三四五六七八九十" * 5 for g in run.append(ch)]
+    assert out and all(len(g) <= 21 for g in out) and "".join(out + run.drain()) == "一二三四五六七八九十" * 5
+
+
+def test_schedule_releases_cjk_text_without_spaces():
+    buf = ScheduleBuffer((50,))
+    out = [g for ch in "天气很好" * 20 for g in buf.append(ch)]
+    assert out and len(out[0]) == 49 and "".join(out + buf.drain()) == "天气很好" * 20
+
+
+def test_split_for_engine_cuts_long_cjk_sentences():
+    text = "我们今天去公园散步" * 50 + "。好的。"
+    pieces = split_for_engine(text, limit=40)
+    assert "".join(pieces) == text and max(map(len, pieces)) <= 40 and pieces[-1] == "好的。"
+
+
+# --- markup is never cut -------------------------------------------------------------------
+
+SSML = ('Before the pause, <break time="1.5s" /> after it; say '
+        '<phoneme alphabet="ipa" ph="ˈmædɪsən">Madison, please</phoneme> now. ')
+
+
+def _tags_whole(piece):
+    return piece.count("<") == piece.count(">") and piece.count("<phoneme") == piece.count("</phoneme")
+
+
+@pytest.mark.parametrize("auto", [False, True])
+@pytest.mark.parametrize("frame", [1, 3, 11])
+def test_schedule_buffer_never_cuts_inside_markup(auto, frame):
+    text = SSML * 4
+    buf = ScheduleBuffer((50,), auto)
+    out = [g for i in range(0, len(text), frame) for g in buf.append(text[i:i + frame])]
+    out += buf.drain()
+    assert "".join(out) == text and len(out) > 3 and all(_tags_whole(g) for g in out)
+
+
+def test_an_unclosed_tag_waits_but_not_forever():
+    buf = ScheduleBuffer(auto_mode=True)
+    assert buf.append("Hello there. Wait <break time=") == ["Hello there. "]
+    assert buf.append('"1s"/> and, ') == ['Wait <break time="1s"/> and, ']
+    assert buf.append("a < b, ") == ["a < b, "]  # plain text: the "<" is no tag
+    held = ScheduleBuffer(auto_mode=True)
+    assert held.append("x <" + "y, " * 30) == []  # still inside the 200-character limit: it may be a tag
+    assert held.append("z, " * 50) != []
+
+
+def test_split_for_engine_and_chunkers_keep_tags_whole():
+    for limit in (12, 30, 300):
+        assert all(_tags_whole(p) for p in split_for_engine(SSML * 3, limit))
+    for mode in ("sentence", "phrase", "word", 10):
+        assert all(_tags_whole(p) for p in chunk_text(SSML, mode))
+    assert all(_tags_whole(p) for p in iter_phrases(list(SSML), max_chars=10))
+
+
+# --- the attacks of issue 13 stay cheap (the figures are bench/bench_chunking.py's) ------------
+
+def test_hostile_whitespace_and_punctuation_stay_cheap():
+    """Each of these took 3 to 50 s when chunking was quadratic; the guard is generous (CPU time)."""
+    import time
+    start = time.process_time()
+    for text in (" " * 99_000, "\n" * 40_000, ", " * 50_000, "." * 50_000 + "x", "a" * 99_000):
+        assert "".join(split_for_engine(text)) == text
+        assert "".join(split_sentences(text)) == text
+    auto = ScheduleBuffer(auto_mode=True)
+    assert [g for _ in range(4_000) for g in auto.append(", ")] == [] and len(auto) == 8_000
+    assert list(iter_phrases(["我们"] * 20_000))
+    assert time.process_time() - start < 3.0
