@@ -229,3 +229,24 @@ def test_piper_patch_is_cached_once(tmp_path, monkeypatch):
     assert first.stat().st_mtime_ns == stamp
     assert [p.name for p in first.parent.iterdir() if p.name.endswith(".tmp")] == []
     assert os.path.getsize(first) > 50_000_000
+
+
+def test_piper_runs_are_bounded_at_word_boundaries():
+    from eleven_nb.server.engines.piper import MIN_CHUNK_PHONEMES, _bounded
+
+    word = list("tʃˈaɪniːz lˈɛtɚ")
+    sentence = (word + [" "]) * 30 + list("x" * 250)
+    runs = _bounded([sentence, list("hi")], 40)
+    assert all(len(r) <= 40 for r in runs) and runs[-1] == list("hi")
+    assert [p for r in runs[:-1] for p in r if p != " "] == [p for p in sentence if p != " "]
+    assert all(r[-1] == " " for r in runs[:8]) and all(len(r) >= MIN_CHUNK_PHONEMES for r in runs[:8])
+
+
+@pytest.mark.piper
+def test_piper_long_foreign_text_keeps_exact_alignment_in_bounded_runs(piper_engine):
+    text = "Emoji 🎉🚀 then 你好世界，这是一个测试。 مرحبا."
+    utterances = speak(piper_engine, text, "joe", seed=5)
+    assert len(utterances) > 2  # several model calls, each its own utterance
+    audio, starts, ends = joined(utterances)
+    assert np.all(np.diff(starts) >= 0) and ends[-1] <= len(audio)
+    assert rms(audio) > 500

@@ -24,6 +24,7 @@ from . import onnx_edit
 from .base import Engine, SynthesisSettings, Utterance, VoiceInfo, silence_utterance
 from .cache import cache_dir, model_sha256, write_atomically
 from .hibari_text import Word, call_phonemes, plan_calls, text_words
+from .memory import release_memory
 from .timing import char_spans, snap_cut, trim_trailing_silence
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,7 @@ class HibariEngine(Engine):
         audio = self._dsp.synth(lh, th, ln, lr, phi, f0, rng)
         durations = outputs[6].reshape(-1).astype(np.float64) if self._has_durations else np.ones(len(ids))
         del outputs, lh, th, ln, lr, phi, f0
+        release_memory()
         pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
         total = float(durations.sum()) or 1.0
         bounds = np.round(np.concatenate([[0.0], np.cumsum(durations)]) * (len(pcm) / total)).astype(np.int64)
