@@ -21,11 +21,19 @@ from pathlib import Path
 import numpy as np
 
 from . import onnx_edit
-from .base import Engine, SynthesisSettings, Utterance, VoiceInfo, silence_utterance
+from .base import (
+    Engine,
+    SynthesisSettings,
+    Utterance,
+    VoiceInfo,
+    silence_utterance,
+    spread_over,
+)
 from .cache import cache_dir, model_sha256, write_atomically
 from .hibari_text import Word, call_phonemes, plan_calls, text_words
 from .memory import release_memory
-from .timing import char_spans, snap_cut, trim_trailing_silence
+from .phonemes import misaki
+from .timing import char_spans, snap_cut, trim_edges, trim_trailing_silence
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +158,17 @@ class HibariEngine(Engine):
             pcm = np.concatenate(audio)
             starts, ends = char_spans(text[a:b], len(pcm), timings)
             yield Utterance(text[a:b], pcm, starts, ends)
+
+    def synthesize_phonemes(self, ipa: str, text: str, voice_id: str,
+                            settings: SynthesisSettings) -> Iterator[Utterance]:
+        """Speak IPA, mapped to hibari's symbols (:func:`.phonemes.misaki`); ``text`` spread over it."""
+        self._check_voice(voice_id)
+        words = [Word(0, 0, w, True) for w in misaki(ipa).split(" ") if w]
+        rng = np.random.default_rng(settings.seed)
+        audio = [self._speak(call, settings.speed, rng)[0] for call in plan_calls([words], CALL_PHONEMES)]
+        audio = [a for a in audio if len(a)]
+        yield spread_over(text, [trim_edges(np.concatenate(audio), self.sample_rate)] if audio else [],
+                          self.sample_rate)
 
     def _speak(self, words: list[Word], speed: float, rng: np.random.Generator) -> tuple[np.ndarray, list]:
         """int16 audio of one call and each word's (start, end) samples."""

@@ -25,12 +25,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Engine, SynthesisSettings, Utterance, VoiceInfo, silence_utterance
+from .base import (
+    Engine,
+    SynthesisSettings,
+    Utterance,
+    VoiceInfo,
+    silence_utterance,
+    spread_over,
+)
 from .cache import cache_dir, model_sha256, write_atomically
 from .espeak import Word, espeak_words
 from .espeak_lib import espeak
 from .memory import release_memory
-from .timing import char_spans, snap_cut
+from .phonemes import espeak_ipa
+from .timing import char_spans, snap_cut, trim_edges
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +165,7 @@ class PiperEngine(Engine):
     """
 
     name = "piper"
+    supports_phonemes = True
 
     def __init__(self, voice_path: str | Path | None = None):
         from piper import PiperVoice
@@ -198,8 +207,7 @@ class PiperEngine(Engine):
 
     def synthesize(self, text: str, voice_id: str, settings: SynthesisSettings) -> Iterator[Utterance]:
         """One utterance per piper sentence (or run of sentences), each as soon as it is spoken."""
-        if voice_id not in (self._voice_id, *self._aliases):
-            raise ValueError(f"piper has no voice {voice_id!r}; it has {self._voice_id!r}")
+        self._check_voice(voice_id)
         if not text:
             return
         # "[[...]]" would be read as raw phonemes by piper, and a NUL ends espeak's string
@@ -219,6 +227,21 @@ class PiperEngine(Engine):
                 if sentences[k].audio is None:
                     sentences[k].audio, sentences[k].spans = self._speak(sentences[k].phonemes, scales, rng)
             yield _utterance(text, a, b, sentences, members, matches)
+
+    def synthesize_phonemes(self, ipa: str, text: str, voice_id: str,
+                            settings: SynthesisSettings) -> Iterator[Utterance]:
+        """Speak IPA directly (piper's phoneme map is espeak-ng's IPA); ``text`` spread over it."""
+        self._check_voice(voice_id)
+        phonemes = list(espeak_ipa(ipa))
+        rng, scales = np.random.default_rng(settings.seed), self._scales(settings)
+        audio = [self._speak(run, scales, rng)[0] for run in _bounded([phonemes], MAX_CALL_PHONEMES)
+                 if any(ph in self._config.phoneme_id_map for ph in run)]
+        yield spread_over(text, [trim_edges(np.concatenate(audio), self.sample_rate)] if audio else [],
+                          self.sample_rate)
+
+    def _check_voice(self, voice_id: str) -> None:
+        if voice_id not in (self._voice_id, *self._aliases):
+            raise ValueError(f"piper has no voice {voice_id!r}; it has {self._voice_id!r}")
 
     def _scales(self, settings: SynthesisSettings) -> np.ndarray:
         variation = 1.5 - settings.stability  # 0.5 -> the voice's own noise
