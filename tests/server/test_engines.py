@@ -229,3 +229,56 @@ def test_piper_patch_is_cached_once(tmp_path, monkeypatch):
     assert first.stat().st_mtime_ns == stamp
     assert [p.name for p in first.parent.iterdir() if p.name.endswith(".tmp")] == []
     assert os.path.getsize(first) > 50_000_000
+
+
+def test_piper_runs_are_bounded_at_word_boundaries():
+    from eleven_nb.server.engines.piper import MIN_CHUNK_PHONEMES, _bounded
+
+    word = list("tʃˈaɪniːz lˈɛtɚ")
+    sentence = (word + [" "]) * 30 + list("x" * 250)
+    runs = _bounded([sentence, list("hi")], 40)
+    assert all(len(r) <= 40 for r in runs) and runs[-1] == list("hi")
+    assert [p for r in runs[:-1] for p in r if p != " "] == [p for p in sentence if p != " "]
+    assert all(r[-1] == " " for r in runs[:8]) and all(len(r) >= MIN_CHUNK_PHONEMES for r in runs[:8])
+
+
+@pytest.mark.piper
+def test_piper_long_foreign_text_keeps_exact_alignment_in_bounded_runs(piper_engine):
+    text = "Emoji 🎉🚀 then 你好世界，这是一个测试。 مرحبا."
+    utterances = speak(piper_engine, text, "joe", seed=5)
+    assert len(utterances) > 2  # several model calls, each its own utterance
+    audio, starts, ends = joined(utterances)
+    assert np.all(np.diff(starts) >= 0) and ends[-1] <= len(audio)
+    assert rms(audio) > 500
+
+
+# ---------------------------------------------------------------- phonemes (SSML <phoneme>)
+
+
+def phoneme_audio(engine, voice_id: str, ipa: str, inner: str) -> np.ndarray:
+    element = f'<phoneme alphabet="ipa" ph="{ipa}">{inner}</phoneme>'
+    utterances = list(engine.synthesize_phonemes(ipa, element, voice_id, SynthesisSettings(seed=2)))
+    check_utterances(element, utterances)
+    return joined(utterances)[0]
+
+
+def check_phonemes_spoken(engine, voice_id: str) -> None:
+    """The audio follows the phonemes, not the word: three names last about three times one."""
+    assert engine.supports_phonemes
+    one = phoneme_audio(engine, voice_id, "ˈmædɪsən", "Hi")
+    three = phoneme_audio(engine, voice_id, "ˈmædɪsən ˈmædɪsən ˈmædɪsən", "Hi")
+    assert rms(one) > 500 and 2.2 < len(three) / len(one) < 3.6
+    assert len(phoneme_audio(engine, voice_id, "/t͡ʃeɪndʒ/", "x")) > 0.25 * engine.sample_rate
+    assert len(phoneme_audio(engine, voice_id, "", "word")) < 0.1 * engine.sample_rate  # nothing to say
+
+
+def test_espeak_phonemes_not_honoured_speaks_the_inner_word(espeak_engine):
+    assert not espeak_engine.supports_phonemes
+    word = phoneme_audio(espeak_engine, "espeak-en-us", "ˈmædɪsən ˈmædɪsən ˈmædɪsən", "Madison")
+    plain = joined(speak(espeak_engine, "Madison", "espeak-en-us"))[0]
+    assert abs(len(word) - len(plain)) < 0.05 * espeak_engine.sample_rate
+
+
+@pytest.mark.piper
+def test_piper_speaks_from_phonemes(piper_engine):
+    check_phonemes_spoken(piper_engine, "joe")

@@ -17,7 +17,15 @@ from eleven_nb import protocol
 from eleven_nb.server.engines import available_engines, load_engine
 from eleven_nb.server.engines.base import SynthesisSettings
 from eleven_nb.server.engines.hibari_text import Word, plan_calls
-from tests.server.test_engines import SHORT, TRICKY, check_speech, joined, rms, speak
+from tests.server.test_engines import (
+    SHORT,
+    TRICKY,
+    check_phonemes_spoken,
+    check_speech,
+    joined,
+    rms,
+    speak,
+)
 
 pytest.importorskip("hibari")
 
@@ -127,3 +135,14 @@ async def test_one_server_speaks_joe_and_heart_at_once(piper_server):
     assert joe_text == heart_text == text
     assert rms(joe) > 500 and rms(heart) > 500
     assert len(joe) != len(heart) or not np.array_equal(joe, heart)
+
+
+def test_hibari_speaks_from_phonemes(heart):
+    check_phonemes_spoken(heart, "heart")
+
+
+def test_ipa_spellings_map_to_each_engine():
+    from eleven_nb.server.engines.phonemes import espeak_ipa, misaki
+
+    assert espeak_ipa("/t͡ʃɝtʃ/") == "tʃɜːtʃ" and espeak_ipa("[ˈɡɑ g]") == "ˈɡɑ ɡ"
+    assert misaki("/ˈdʒeɪ ˈtʃaɪ/") == "ˈʤA ˈʧI" and misaki("ˈbɝd ˈwɔtɚ") == "ˈbɜɹd ˈwɔtəɹ"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 
 import aiohttp
@@ -45,7 +46,7 @@ async def test_piper_speaks_real_speech_with_alignment_covering_the_text(piper_s
     assert np.sqrt(np.mean(pcm ** 2)) > 1000  # not silent
     words = timeline.words()
     assert [w.text for w in words][:3] == ["Hello", "there!", "The"]
-    assert all(a.start_ms <= b.start_ms for a, b in zip(words, words[1:]))
+    assert all(a.start_ms <= b.start_ms for a, b in itertools.pairwise(words))
     # letters are louder than the pauses the alignment gives to punctuation
     def rms(start_ms, end_ms):
         part = pcm[int(start_ms * 22.05):int(end_ms * 22.05)]

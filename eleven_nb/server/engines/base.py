@@ -8,6 +8,7 @@ resampling and encoding.
 """
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -75,12 +76,45 @@ class Engine(ABC):
         library is not re-entrant). ``text`` always contains something speakable.
         """
 
+    supports_phonemes: bool = False  # whether synthesize_phonemes speaks the given phonemes
+
+    def synthesize_phonemes(self, ipa: str, text: str, voice_id: str,
+                            settings: SynthesisSettings) -> Iterator[Utterance]:
+        """Speak the IPA phonemes ``ipa``; ``text`` (a whole ``<phoneme>`` element, tags and all)
+        is spread evenly over that audio. Its utterances' texts concatenate to ``text``.
+
+        This default cannot speak phonemes (:attr:`supports_phonemes` is false): it speaks the
+        element's inner word instead.
+        """
+        inner = element_inner_text(text)
+        yield spread_over(text, [u.audio for u in self.synthesize(inner, voice_id, settings)] if inner.strip()
+                          else [], self.sample_rate)
+
     def close(self) -> None:
         """Release native resources. Optional."""
 
 
+def element_inner_text(element: str) -> str:
+    """The text inside one markup element (tags removed): ``<phoneme ph="...">Madison</phoneme>`` -> ``Madison``."""
+    return _TAG.sub("", element)
+
+
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def spread_over(text: str, audio: list[np.ndarray], sample_rate: int) -> Utterance:
+    """One utterance: ``audio`` end to end (a short silence when there is none), with the
+    characters of ``text`` spread evenly over it (text that is not read letter by letter)."""
+    pcm = np.concatenate(audio) if audio else np.zeros(0, np.int16)
+    if not len(pcm):
+        return silence_utterance(text, sample_rate)
+    edges = np.linspace(0, len(pcm), len(text) + 1).astype(np.int64)
+    return Utterance(text, pcm.astype(np.int16, copy=False), edges[:-1], edges[1:])
+
+
 def silence_utterance(text: str, sample_rate: int, seconds: float = 0.05) -> Utterance:
-    """A short silence carrying ``text`` (nothing speakable), so its characters still get timing."""
+    """``seconds`` of silence carrying ``text`` (nothing speakable, or a ``<break>`` tag), its
+    characters spread evenly over it so they still get timing."""
     n = int(sample_rate * seconds)
     edges = np.linspace(0, n, len(text) + 1).astype(np.int64)
     return Utterance(text, np.zeros(n, np.int16), edges[:-1], edges[1:])

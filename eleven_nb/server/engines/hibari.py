@@ -21,10 +21,19 @@ from pathlib import Path
 import numpy as np
 
 from . import onnx_edit
-from .base import Engine, SynthesisSettings, Utterance, VoiceInfo, silence_utterance
+from .base import (
+    Engine,
+    SynthesisSettings,
+    Utterance,
+    VoiceInfo,
+    silence_utterance,
+    spread_over,
+)
 from .cache import cache_dir, model_sha256, write_atomically
 from .hibari_text import Word, call_phonemes, plan_calls, text_words
-from .timing import char_spans, snap_cut, trim_trailing_silence
+from .memory import release_memory
+from .phonemes import misaki
+from .timing import char_spans, snap_cut, trim_edges, trim_trailing_silence
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +159,17 @@ class HibariEngine(Engine):
             starts, ends = char_spans(text[a:b], len(pcm), timings)
             yield Utterance(text[a:b], pcm, starts, ends)
 
+    def synthesize_phonemes(self, ipa: str, text: str, voice_id: str,
+                            settings: SynthesisSettings) -> Iterator[Utterance]:
+        """Speak IPA, mapped to hibari's symbols (:func:`.phonemes.misaki`); ``text`` spread over it."""
+        self._check_voice(voice_id)
+        words = [Word(0, 0, w, True) for w in misaki(ipa).split(" ") if w]
+        rng = np.random.default_rng(settings.seed)
+        audio = [self._speak(call, settings.speed, rng)[0] for call in plan_calls([words], CALL_PHONEMES)]
+        audio = [a for a in audio if len(a)]
+        yield spread_over(text, [trim_edges(np.concatenate(audio), self.sample_rate)] if audio else [],
+                          self.sample_rate)
+
     def _speak(self, words: list[Word], speed: float, rng: np.random.Generator) -> tuple[np.ndarray, list]:
         """int16 audio of one call and each word's (start, end) samples."""
         phonemes, owned = call_phonemes(words)
@@ -173,6 +193,7 @@ class HibariEngine(Engine):
         audio = self._dsp.synth(lh, th, ln, lr, phi, f0, rng)
         durations = outputs[6].reshape(-1).astype(np.float64) if self._has_durations else np.ones(len(ids))
         del outputs, lh, th, ln, lr, phi, f0
+        release_memory()
         pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
         total = float(durations.sum()) or 1.0
         bounds = np.round(np.concatenate([[0.0], np.cumsum(durations)]) * (len(pcm) / total)).astype(np.int64)

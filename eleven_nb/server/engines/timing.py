@@ -87,3 +87,18 @@ def trim_trailing_silence(pcm: np.ndarray, spans: list[tuple[int, int]], rate: i
             end -= block
         out.append((s, end))
     return out
+
+
+def trim_edges(pcm: np.ndarray, rate: int, keep_seconds: float = 0.04) -> np.ndarray:
+    """``pcm`` without the silence before its first and after its last sound (``keep_seconds`` of
+    each kept): a word spoken on its own, inside a sentence, should not bring a sentence's pauses."""
+    if not len(pcm):
+        return pcm
+    block = max(1, rate // 100)
+    level = np.sqrt(np.mean(pcm.astype(np.float64) ** 2))
+    loud = [i for i in range(0, len(pcm), block)
+            if np.sqrt(np.mean(pcm[i:i + block].astype(np.float64) ** 2)) > max(100.0, 0.08 * level)]
+    if not loud:
+        return pcm
+    keep = int(rate * keep_seconds)
+    return pcm[max(0, loud[0] - keep):min(len(pcm), loud[-1] + block + keep)]
