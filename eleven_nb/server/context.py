@@ -15,7 +15,7 @@ from concurrent.futures import Executor, Future
 from typing import Protocol
 
 from ..chunking import is_speakable, split_for_engine
-from .engines.base import Engine, SynthesisSettings, silence_utterance
+from .engines.base import Engine, SynthesisSettings, Utterance, silence_utterance
 from .frames import Frame, FrameBuilder
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class ContextWorker:
             pieces = split_for_engine(text)
         for piece in pieces:
             if not is_speakable(piece):
-                for frame in self._builder.add(silence_utterance(piece, self._engine.sample_rate)):
+                for frame in await self._frames(silence_utterance(piece, self._engine.sample_rate)):
                     await self._reports.frame(self.ref, frame)
                 continue
             await self._speak(piece)
@@ -105,7 +105,7 @@ class ContextWorker:
                 utterance = await asyncio.wrap_future(step)
                 if utterance is None:
                     break
-                for frame in self._builder.add(utterance):  # type: ignore[arg-type]
+                for frame in await self._frames(utterance):  # type: ignore[arg-type]
                     await self._reports.frame(self.ref, frame)
         finally:
             # A cancelled context stops its synthesis after the sentence in flight (no orphan work).
@@ -114,6 +114,13 @@ class ContextWorker:
                 step.add_done_callback(lambda _: _close_quietly(utterances))
             else:
                 _close_quietly(utterances)
+
+
+    async def _frames(self, utterance: Utterance) -> list[Frame]:
+        """The utterance's frames; a long one's timing is built in the pool, off the event loop."""
+        if len(utterance.text) > LARGE_TEXT:
+            return await self._loop.run_in_executor(self._pool, self._builder.add, utterance)
+        return self._builder.add(utterance)
 
 
 def _close_quietly(generator: object) -> None:
