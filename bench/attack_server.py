@@ -57,12 +57,9 @@ def ws_url(url: str, endpoint: str = "stream-input", **query: str) -> str:
 
 
 async def read_until_closed(ws: aiohttp.ClientWebSocketResponse, timeout: float) -> list[dict]:
-    frames = []
+    """Every text frame until the server closes (TimeoutError past ``timeout`` seconds)."""
     async with asyncio.timeout(timeout):
-        async for msg in ws:
-            if msg.type == aiohttp.WSMsgType.TEXT:
-                frames.append(json.loads(msg.data))
-    return frames
+        return [json.loads(msg.data) async for msg in ws if msg.type == aiohttp.WSMsgType.TEXT]
 
 
 async def speak(http: aiohttp.ClientSession, url: str, messages: list[dict], timeout: float = 120,
