@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hmac
 import os
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from .. import protocol
 

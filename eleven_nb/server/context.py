@@ -14,9 +14,9 @@ import logging
 from concurrent.futures import Executor
 from typing import Protocol
 
-from .engines.base import Engine, SynthesisSettings
+from .engines.base import Engine, SynthesisSettings, Utterance
 from .frames import Frame, FrameBuilder
-from .synthesis import utterances
+from .synthesis import LARGE_TEXT, utterances
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,13 @@ class ContextWorker:
         speech = utterances(self._engine, self._voice_id, text, self._settings, self._pool)
         try:
             async for utterance in speech:
-                for frame in self._builder.add(utterance):
+                for frame in await self._frames(utterance):
                     await self._reports.frame(self.ref, frame)
         finally:
             await speech.aclose()  # a cancelled context stops after the utterance in flight
+
+    async def _frames(self, utterance: Utterance) -> list[Frame]:
+        """The utterance's frames; a long one's timing is built in the pool, off the event loop."""
+        if len(utterance.text) > LARGE_TEXT:
+            return await self._loop.run_in_executor(self._pool, self._builder.add, utterance)
+        return self._builder.add(utterance)

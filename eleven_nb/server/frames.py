@@ -14,6 +14,7 @@ taking the time of the characters it replaces.
 """
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -76,42 +77,45 @@ class FrameBuilder:
         self._space_next = True
 
     def add(self, utterance: Utterance) -> list[Frame]:
-        audio, n = utterance.audio, len(utterance.audio)
-        starts, ends = utterance.char_starts, utterance.char_ends
-        spoken = self._spoken_chars(utterance)
+        audio, n, text = utterance.audio, len(utterance.audio), utterance.text
+        relative = utterance.char_starts
+        base = self._position
+        starts, ends = (relative + base).tolist(), (utterance.char_ends + base).tolist()
+        spoken, owners = self._spoken_chars(text, starts, ends)
         frames: list[Frame] = []
         bounds = list(range(0, n, self.frame_samples)) or [0]
         for k, a in enumerate(bounds):
             b = min(n, a + self.frame_samples)
             last = k == len(bounds) - 1
-            if self.sync_alignment:
-                mask = (starts >= a) & ((starts < b) | last)
-            else:
-                mask = np.ones(len(starts), bool) if k == 0 else np.zeros(len(starts), bool)
+            if self.sync_alignment:  # the characters that start in this frame (starts never decrease)
+                i0 = int(np.searchsorted(relative, a, "left"))
+                i1 = len(text) if last else int(np.searchsorted(relative, b, "left"))
+            else:  # the first frame of the utterance carries all of it
+                i0, i1 = (0, len(text)) if k == 0 else (0, 0)
             if self._pending_start is None:
-                self._pending_start = self._position + a
-            base = self._position
-            chosen = np.flatnonzero(mask)
-            self._pending.extend((utterance.text[i], base + int(starts[i]), base + int(ends[i])) for i in chosen)
-            self._pending_spoken.extend(self._collapse(t for i in chosen for t in spoken[i]))
+                self._pending_start = base + a
+            self._pending.extend(zip(text[i0:i1], starts[i0:i1], ends[i0:i1]))
+            j0, j1 = (i0, i1) if owners is None else (bisect.bisect_left(owners, i0), bisect.bisect_left(owners, i1))
+            self._pending_spoken.extend(self._collapse(spoken[j0:j1]))
             frames += self._emit(self.encoder.encode(audio[a:b]))
         self._position += n
         return frames
 
-    def _spoken_chars(self, utterance: Utterance) -> list[list[_Timed]]:
-        """Per source character, the spoken characters it carries (relative samples); a span's
-        spoken string goes on its first character, its time spread over the span."""
-        text, starts, ends = utterance.text, utterance.char_starts, utterance.char_ends
-        spans = self.spoken(text) if self.spoken else [(i, i + 1, c) for i, c in enumerate(text)]
-        out: list[list[_Timed]] = [[] for _ in text]
-        for a, b, said in spans:
+    def _spoken_chars(self, text: str, starts: list[int], ends: list[int]) -> tuple[list[_Timed], list[int] | None]:
+        """The spoken characters with their times, and for each the source character it belongs to
+        (``None``: one for one). A span's spoken string takes the time of the characters it replaces."""
+        if self.spoken is None:
+            return list(zip(text, starts, ends)), None
+        spoken: list[_Timed] = []
+        owners: list[int] = []
+        for a, b, said in self.spoken(text):
             if b <= a or not said:
                 continue
-            s0, e0 = int(starts[a]), int(ends[b - 1])
+            s0, e0 = starts[a], ends[b - 1]
             step = (e0 - s0) / len(said)
-            out[a] = [(c, s0 + round(k * step), s0 + round((k + 1) * step)) for k, c in enumerate(said)]
-        base = self._position
-        return [[(c, base + s, base + e) for c, s, e in chars] for chars in out]
+            spoken += [(c, s0 + round(k * step), s0 + round((k + 1) * step)) for k, c in enumerate(said)]
+            owners += [a] * len(said)
+        return spoken, owners
 
     def _collapse(self, chars: Iterable[_Timed]) -> list[_Timed]:
         """Whitespace runs become one space; a generation's spoken text starts with one."""

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 10.0  # seconds a frame may wait for a client that stopped reading; then the socket is dropped
 LARGE_FRAME = 64 << 10  # characters: a frame this big is parsed and buffered in the pool, off the event loop
+LARGE_BUFFER = 8192  # characters held: past this, each frame's buffering runs in the pool
+LARGE_ALIGNMENT = 4096  # characters of timing: a frame carrying more is serialised in the pool
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ class Session:
 
     async def _feed(self, data: str) -> None:
         async with self._lock:
-            if len(data) > LARGE_FRAME:
+            if len(data) > LARGE_FRAME or self.conn.chars_held > LARGE_BUFFER:  # chunking work grows with both
                 await self._loop.run_in_executor(self.setup.pool, self.conn.receive_text,  # type: ignore[arg-type]
                                                  data, self._loop.time())
             else:
@@ -180,7 +182,11 @@ class Session:
 
     async def frame(self, ref: int, frame: Frame) -> None:
         async with self._lock:
-            self.conn.audio(ref, frame.audio, frame.alignment, frame.normalized)
+            if frame.alignment is not None and len(frame.alignment) > LARGE_ALIGNMENT:  # JSON of a long timing
+                await self._loop.run_in_executor(self.setup.pool, self.conn.audio,  # type: ignore[arg-type]
+                                                 ref, frame.audio, frame.alignment, frame.normalized)
+            else:
+                self.conn.audio(ref, frame.audio, frame.alignment, frame.normalized)
         await self._flush()
 
     async def generation_done(self, ref: int) -> None:
