@@ -834,6 +834,7 @@ function controlsView(s) {
       again.disabled = !kernelIdle;
       wav.disabled = !s.chunks.length;
       vtt.disabled = !s.model.get("captions");
+      vtt.title = vtt.disabled ? "Captions (WebVTT): ready when the speech is complete" : "Download the captions (WebVTT)";
     },
     /** The position shown by keyboard seeks. */
     now: () => mediaTime(s)
