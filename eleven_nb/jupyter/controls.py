@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-import ipywidgets as w
+import ipywidgets as w  # type: ignore[import-untyped]  # (no stubs)
 
 from ..protocol import (
     DEFAULT_VOICE_ID,

@@ -8,8 +8,9 @@ the kernel cannot hear back from the browser while a cell runs.
 - An interrupting job first stops every unfinished earlier job: a running one has
   its open contexts closed at the server and its task cancelled; a queued one is
   cancelled before it sends anything, and never plays.
-- A job that fails shows the failure in its player's status line (once; nothing
-  goes to stderr) and its future holds :class:`SpeechFailed`, which ``--wait`` raises.
+- A job that fails shows the failure once, never on stderr: in its player's status
+  line, or, with ``--wait``, as the :class:`SpeechFailed` the waiting cell raises
+  (the status line then points to it).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from ..client.loop import background_loop
 from .speaker import SpeechJob
 
 INTERRUPTED = "interrupted"
+SEE_BELOW = "failed: see the error below"
 
 
 class SpeechFailed(ElevenError):
@@ -71,7 +73,8 @@ class SpeechQueue:
             raise
         except Exception as exc:  # never silent: the player's status line says what went wrong
             message = describe(exc)
-            job.player.fail(message)
+            # shown once: a waiting cell fails with the message (the player, above it, points there)
+            job.player.fail(SEE_BELOW if job.options.wait else message)
             raise SpeechFailed(message) from exc
         finally:
             with self._lock:

@@ -74,7 +74,7 @@ class SpeechJob:
         turns = []
         for i, line in enumerate(lines):
             speaker = {k: v for k, v in opts.speakers.get(line.speaker, {}).items() if k != "voice"}
-            settings = VoiceSettings.from_dict({**opts.voice_settings.to_dict(), **speaker})
+            settings = VoiceSettings.from_dict({**opts.voice_settings.to_dict(), **speaker}) or VoiceSettings()
             turns.append(Turn(context_id(line.speaker, i), line.speaker, voices[line.speaker], settings, line.text))
         return turns
 
