@@ -62,6 +62,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "text_buffer_exceeded": (CLOSE_POLICY, "Too much text buffered ({size} characters, at most {limit}). "
                              "Send flush or wait for audio before sending more."),
     "too_many_connections": (CLOSE_TRY_AGAIN, "The server is at its connection limit ({limit}). Try again later."),
+    "invalid_ssml": (CLOSE_POLICY, "The text holds SSML that cannot be read: {detail}"),
     "generation_failed": (CLOSE_POLICY, "We are sorry, something went wrong. You are not charged for this request."),
 }
 

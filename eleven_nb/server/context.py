@@ -14,6 +14,7 @@ import logging
 from concurrent.futures import Executor
 from typing import Protocol
 
+from ..protocol import ProtocolError
 from .engines.base import Engine, SynthesisSettings, Utterance
 from .frames import Frame, FrameBuilder
 from .synthesis import LARGE_TEXT, utterances
@@ -30,17 +31,18 @@ class Reports(Protocol):
     async def frame(self, ref: int, frame: Frame) -> None: ...
     async def generation_done(self, ref: int) -> None: ...
     async def context_done(self, ref: int) -> None: ...
-    async def context_failed(self, ref: int) -> None: ...
+    async def context_failed(self, ref: int, error: ProtocolError | None = None) -> None: ...
 
 
 class ContextWorker:
     """Speaks one context's generations in order; ends after its close, a failure or :meth:`cancel`."""
 
     def __init__(self, ref: int, *, engine: Engine, engine_voice_id: str, settings: SynthesisSettings,
-                 builder: FrameBuilder, pool: Executor, reports: Reports):
+                 builder: FrameBuilder, pool: Executor, reports: Reports, phonemes: bool = False):
         self.ref = ref
         self._engine, self._voice_id, self._settings = engine, engine_voice_id, settings
         self._builder, self._pool, self._reports = builder, pool, reports
+        self._phonemes = phonemes  # enable_ssml_parsing: <phoneme> elements choose the pronunciation
         self._loop = asyncio.get_running_loop()
         self._jobs: asyncio.Queue[object] = asyncio.Queue()
         self.task = asyncio.create_task(self._run(), name=f"eleven_nb-context-{ref}")
@@ -74,6 +76,8 @@ class ContextWorker:
                 await self._reports.generation_done(self.ref)
         except asyncio.CancelledError:
             raise
+        except ProtocolError as error:  # the text cannot be spoken (unreadable markup): say why
+            await self._reports.context_failed(self.ref, error)
         except (ConnectionError, RuntimeError) as exc:
             if self._loop.is_closed() or isinstance(exc, ConnectionError):
                 return  # the client left mid-synthesis: nothing to report to
@@ -84,7 +88,8 @@ class ContextWorker:
             await self._reports.context_failed(self.ref)
 
     async def _generate(self, text: str) -> None:
-        speech = utterances(self._engine, self._voice_id, text, self._settings, self._pool)
+        speech = utterances(self._engine, self._voice_id, text, self._settings, self._pool,
+                            phonemes=self._phonemes)
         try:
             async for utterance in speech:
                 for frame in await self._frames(utterance):

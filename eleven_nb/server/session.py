@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 
 from .. import protocol
+from ..protocol import ProtocolError
 from ..protocol.server import (
     ContextClosing,
     ContextOpened,
@@ -28,6 +29,7 @@ from ..protocol.server import (
 from .context import ContextWorker
 from .engines.base import SynthesisSettings
 from .frames import Frame, FrameBuilder, Spoken
+from .synthesis import spoken_function
 from .memory import trim_memory
 from .state import ServerState, VoiceChoice
 
@@ -51,7 +53,9 @@ class SessionSetup:
 
     @classmethod
     def of(cls, state: ServerState, voice: VoiceChoice, options: protocol.ConnectionOptions) -> SessionSetup:
-        return cls(voice, options.effective(), state.pool, state.encoder_factory)
+        effective = options.effective()
+        spoken = spoken_function(effective.apply_text_normalization or "auto", bool(effective.enable_ssml_parsing))
+        return cls(voice, effective, state.pool, state.encoder_factory, spoken)
 
 
 class Session:
@@ -168,7 +172,7 @@ class Session:
         settings = SynthesisSettings(speed=vs.get("speed"), stability=vs.get("stability"), seed=setup.options.seed)
         return ContextWorker(event.ref, engine=engine, engine_voice_id=setup.voice.engine_voice_id,
                              settings=settings, builder=builder, pool=setup.pool,  # type: ignore[arg-type]
-                             reports=self)
+                             reports=self, phonemes=bool(setup.options.enable_ssml_parsing))
 
     def _drop(self) -> None:
         """Abort the transport: the client cannot be waited for."""
@@ -200,8 +204,8 @@ class Session:
             self._workers.pop(ref, None)
         await self._flush()
 
-    async def context_failed(self, ref: int) -> None:
+    async def context_failed(self, ref: int, error: ProtocolError | None = None) -> None:
         async with self._lock:
-            self.conn.context_failed(ref)
+            self.conn.context_failed(ref, error)
             self._workers.pop(ref, None)
         await self._flush()
