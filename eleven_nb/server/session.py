@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
@@ -27,7 +28,7 @@ from ..protocol.server import (
 )
 from .context import ContextWorker
 from .engines.base import SynthesisSettings
-from .frames import Frame, FrameBuilder, Spoken
+from .frames import Encoder, Frame, FrameBuilder, Spoken
 from .memory import trim_memory
 from .state import ServerState, VoiceChoice
 
@@ -45,8 +46,8 @@ class SessionSetup:
 
     voice: VoiceChoice
     options: protocol.ConnectionOptions
-    pool: object
-    encoder_factory: Callable[..., object]
+    pool: Executor
+    encoder_factory: Callable[..., Encoder]
     spoken: Spoken | None = None
 
     @classmethod
@@ -58,7 +59,7 @@ class Session:
     """The state of one socket on ``stream-input`` or ``multi-stream-input``."""
 
     def __init__(self, ws: web.WebSocketResponse, setup: SessionSetup, config: ServerConfig,
-                 transport: asyncio.BaseTransport | None = None):
+                 transport: asyncio.Transport | None = None):
         self.ws = ws
         self.setup = setup
         self._loop = asyncio.get_running_loop()
@@ -199,6 +200,8 @@ class Session:
             self.conn.context_done(ref)
             self._workers.pop(ref, None)
         await self._flush()
+        # a socket may live for a whole conversation: give a finished context's memory back now
+        self._loop.run_in_executor(None, trim_memory, False)
 
     async def context_failed(self, ref: int) -> None:
         async with self._lock:
