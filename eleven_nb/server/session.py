@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -28,7 +29,7 @@ from ..protocol.server import (
 )
 from .context import ContextWorker
 from .engines.base import SynthesisSettings
-from .frames import Encoder, Frame, FrameBuilder, Spoken
+from .frames import Frame, FrameBuilder, Spoken
 from .memory import trim_memory
 from .state import ServerState, VoiceChoice
 
@@ -47,7 +48,7 @@ class SessionSetup:
     voice: VoiceChoice
     options: protocol.ConnectionOptions
     pool: Executor
-    encoder_factory: Callable[..., Encoder]
+    encoder_factory: Callable[..., Any]  # (OutputFormat, engine rate) -> an Encoder
     spoken: Spoken | None = None
 
     @classmethod
