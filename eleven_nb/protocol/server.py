@@ -277,8 +277,8 @@ class ServerConnection:
     def _on_multi(self, message: ClientMessage, now: float) -> None:
         if message.close_socket:
             self._ending = True
-            for context in list(self._open.values()):
-                self._close_context(context)
+            for open_context in list(self._open.values()):
+                self._close_context(open_context)
             if not self._closing:
                 self._close_with(CLOSE_NORMAL)
             return

@@ -15,7 +15,8 @@ taking the time of the characters it replaces.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -30,7 +31,7 @@ DRAIN_SECONDS = 0.06  # silence that pushes out what MP3/Opus frames and the res
 
 # text -> (start, end, spoken) spans covering it in order; spoken "" drops the span (e.g. markup)
 Spoken = Callable[[str], Sequence[tuple[int, int, str]]]
-_Timed = tuple[str, int, int]  # (character, start, end) in absolute engine samples
+_WHITESPACE = re.compile(r"\s+")
 
 
 class Encoder(Protocol):
@@ -43,6 +44,27 @@ class Frame:
     audio: bytes
     alignment: Alignment | None
     normalized: Alignment | None = None
+
+
+@dataclass
+class _Timing:
+    """Characters waiting for a frame, with absolute start and end samples (parallel lists:
+    long texts are handled in bulk, not character by character)."""
+
+    chars: list[str] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+
+    def extend(self, chars: Sequence[str], starts: Sequence[int], ends: Sequence[int]) -> None:
+        self.chars.extend(chars)
+        self.starts.extend(starts)
+        self.ends.extend(ends)
+
+    def relative(self, origin: int, sample_rate: int) -> Alignment:
+        ms = 1000.0 / sample_rate
+        starts, ends = np.asarray(self.starts, np.float64), np.asarray(self.ends, np.float64)
+        return Alignment(tuple(self.chars), tuple(((starts - origin) * ms).tolist()),
+                         tuple(((ends - starts) * ms).tolist()))
 
 
 @dataclass
@@ -63,8 +85,8 @@ class FrameBuilder:
     spoken: Spoken | None = None
     _position: int = 0  # engine samples fed to the encoder so far
     _pending_start: int | None = None
-    _pending: list[_Timed] = field(default_factory=list)
-    _pending_spoken: list[_Timed] = field(default_factory=list)
+    _pending: _Timing = field(default_factory=_Timing)  # the text as sent
+    _pending_spoken: _Timing = field(default_factory=_Timing)  # the text as spoken
     _space_next: bool = True  # the next spoken character starts a generation: a space goes first
     _after_space: bool = False  # the last spoken character was whitespace
 
@@ -81,7 +103,7 @@ class FrameBuilder:
         relative = utterance.char_starts
         base = self._position
         starts, ends = (relative + base).tolist(), (utterance.char_ends + base).tolist()
-        spoken, owners = self._spoken_chars(text, starts, ends)
+        said, said_starts, said_ends, owners = self._spoken_chars(text, starts, ends)
         frames: list[Frame] = []
         bounds = list(range(0, n, self.frame_samples)) or [0]
         for k, a in enumerate(bounds):
@@ -94,50 +116,58 @@ class FrameBuilder:
                 i0, i1 = (0, len(text)) if k == 0 else (0, 0)
             if self._pending_start is None:
                 self._pending_start = base + a
-            self._pending.extend(zip(text[i0:i1], starts[i0:i1], ends[i0:i1]))
+            self._pending.extend(text[i0:i1], starts[i0:i1], ends[i0:i1])
             j0, j1 = (i0, i1) if owners is None else (bisect.bisect_left(owners, i0), bisect.bisect_left(owners, i1))
-            self._pending_spoken.extend(self._collapse(spoken[j0:j1]))
+            self._collapse(said[j0:j1], said_starts[j0:j1], said_ends[j0:j1])
             frames += self._emit(self.encoder.encode(audio[a:b]))
         self._position += n
         return frames
 
-    def _spoken_chars(self, text: str, starts: list[int], ends: list[int]) -> tuple[list[_Timed], list[int] | None]:
-        """The spoken characters with their times, and for each the source character it belongs to
-        (``None``: one for one). A span's spoken string takes the time of the characters it replaces."""
+    def _spoken_chars(self, text: str, starts: list[int], ends: list[int]
+                      ) -> tuple[str, list[int], list[int], list[int] | None]:
+        """The spoken text with its times, and for each character the source character it belongs
+        to (``None``: one for one). A span's spoken string takes the time of the characters it replaces."""
         if self.spoken is None:
-            return list(zip(text, starts, ends)), None
-        spoken: list[_Timed] = []
+            return text, starts, ends, None
+        said: list[str] = []
+        said_starts: list[int] = []
+        said_ends: list[int] = []
         owners: list[int] = []
-        for a, b, said in self.spoken(text):
-            if b <= a or not said:
+        for a, b, words in self.spoken(text):
+            if b <= a or not words:
                 continue
             s0, e0 = starts[a], ends[b - 1]
-            step = (e0 - s0) / len(said)
-            spoken += [(c, s0 + round(k * step), s0 + round((k + 1) * step)) for k, c in enumerate(said)]
-            owners += [a] * len(said)
-        return spoken, owners
+            step = (e0 - s0) / len(words)
+            said += words
+            said_starts += [s0 + round(k * step) for k in range(len(words))]
+            said_ends += [s0 + round((k + 1) * step) for k in range(len(words))]
+            owners += [a] * len(words)
+        return "".join(said), said_starts, said_ends, owners
 
-    def _collapse(self, chars: Iterable[_Timed]) -> list[_Timed]:
-        """Whitespace runs become one space; a generation's spoken text starts with one."""
-        out: list[_Timed] = []
-        for c, s, e in chars:
-            if c.isspace():
-                if self._after_space or self._space_next:
-                    continue
+    def _collapse(self, text: str, starts: list[int], ends: list[int]) -> None:
+        """Add spoken text: whitespace runs become one space; a generation's text starts with one."""
+        at = 0
+        for run in _WHITESPACE.finditer(text):
+            self._spoken_run(text, starts, ends, at, run.start())
+            if not (self._after_space or self._space_next):
+                self._pending_spoken.extend(" ", starts[run.start():run.start() + 1], ends[run.start():run.start() + 1])
                 self._after_space = True
-                out.append((" ", s, e))
-                continue
-            if self._space_next:
-                out.append((" ", s, s))
-                self._space_next = False
-            self._after_space = False
-            out.append((c, s, e))
-        return out
+            at = run.end()
+        self._spoken_run(text, starts, ends, at, len(text))
+
+    def _spoken_run(self, text: str, starts: list[int], ends: list[int], a: int, b: int) -> None:
+        if a >= b:
+            return
+        if self._space_next:
+            self._pending_spoken.extend(" ", starts[a:a + 1], starts[a:a + 1])
+            self._space_next = False
+        self._after_space = False
+        self._pending_spoken.extend(text[a:b], starts[a:b], ends[a:b])
 
     def drain(self) -> list[Frame]:
         """End of a generation: if timing is still waiting for bytes the codec or resampler holds
         back, feed a little silence so that audio, and the timing with it, goes out now."""
-        if not self._pending:
+        if not self._pending.chars:
             return []
         silence = np.zeros(max(1, int(self.sample_rate * DRAIN_SECONDS)), np.int16)
         frames = self._emit(self.encoder.encode(silence))
@@ -148,7 +178,7 @@ class FrameBuilder:
         """Flush the encoder at the end of the stream or context."""
         tail = self.encoder.flush()
         frames = self._emit(tail)
-        if self._pending:  # nothing left to carry them: send the timing with an empty payload
+        if self._pending.chars:  # nothing left to carry them: send the timing with an empty payload
             frames.append(self._frame(b""))
         return frames
 
@@ -158,16 +188,8 @@ class FrameBuilder:
     def _frame(self, data: bytes) -> Frame:
         origin = self._pending_start or 0
         pending, spoken = self._pending, self._pending_spoken
-        self._pending_start, self._pending, self._pending_spoken = None, [], []
-        if not pending:  # with sync_alignment every chunk carries timing, even an empty one
+        self._pending_start, self._pending, self._pending_spoken = None, _Timing(), _Timing()
+        if not pending.chars:  # with sync_alignment every chunk carries timing, even an empty one
             empty = Alignment((), (), ()) if self.sync_alignment else None
             return Frame(data, empty, empty)
-        return Frame(data, self._relative(pending, origin), self._relative(spoken, origin))
-
-    def _relative(self, timed: list[_Timed], origin: int) -> Alignment:
-        ms = 1000.0 / self.sample_rate
-        return Alignment(
-            tuple(c for c, _, _ in timed),
-            tuple((s - origin) * ms for _, s, _ in timed),
-            tuple((e - s) * ms for _, s, e in timed),
-        )
+        return Frame(data, pending.relative(origin, self.sample_rate), spoken.relative(origin, self.sample_rate))

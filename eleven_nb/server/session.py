@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -47,8 +49,8 @@ class SessionSetup:
 
     voice: VoiceChoice
     options: protocol.ConnectionOptions
-    pool: object
-    encoder_factory: Callable[..., object]
+    pool: Executor
+    encoder_factory: Callable[..., Any]  # (OutputFormat, engine rate) -> an Encoder
     spoken: Spoken | None = None
 
     @classmethod
@@ -62,7 +64,7 @@ class Session:
     """The state of one socket on ``stream-input`` or ``multi-stream-input``."""
 
     def __init__(self, ws: web.WebSocketResponse, setup: SessionSetup, config: ServerConfig,
-                 transport: asyncio.BaseTransport | None = None):
+                 transport: asyncio.Transport | None = None):
         self.ws = ws
         self.setup = setup
         self._loop = asyncio.get_running_loop()
@@ -203,6 +205,8 @@ class Session:
             self.conn.context_done(ref)
             self._workers.pop(ref, None)
         await self._flush()
+        # a socket may live for a whole conversation: give a finished context's memory back now
+        self._loop.run_in_executor(None, trim_memory, False)
 
     async def context_failed(self, ref: int, error: ProtocolError | None = None) -> None:
         async with self._lock:

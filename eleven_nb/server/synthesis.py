@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 
 from .. import normalize, ssml
 from ..chunking import is_speakable, split_for_engine
@@ -79,11 +79,13 @@ async def _plain(engine: Engine, voice_id: str, text: str, settings: SynthesisSe
 async def _stepped(steps: Iterator[Utterance], pool: Executor,
                    loop: asyncio.AbstractEventLoop) -> AsyncIterator[Utterance]:
     """Run a blocking generator one step at a time in the pool."""
-    step: asyncio.Future[Utterance | None] | None = None
+    step: Future[Utterance | None] | None = None
     try:
         while True:
-            step = loop.run_in_executor(pool, next, steps, None)
-            utterance = await step
+            # a concurrent future (not run_in_executor's): a cancelled await leaves it running, so
+            # the callback below closes the generator when its step really ends
+            step = pool.submit(next, steps, None)
+            utterance = await asyncio.wrap_future(step)
             if utterance is None:
                 break
             yield utterance

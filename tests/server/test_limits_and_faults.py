@@ -242,3 +242,12 @@ async def test_a_client_that_stops_reading_loses_its_slot(espeak_server, monkeyp
             while state.connections:  # the server gave up on the socket
                 await asyncio.sleep(0.1)
         await ws.close()
+
+
+def test_freed_memory_is_given_back_at_most_once_a_second_unless_forced():
+    from eleven_nb.server.memory import trim_memory
+
+    if not trim_memory():  # forced: trims at once where glibc has malloc_trim
+        pytest.skip("no malloc_trim here (not glibc)")
+    assert trim_memory(force=False) is False  # a context ending right after: skipped
+    assert trim_memory() is True  # a socket ending: always
