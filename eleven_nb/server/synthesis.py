@@ -53,7 +53,7 @@ async def utterances(engine: Engine, voice_id: str, text: str, settings: Synthes
             yield silence_utterance(source, engine.sample_rate, seconds=piece.seconds)
         elif isinstance(piece, ssml.Phoneme):
             steps = engine.synthesize_phonemes(piece.ipa, source, voice_id, settings)
-            async for utterance in _stepped(steps, pool, loop):
+            async for utterance in _stepped(steps, pool):
                 yield utterance
         else:
             async for utterance in _plain(engine, voice_id, source, settings, pool, loop):
@@ -72,12 +72,11 @@ async def _plain(engine: Engine, voice_id: str, text: str, settings: SynthesisSe
         if not is_speakable(piece):
             yield silence_utterance(piece, engine.sample_rate)
             continue
-        async for utterance in _stepped(engine.synthesize(piece, voice_id, settings), pool, loop):
+        async for utterance in _stepped(engine.synthesize(piece, voice_id, settings), pool):
             yield utterance
 
 
-async def _stepped(steps: Iterator[Utterance], pool: Executor,
-                   loop: asyncio.AbstractEventLoop) -> AsyncIterator[Utterance]:
+async def _stepped(steps: Iterator[Utterance], pool: Executor) -> AsyncIterator[Utterance]:
     """Run a blocking generator one step at a time in the pool."""
     step: Future[Utterance | None] | None = None
     try:
