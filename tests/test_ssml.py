@@ -51,7 +51,7 @@ def test_phonemes_only_with_ssml_parsing():
 
 
 def test_other_tags_are_never_spoken():
-    text = '<speak>Hello <emphasis level="strong">world</emphasis><!-- note --> <foo>!</foo></speak>'
+    text = '<speak>Hello <emphasis level="strong">world</emphasis><!-- a <b> c --> <foo>!</foo></speak>'
     pieces = parse(text, phonemes=True)
     assert "".join(p.text for p in pieces if isinstance(p, Text)) == "Hello world !"
     assert all(text[p.start:p.end] == p.text for p in pieces if isinstance(p, Text))
@@ -75,6 +75,7 @@ def test_plain_text_with_angle_brackets_stays_text():
     ('<phoneme alphabet="cmu-arpabet" ph="M XX1">w</phoneme>', "unknown CMU arpabet symbol 'XX1'"),
     ("word</phoneme>", "closes no <phoneme>"),
     ('<phoneme ph="x">a <break/> b</phoneme>', "holds a tag"),
+    ("a <!-- note b", "unclosed comment at character 2"),
 ])
 def test_malformed_markup_is_a_one_line_error(text, message):
     with pytest.raises(SsmlError, match=message) as info:
