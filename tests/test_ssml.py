@@ -136,3 +136,19 @@ def test_source_timing_times_every_character_tags_included():
     assert starts == sorted(starts)
     with pytest.raises(ValueError, match="2 characters but 1 start times"):
         source_timing(pieces[:1], len(text), [([0.0], [1.0])])
+
+
+@given(st.text(alphabet=st.sampled_from('<>/!?-="\' abkphonemebreakspeak12.smx'), max_size=80), st.booleans())
+def test_any_text_parses_or_fails_with_ssml_error(text, phonemes):
+    try:
+        pieces = parse(text, phonemes=phonemes)
+    except SsmlError as exc:
+        assert "\n" not in str(exc)
+        return
+    ends = [0]
+    for piece in pieces:
+        assert piece.start >= ends[-1] and piece.end > piece.start
+        ends.append(piece.end)
+        if isinstance(piece, Break):
+            assert 0 <= piece.seconds <= MAX_BREAK_SECONDS
+    assert ends[-1] <= len(text)
