@@ -1,9 +1,10 @@
-"""Chunking under hostile input: every function must stay linear.
+"""Chunking (and the other text code) under hostile input: every function must stay linear.
 
 The attacks that froze the server before chunking was made linear (40,000
 newlines or spaces in one message, 99,000 spaces, 8,000 characters of ", " in
 small frames in auto mode), and MiB-scale texts through each function. The
-goal: each well under 50 ms per MiB-scale message.
+goal: each well under 50 ms per MiB-scale message. Also the SSML parser, the spoken
+form (normalizedAlignment's text) and captions, on large texts.
 
     python -m bench.bench_chunking [--repeats 3]
 
@@ -18,6 +19,8 @@ import re
 import time
 from collections.abc import Callable
 
+from eleven_nb import normalize, ssml
+from eleven_nb.alignment import Alignment, Timeline
 from eleven_nb.chunking import (
     PhraseChunker,
     ScheduleBuffer,
@@ -53,6 +56,28 @@ def _chunker(text: str, size: int) -> Callable[[], object]:
         out = [p for frame in frames for p in chunker.feed(frame)]
         return out + chunker.close()
     return run
+
+
+def _captions(text: str) -> Callable[[], object]:
+    timeline = Timeline()
+    timeline.add_chunk(Alignment(tuple(text), tuple(60.0 * i for i in range(len(text))), (60.0,) * len(text)))
+    return timeline.to_vtt
+
+
+def text_cases() -> list[tuple[str, int, Callable[[], object]]]:
+    """SSML, the spoken form and captions."""
+    prose = (PROSE * (MIB // len(PROSE) + 1))[:MIB]
+    marked = ('A line of text, then a pause <break time="0.5s"/> and more text. ' * 20_000)[:MIB]
+    numbers = " ".join(f"Item {i * 7919 % 100_000} costs ${i % 997}.{i % 100:02d}, up {i % 100}%."
+                       for i in range(3_000))[:100_000]
+    return [
+        ("ssml.parse: 1 MiB prose, a break every 70 chars", MIB, lambda: ssml.parse(marked, phonemes=True)),
+        ("ssml.parse: 1 MiB of '<a'", MIB, lambda: ssml.parse("<a" * (MIB // 2), phonemes=True)),
+        ("ssml.parse: 1 MiB of '<'", MIB, lambda: ssml.parse("<" * MIB, phonemes=True)),
+        ("normalize.spoken_form: 100,000 chars prose", 100_000, lambda: normalize.spoken_form(prose[:100_000])),
+        ("normalize.spoken_form: 100,000 chars of numbers", 100_000, lambda: normalize.spoken_form(numbers)),
+        ("Timeline.to_vtt: 100,000 chars prose", 100_000, _captions(prose[:100_000])),
+    ]
 
 
 def cases() -> list[tuple[str, int, Callable[[], object]]]:
@@ -94,7 +119,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(f"{'case':58} {'chars':>9} {'best ms':>9} {'ms/MiB':>8} {'µs/frame':>9}")
-    for name, chars, work in cases():
+    for name, chars, work in cases() + text_cases():
         best = float("inf")
         for _ in range(args.repeats):
             start = time.perf_counter()

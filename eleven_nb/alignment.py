@@ -314,8 +314,10 @@ def caption_cues(words: Iterable[Word], *, max_chars: int = 42, max_ms: float = 
             for i in range(j - 1, -1, -1):
                 if j - i > 1 and segment[j - 1].end_ms - segment[i].start_ms > max_ms:
                     break
-                one_line = width[j] - width[i] - sep[i] <= max_chars
-                layout = (0.0, j) if one_line else _layout(width, sep, breaks, i, j, max_chars)
+                wide = width[j] - width[i] - sep[i]
+                if wide > 2 * max_chars + 1 and j - i > 1:
+                    break  # two lines cannot hold these words, nor more of them
+                layout = (0.0, j) if wide <= max_chars else _layout(width, sep, breaks, i, j, max_chars)
                 if layout is None:
                     break
                 cost = best[i][0] + _CUE + layout[0] + (breaks[j - 1] if j < n else 0.0)

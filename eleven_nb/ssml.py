@@ -19,6 +19,7 @@ whose name is not an SSML element.
 """
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,8 +72,12 @@ class Phoneme:
 Piece = Text | Break | Phoneme
 
 _MARKUP = re.compile(r"<[A-Za-z/!?]")
-# A tag: comment, declaration or processing instruction, or <name attributes> / </name> / <name/>.
+# A tag: a comment, a declaration or processing instruction, or <name attributes> / </name> / <name/>.
 _TAG = re.compile(r"<!--.*?-->|<[!?][^<>]*>|<(/?)([A-Za-z][\w:.-]*)([^<>]*?)(/?)>", re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+# An SSML element's tag with no ">" before the next "<" or the end.
+_UNCLOSED = re.compile(r"</?(" + "|".join(sorted(SSML_ELEMENTS, key=len, reverse=True))
+                       + r")(?![\w:.-])[^<>]*(?=<|\Z)", re.IGNORECASE)
 _ATTRIBUTE = re.compile(r"""\s+([A-Za-z_:][\w:.-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _TIME = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s)\s*", re.IGNORECASE)
 _PHONEME_END = re.compile(r"</phoneme\s*>", re.IGNORECASE)
@@ -85,19 +90,22 @@ def has_markup(text: str) -> bool:
 
 
 def parse(text: str, *, phonemes: bool) -> list[Piece]:
-    """Pieces of ``text`` in order; see the module docstring. Raises :class:`SsmlError`."""
+    """Pieces of ``text`` in order; see the module docstring. Raises :class:`SsmlError`.
+
+    Three scans by the regex engine (comments, unclosed tags, tags), so the
+    time is linear in the text whatever it holds.
+    """
+    if not has_markup(text):
+        return [Text(text, 0, len(text))] if text else []
+    _check_unclosed(text)
     pieces: list[Piece] = []
     pos = 0  # start of the text not yet in a piece
-    scan = 0
-    while (m := _MARKUP.search(text, scan)) is not None:
-        lt = m.start()
-        tag = _TAG.match(text, lt)
-        if tag is None or "<" in text[lt + 1:tag.end()]:
-            _check_unclosed(text, lt)
-            scan = lt + 1  # not a tag: plain text
-            continue
+    for tag in _TAG.finditer(text):
+        lt = tag.start()
+        if lt < pos:
+            continue  # the closing tag of a phoneme element, already taken
         _add_text(pieces, text, pos, lt)
-        pos = scan = tag.end()
+        pos = tag.end()
         closing, name, rest, empty = tag.group(1), (tag.group(2) or "").lower(), tag.group(3) or "", tag.group(4)
         if not name or closing:
             if name == "phoneme":
@@ -106,7 +114,7 @@ def parse(text: str, *, phonemes: bool) -> list[Piece]:
         if name == "break":
             pieces.append(Break(_break_seconds(_attributes(rest, name, lt), lt), lt, tag.end()))
         elif name == "phoneme":
-            pos = scan = _phoneme(pieces, text, tag, _attributes(rest, name, lt), bool(empty), phonemes)
+            pos = _phoneme(pieces, text, tag, _attributes(rest, name, lt), bool(empty), phonemes)
         elif name in SSML_ELEMENTS:
             _attributes(rest, name, lt)  # checked, then dropped with the tag
     _add_text(pieces, text, pos, len(text))
@@ -118,10 +126,17 @@ def _add_text(pieces: list[Piece], text: str, start: int, end: int) -> None:
         pieces.append(Text(text[start:end], start, end))
 
 
-def _check_unclosed(text: str, lt: int) -> None:
-    name = re.match(r"</?([A-Za-z][\w:.-]*)", text[lt:lt + 40])
-    if name and name.group(1).lower() in SSML_ELEMENTS:
-        raise SsmlError(f"unclosed <{name.group(1)}> tag at character {lt}: a '>' is missing")
+def _check_unclosed(text: str) -> None:
+    """Raise for an unclosed comment or SSML tag (other "<" without ">" are text)."""
+    opened, closed = text.rfind("<!--"), text.rfind("-->")
+    if opened >= 0 and closed < opened + 4:  # the last comment is never closed
+        raise SsmlError(f"unclosed comment at character {opened}: '-->' is missing")
+    comments = [(m.start(), m.end()) for m in _COMMENT.finditer(text)] if opened >= 0 else []
+    starts = [a for a, _ in comments]
+    for m in _UNCLOSED.finditer(text):
+        i = bisect.bisect_left(starts, m.start()) - 1
+        if i < 0 or comments[i][1] <= m.start():  # not inside a comment
+            raise SsmlError(f"unclosed <{m.group(1)}> tag at character {m.start()}: a '>' is missing")
 
 
 def _attributes(rest: str, name: str, at: int) -> dict[str, str]:

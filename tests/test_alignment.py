@@ -1,5 +1,9 @@
 """Chunk-relative alignment → absolute timeline, words and captions."""
+import itertools
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from eleven_nb.alignment import Alignment, Timeline
 
@@ -154,3 +158,31 @@ def test_cjk_captions_are_cut_between_characters_without_spaces():
     assert all(len(line) <= 42 and " " not in line for c in cues for line in c.lines)
     assert "".join("".join(c.lines) for c in cues) == text
     assert cues[0].text == "我们今天去公园散步，天气很好。"
+
+
+CAPTION_WORDS = st.sampled_from(["the", "keeper", "climbed,", "spiral", "stairs.", "Yes.", "a", "lighthouse",
+                                 "extraordinarily", "of", "sea;", "and", "x" * 50, "dawn!", "night"])
+
+
+@given(st.lists(st.tuples(CAPTION_WORDS, st.sampled_from([0.0, 0.0, 0.0, 300.0, 900.0])), min_size=1, max_size=80))
+def test_caption_rules_hold_for_any_words(items):
+    text, pauses = "", {}
+    for word, pause in items:
+        if text:
+            text += " "
+        pauses[len(text)] = pause
+        text += word
+    timeline = timeline_of(text, pauses=pauses)
+    words = timeline.words()
+    cues = timeline.caption_cues()
+    assert " ".join(" ".join(c.lines) for c in cues).split() == text.split()
+    assert [c.start_ms for c in cues] == sorted(c.start_ms for c in cues)
+    position = 0
+    for cue in cues:
+        count = len(" ".join(cue.lines).split())
+        group = words[position:position + count]
+        position += count
+        assert len(cue.lines) <= 2 and cue.end_ms > cue.start_ms
+        if count > 1:
+            assert all(len(line) <= 42 for line in cue.lines) and cue.end_ms - cue.start_ms <= 6000
+            assert all(b.start_ms - a.end_ms <= 700 for a, b in itertools.pairwise(group))  # no long pause inside

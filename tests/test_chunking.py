@@ -1,6 +1,6 @@
 """Client-side chunking and server-side schedule buffering."""
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from eleven_nb.chunking import (
@@ -135,6 +135,7 @@ def test_schedule_buffer_matches_the_old_code(data):
 @given(st.data())
 def test_phrase_chunker_matches_the_old_code(data):
     text = data.draw(ordinary_text())
+    assume(max(map(len, text.split()), default=0) <= 80)  # longer runs are cut now: pending text stays bounded
     tokens = frames_of(data.draw, text)
     assert list(iter_phrases(tokens, 40)) == list(old.iter_phrases(tokens, 40))
 

@@ -73,3 +73,11 @@ def test_spans_cover_the_source_in_order(text, mode):
     assert "  " not in spoken and not spoken.startswith(" ")
     chars, starts, _ = normalized_alignment(spans, [float(i) for i in range(len(text))], [1.0] * len(text))
     assert "".join(chars) == " " + spoken and starts == sorted(starts)
+
+
+@given(st.text(max_size=60), st.sampled_from(["auto", "on", "off"]))
+def test_any_unicode_text_has_a_spoken_form(text, mode):
+    spans = spoken_form(text, mode)
+    assert (spans[-1][1] if spans else 0) == len(text)
+    chars, starts, durations = normalized_alignment(spans, [10.0 * i for i in range(len(text))], [10.0] * len(text))
+    assert len(chars) == len(starts) == len(durations) and all(d >= 0 for d in durations)

@@ -51,7 +51,7 @@ def test_phonemes_only_with_ssml_parsing():
 
 
 def test_other_tags_are_never_spoken():
-    text = '<speak>Hello <emphasis level="strong">world</emphasis><!-- note --> <foo>!</foo></speak>'
+    text = '<speak>Hello <emphasis level="strong">world</emphasis><!-- a <b> c --> <foo>!</foo></speak>'
     pieces = parse(text, phonemes=True)
     assert "".join(p.text for p in pieces if isinstance(p, Text)) == "Hello world !"
     assert all(text[p.start:p.end] == p.text for p in pieces if isinstance(p, Text))
@@ -75,6 +75,7 @@ def test_plain_text_with_angle_brackets_stays_text():
     ('<phoneme alphabet="cmu-arpabet" ph="M XX1">w</phoneme>', "unknown CMU arpabet symbol 'XX1'"),
     ("word</phoneme>", "closes no <phoneme>"),
     ('<phoneme ph="x">a <break/> b</phoneme>', "holds a tag"),
+    ("a <!-- note b", "unclosed comment at character 2"),
 ])
 def test_malformed_markup_is_a_one_line_error(text, message):
     with pytest.raises(SsmlError, match=message) as info:
@@ -135,3 +136,19 @@ def test_source_timing_times_every_character_tags_included():
     assert starts == sorted(starts)
     with pytest.raises(ValueError, match="2 characters but 1 start times"):
         source_timing(pieces[:1], len(text), [([0.0], [1.0])])
+
+
+@given(st.text(alphabet=st.sampled_from('<>/!?-="\' abkphonemebreakspeak12.smx'), max_size=80), st.booleans())
+def test_any_text_parses_or_fails_with_ssml_error(text, phonemes):
+    try:
+        pieces = parse(text, phonemes=phonemes)
+    except SsmlError as exc:
+        assert "\n" not in str(exc)
+        return
+    ends = [0]
+    for piece in pieces:
+        assert piece.start >= ends[-1] and piece.end > piece.start
+        ends.append(piece.end)
+        if isinstance(piece, Break):
+            assert 0 <= piece.seconds <= MAX_BREAK_SECONDS
+    assert ends[-1] <= len(text)
