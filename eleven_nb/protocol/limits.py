@@ -1,6 +1,8 @@
 """Endpoints and limits of the protocol."""
 from __future__ import annotations
 
+from ..schedule import DEFAULT_CHUNK_LENGTH_SCHEDULE, MIN_CHUNK_LENGTH  # one place: the buffer's own module
+
 __all__ = [
     'API_KEY_HEADER', 'AUTH_QUERY_PARAMS', 'SECRET_FIELDS',
     'REAL_SERVICE_URL', 'STREAM_INPUT', 'MULTI_STREAM_INPUT', 'ENDPOINTS', 'DEFAULT_VOICE_ID',
@@ -32,8 +34,7 @@ def endpoint_path(voice_id: str, endpoint: str = STREAM_INPUT) -> str:
 MAX_CONTEXTS = 5
 MAX_INACTIVITY_TIMEOUT = 180
 DEFAULT_INACTIVITY_TIMEOUT = 20
-DEFAULT_CHUNK_LENGTH_SCHEDULE = (120, 160, 250, 290)
-CHUNK_LENGTH_RANGE = (50, 500)
+CHUNK_LENGTH_RANGE = (MIN_CHUNK_LENGTH, 500)
 SEED_RANGE = (0, 4_294_967_295)
 MAX_INPUT_FRAME = 1 << 20  # the server accepts client frames up to 1 MiB
 MAX_OUTPUT_FRAME = 1 << 20  # the official SDK reads with a 1 MiB limit: stay well under it
