@@ -11,7 +11,6 @@ the message contract is described in ``docs/player.md``.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 import time
@@ -32,8 +31,6 @@ WORD_JOIN_GAP_MS = 300.0  # a word cut by a chunk boundary continues in the lane
 STATUSES = ("idle", "connecting", "streaming", "done", "error")  # the kernel's word; the browser says the rest
 KERNEL_STATUSES = ("connecting", "streaming", "error", "done")  # what set_status takes ("done": see finish)
 STATIC = Path(__file__).resolve().parent.parent / "static"  # the bundle built from js/src (committed)
-# Timeline's per-character speakers (for <v> tags in dialog captions), where alignment.py has them
-_HAS_SPEAKERS = "speakers" in {f.name for f in dataclasses.fields(Timeline)}
 PROCESS_QUEUE_ID = f"kernel-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # default queue: one per kernel process
 
 
@@ -323,8 +320,8 @@ class Player(anywidget.AnyWidget):
             out.durations_ms.extend(tl.durations_ms[first:end])
             speakers.extend([labels.get(lane, lane)] * (end - first))
             previous = lane
-        if len({lane for _, lane, _, _ in segments}) > 1 and _HAS_SPEAKERS:
-            out.speakers = speakers  # type: ignore[attr-defined]
+        if len({lane for _, lane, _, _ in segments}) > 1:
+            out.speakers = list(speakers)  # <v Speaker> tags in the dialog's captions
         return out
 
     def captions_vtt(self) -> str:

@@ -147,6 +147,7 @@ def test_captions_come_from_one_timeline_of_all_lanes(player):
     timeline = player.timeline()
     assert vtt == timeline.to_vtt() and vtt.startswith("WEBVTT")
     assert [w.text for w in timeline.words()] == ["Hello", "there.", "Hi."]
+    assert "<v Alice>Hello there." in vtt and "<v Bob>Hi." in vtt  # a dialog's captions name the speakers
     assert player.captions == ""  # synced once, at the end
     player.finish()
     assert player.captions == vtt
