@@ -35,6 +35,7 @@ class _Mp3Stream:
 
     def _strip_id3(self, data: bytes) -> bytes:
         head = self._head
+        assert head is not None  # only called until the tag is past
         head += data
         if len(head) < 10 and b"ID3".startswith(bytes(head[:3])):
             return b""  # too early to tell
@@ -99,7 +100,9 @@ class StreamDecoder:
         elif codec == "alaw":
             pcm, rate = alaw_decode(data), self.fmt.sample_rate
         else:
-            pcm, rate = self._codec.feed(bytes(data))
+            assert self._codec is not None  # mp3 and opus have one
+            pcm, decoded_rate = self._codec.feed(bytes(data))
+            return self._to_target(pcm, decoded_rate)
         return self._to_target(pcm, rate)
 
     def close(self) -> np.ndarray:
@@ -129,10 +132,10 @@ def decode_container(data: bytes, container: str | None = None) -> tuple[np.ndar
     """Decode a whole file's bytes (MP3, Ogg Opus, WAV, ...) with PyAV's demuxer → (int16 mono, rate)."""
     import av
 
-    with av.open(io.BytesIO(data), format=container) as box:
+    with av.open(io.BytesIO(data), mode="r", format=container) as box:
         stream = box.streams.audio[0]
         codec = stream.codec_context
         if codec.name == "opus":
-            codec = opus_decoder(codec.extradata)  # the demuxer's packets carry the pre-skip and end trim
+            codec = opus_decoder(codec.extradata or b"")  # the demuxer's packets carry the pre-skip and end trim
         pcm, rate = frames_to_int16(f for packet in box.demux(stream) for f in codec.decode(packet))
     return pcm, rate or stream.codec_context.sample_rate

@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,7 +140,7 @@ class _Piece:
     ends: list[float]
 
 
-async def _pieces(request: web.Request, req: _Request) -> AsyncIterator[_Piece]:
+async def _pieces(request: web.Request, req: _Request) -> AsyncGenerator[_Piece, None]:
     """Encoded audio and absolute character times, an utterance at a time; the encoder's tail last."""
     state = request.app[STATE]
     engine = req.voice.engine

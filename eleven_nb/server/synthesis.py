@@ -14,7 +14,7 @@ Every source character, tags included, lands in exactly one utterance, so
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import Executor, Future
 
 from .. import normalize, ssml
@@ -27,7 +27,7 @@ LARGE_TEXT = 4096  # characters: a longer text is cut in the pool, off the event
 
 
 async def utterances(engine: Engine, voice_id: str, text: str, settings: SynthesisSettings,
-                     pool: Executor, *, phonemes: bool = False) -> AsyncIterator[Utterance]:
+                     pool: Executor, *, phonemes: bool = False) -> AsyncGenerator[Utterance, None]:
     """The utterances of ``text``, in order; their texts join back to exactly ``text``.
 
     ``phonemes`` (``enable_ssml_parsing``) lets ``<phoneme>`` elements choose the
@@ -64,7 +64,7 @@ async def utterances(engine: Engine, voice_id: str, text: str, settings: Synthes
 
 
 async def _plain(engine: Engine, voice_id: str, text: str, settings: SynthesisSettings, pool: Executor,
-                 loop: asyncio.AbstractEventLoop) -> AsyncIterator[Utterance]:
+                 loop: asyncio.AbstractEventLoop) -> AsyncGenerator[Utterance, None]:
     # cutting a long text is CPU work: off the event loop, so one message never stalls the others
     pieces = await loop.run_in_executor(pool, split_for_engine, text) if len(text) > LARGE_TEXT \
         else split_for_engine(text)
@@ -76,7 +76,7 @@ async def _plain(engine: Engine, voice_id: str, text: str, settings: SynthesisSe
             yield utterance
 
 
-async def _stepped(steps: Iterator[Utterance], pool: Executor) -> AsyncIterator[Utterance]:
+async def _stepped(steps: Iterator[Utterance], pool: Executor) -> AsyncGenerator[Utterance, None]:
     """Run a blocking generator one step at a time in the pool."""
     step: Future[Utterance | None] | None = None
     try:
