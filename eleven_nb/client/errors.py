@@ -1,6 +1,8 @@
 """Typed client errors. Each carries the server's ``error`` id, close ``code`` and ``message``."""
 from __future__ import annotations
 
+import builtins
+
 from ..protocol import ProtocolError
 
 
@@ -36,3 +38,30 @@ class ConnectionClosedError(ElevenError):
         self.code = code
         self.message = reason or f"connection closed with code {code}"
         self.reason = reason
+
+
+class TimeoutError(ElevenError, builtins.TimeoutError):  # the package's own, as asyncio has one
+    """A wait ran past its deadline: the handshake, or a server silent while a reply was owed.
+
+    Also a builtin ``TimeoutError``, so ``except TimeoutError`` catches it either way.
+    """
+
+    def __init__(self, message: str, seconds: float | None = None):
+        super().__init__(message)
+        self.error = "timeout"
+        self.code: int | None = None
+        self.message = message
+        self.seconds = seconds
+
+
+class InvalidServerMessageError(ElevenError):
+    """The server sent a frame the client cannot trust (not JSON, bad base64, broken alignment...).
+
+    The client closes the socket with 1002 (protocol error); ``message`` says what was wrong.
+    """
+
+    def __init__(self, message: str, code: int = 1002):
+        super().__init__(message)
+        self.error = "invalid_server_message"
+        self.code = code
+        self.message = message

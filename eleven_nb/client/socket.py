@@ -1,8 +1,10 @@
-"""One client WebSocket: sending, the receive loop, keep-alive and reconnection.
+"""One client WebSocket: the aiohttp driver of :class:`~eleven_nb.protocol.client.ClientConnection`.
 
-Sending and receiving run at the same time: a writer task drains an ordered
-outbox (so ``send`` can be called from any thread, even before the socket is
-open) while a reader task routes each server message to its :class:`Track`.
+The connection object holds every protocol rule; this module moves frames and wakes
+up on time, with three tasks: a reader routing frames to :class:`Track` objects, a
+writer draining the connection's frames (``send`` works from any thread, even before
+the socket is open), and a timer for its deadlines. Every wait is bounded; every
+failure ends the socket with a typed error that iterators and ``wait()`` raise.
 """
 from __future__ import annotations
 
@@ -10,58 +12,57 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from .. import protocol
 from ..protocol import ConnectionOptions, OutputFormat
+from ..protocol import client as pc
 from .endpoint import Endpoint
-from .errors import ConnectionClosedError, ElevenError, ServerError
-from .tracks import (
-    DEFAULT_MAX_BUFFERED_CHUNKS,
-    MAX_QUEUED_CHUNKS,
-    AudioChunk,
-    ChunkQueue,
-    Track,
+from .errors import (
+    ConnectionClosedError,
+    ElevenError,
+    InvalidServerMessageError,
+    ServerError,
 )
+from .errors import TimeoutError as ClientTimeoutError
+from .reconnect import RECONNECTABLE, Reconnect
+from .tracks import DEFAULT_MAX_BUFFERED_CHUNKS as MAX_BUFFERED
+from .tracks import MAX_QUEUED_CHUNKS as MAX_QUEUED
+from .tracks import AudioChunk, ChunkQueue, Delivery, Track
+from .wirelog import redact, wire
 
-wire = logging.getLogger("eleven_nb.wire")
 log = logging.getLogger("eleven_nb.client")
 
-CONNECT_TIMEOUT = 30.0  # seconds for the WebSocket handshake (the stream itself has no time limit)
-# close codes after which a reconnect can help (the connection broke or the server went away)
-RECONNECTABLE = {1001, 1006, 1011, 1012, 1013, None}
-
-
-def redact(message: dict[str, Any]) -> str:
-    """A message for the debug log: keys hidden, audio shortened to its length."""
-    shown = {k: ("***" if k in protocol.SECRET_FIELDS else v) for k, v in message.items()}
-    if isinstance(shown.get("audio"), str):
-        shown["audio"] = f"<{len(shown['audio'])} base64 chars>"
-    return json.dumps(shown, ensure_ascii=False)
-
-
-@dataclass(frozen=True)
-class Reconnect:
-    """Opt-in reconnection: up to ``max_attempts`` tries, backing off from ``base_delay``."""
-
-    max_attempts: int = 5
-    base_delay: float = 0.25
-    max_delay: float = 5.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.max_delay, self.base_delay * 2 ** attempt)
+CONNECT_TIMEOUT = 30.0  # seconds for the WebSocket handshake
+HEARTBEAT = 30.0  # a ping after this long without a frame; no pong within half of it: the peer is gone
+CLOSE_GRACE = 5.0  # after an error frame, how long the server has to close before the client does
+WS_CLOSE_TIMEOUT = 2.0  # how long a closing handshake may take
 
 
 class Socket:
-    """A stream-input or multi-stream-input connection and its tracks."""
+    """A stream-input or multi-stream-input connection and its tracks.
+
+    Memory: a queue keeps chunks only for a reader who may come. Until someone reads
+    it, it holds at most ``max_buffered_chunks``; the socket-wide queue (iterating a
+    multi-stream-input socket) and the per-context queues are alternatives, so once
+    one is read the other stops filling. ``queue_chunks=False`` (the default when
+    ``listeners`` are registered, as the event-handler API does) keeps nothing for
+    iterators until one starts. Chunks do not keep the raw JSON unless ``keep_raw``.
+
+    Pacing: :meth:`send` waits while a context has ``window`` characters sent but not
+    yet spoken; :meth:`send_nowait` never waits, and the connection holds such text
+    back, in order, until the alignment catches up.
+    """
 
     def __init__(self, endpoint: Endpoint, voice_id: str, endpoint_name: str, options: ConnectionOptions, *,
                  reconnect: Reconnect | None = None, keepalive: bool = True, decode: bool | None = None,
-                 use_normalized: bool = False, max_buffered_chunks: int = DEFAULT_MAX_BUFFERED_CHUNKS,
-                 max_queued_chunks: int = MAX_QUEUED_CHUNKS):
+                 use_normalized: bool = False, max_buffered_chunks: int = MAX_BUFFERED,
+                 max_queued_chunks: int = MAX_QUEUED, keep_raw: bool = False,
+                 queue_chunks: bool | None = None, window: int | None = pc.WINDOW_CHARS,
+                 receive_timeout: float | None = pc.RECEIVE_TIMEOUT, connect_timeout: float = CONNECT_TIMEOUT,
+                 heartbeat: float | None = HEARTBEAT):
         self.endpoint = endpoint
         self.voice_id = voice_id
         self.multi = endpoint_name == protocol.MULTI_STREAM_INPUT
@@ -70,49 +71,63 @@ class Socket:
         self.url = endpoint.ws_url(voice_id, endpoint_name, options.to_query())
         self.reconnect = reconnect
         self.keepalive = keepalive
+        self.queue_chunks = queue_chunks
+        self.connect_timeout = connect_timeout
+        self.heartbeat = heartbeat
         self.tracks: dict[str | None, Track] = {}
-        self.all_chunks = None  # a ChunkQueue of every chunk (multi: iterating the socket)
+        # every chunk, in arrival order (iterating a multi-stream-input socket)
+        self.all_chunks = ChunkQueue(max_queued_chunks, max_buffered_chunks)
+        self._delivery = Delivery(self.all_chunks, self.tracks, self.multi,
+                                  lambda: self.queue_chunks if self.queue_chunks is not None else not self.listeners)
         self.close_code: int | None = None
         self.close_reason = ""
         self.error: BaseException | None = None
         self.closed = asyncio.Event()
         self.listeners: list[Any] = []  # objects with on_open/on_message/on_error/on_close
-        self._track_args = {"decode": decode, "use_normalized": use_normalized,
+        self._track_args = {"decode": decode, "use_normalized": use_normalized, "keep_raw": keep_raw,
                             "max_buffered_chunks": max_buffered_chunks, "max_queued_chunks": max_queued_chunks}
-        self._max_queued_chunks = max_queued_chunks
-        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._inflight: dict[str, Any] | None = None  # taken from the outbox, not yet written
-        self._resent: set[int] = set()  # ids of messages a reconnect resends (not counted twice)
         self._loop = asyncio.get_running_loop()
+        inactivity = options.inactivity_timeout or protocol.DEFAULT_INACTIVITY_TIMEOUT
+        self.connection = pc.ClientConnection(
+            self.multi, keepalive_interval=pc.keep_alive_interval(inactivity) if keepalive else None,
+            window=window, receive_timeout=receive_timeout, now=self._loop.time())
+        self._keep_raw = keep_raw
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._tasks: list[asyncio.Task] = []
-        self._last_send = self._loop.time()
-        self._closing = False  # the user closed the socket: no reconnect, no keep-alive
-        self._socket_closing = False  # close_socket was sent (multi)
-        self._fatal: ServerError | None = None
+        self._writer_wake = asyncio.Event()
+        self._timer_wake = asyncio.Event()
+        self._progress = asyncio.Event()  # pulsed on every frame received and at the end (pacing)
+        self._abort = asyncio.Event()  # the connection failed on the client's side: stop reading
+        self._closing = False  # the user closed the socket: no reconnect
+        self._fatal: ElevenError | None = None  # the error the socket ends with, whatever the close code
+        self._lost: ElevenError | None = None  # why the last connection dropped, if the client knows
+        self._local_close: int | None = None  # close code the client must send (a corrupt frame)
 
     # --- life -----------------------------------------------------------------------------
 
     async def open(self) -> Socket:
-        self.all_chunks = ChunkQueue(self._max_queued_chunks)
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CONNECT_TIMEOUT))
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.connect_timeout))
         try:
             await self._connect()
         except BaseException:
             await self._session.close()
             raise
-        self._tasks = [asyncio.create_task(self._run(), name="eleven_nb-client-socket")]
-        if self.keepalive:
-            self._tasks.append(asyncio.create_task(self._keep_alive(), name="eleven_nb-client-keepalive"))
+        self._tasks = [asyncio.create_task(self._run(), name="eleven_nb-client-socket"),
+                       asyncio.create_task(self._tick(), name="eleven_nb-client-timer")]
         return self
 
     async def _connect(self, first: bool = True) -> None:
+        assert self._session is not None
         try:
-            self._ws = await self._session.ws_connect(self.url, headers=self.endpoint.headers(),
-                                                      max_msg_size=protocol.CLIENT_MAX_FRAME)
+            self._ws = await self._session.ws_connect(
+                self.url, headers=self.endpoint.headers(), max_msg_size=protocol.CLIENT_MAX_FRAME,
+                heartbeat=self.heartbeat, timeout=aiohttp.ClientWSTimeout(ws_close=WS_CLOSE_TIMEOUT))
         except aiohttp.WSServerHandshakeError as exc:
             raise ElevenError(f"the server refused the WebSocket ({exc.status}): {exc.message}") from None
+        except asyncio.TimeoutError:
+            raise ClientTimeoutError(f"the WebSocket handshake with {self.endpoint.http_url} did not complete "
+                                     f"within {self.connect_timeout:g} s", self.connect_timeout) from None
         except aiohttp.ClientError as exc:
             raise ElevenError(f"cannot connect to {self.endpoint.http_url}: {exc}") from None
         if first:  # a reconnect is not a new "open": handlers would send their text again
@@ -140,78 +155,89 @@ class Socket:
     # --- sending -------------------------------------------------------------------------------
 
     def track(self, context_id: str | None) -> Track:
-        track = self.tracks.get(context_id)
-        if track is None or (track.done and self.multi):  # a closed context id may be reused
-            track = self.tracks[context_id] = Track(context_id, self.format, **self._track_args)
+        """The track of a context (``None`` on stream-input); a finished multi context id starts anew."""
+        key = context_id if self.multi else None
+        self.connection.context(key)
+        return self._track_of(key)
+
+    def _track_of(self, key: str | None) -> Track:
+        state = self.connection.contexts[key]
+        track = self.tracks.get(key)
+        if track is None or track.state is not state:
+            track = self.tracks[key] = Track(key, self.format, state=state,
+                                             on_first_read=self._delivery.context_read_started, **self._track_args)
         return track
 
     def send_nowait(self, message: dict[str, Any]) -> None:
-        """Queue a message (any thread may call this through the loop); order is kept."""
-        self._mark(message)
-        self._outbox.put_nowait(message)
+        """Queue a message (any thread may call this through the loop); order is kept.
+
+        Never waits: text beyond the pacing window is held by the connection and goes
+        out as the alignment shows the earlier text spoken. After the end, it is dropped.
+        """
+        if self.connection.send(message):
+            key = protocol.context_id_of(message) if self.multi else None
+            if key is not None or not self.multi:
+                self._track_of(key)
+            self._writer_wake.set()
+            self._timer_wake.set()
 
     async def send(self, message: dict[str, Any]) -> None:
-        if self.closed.is_set():
-            raise self.error or ConnectionClosedError(self.close_code, self.close_reason)
+        """Queue a message, first waiting while its context's unspoken text fills the window."""
+        self._raise_if_closed()
+        while not self.connection.may_send(message):
+            await self._progress.wait()  # bounded: the receive deadline ends a silent connection
+            self._raise_if_closed()
         self.send_nowait(message)
 
-    def _mark(self, message: dict[str, Any]) -> None:
-        """Note, as a message is queued, what it asks for (end of stream, close, flush)."""
-        if message.get("close_socket"):
-            self._socket_closing = True
-            return
-        if self.multi and not protocol.context_id_of(message):
-            return  # a socket-level keep-alive: no context
-        track = self.track(protocol.context_id_of(message) if self.multi else None)
-        if track.init_message is None:
-            track.init_message = {k: v for k, v in message.items() if k != "text"} | {"text": " "}
-        text = message.get("text")
-        if message.get("flush"):
-            track.flushed = True
-        if message.get("close_context") or (not self.multi and text == "" and not message.get("flush")):
-            track.closing = True
+    def _raise_if_closed(self) -> None:
+        if self.closed.is_set():
+            raise self.error or ConnectionClosedError(self.close_code, self.close_reason)
 
-    def _account(self, message: dict[str, Any]) -> None:
-        """Once a message is written: its content text counts as sent (reconnect resends from here)."""
-        if id(message) in self._resent:
-            self._resent.discard(id(message))  # already counted when first written
-            return
-        if self.multi and not protocol.context_id_of(message):
-            return
-        track = self.track(protocol.context_id_of(message) if self.multi else None)
-        first, track.opened = not track.opened, True
-        text = message.get("text")
-        if isinstance(text, str) and protocol.is_text_content(text, first):
-            track.sent_text += text
+    def _pulse_progress(self) -> None:
+        self._progress.set()
+        self._progress.clear()
 
     async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:
-            if self._inflight is None:
-                self._inflight = await self._outbox.get()
-            message = self._inflight
+            self._writer_wake.clear()
+            message = self.connection.next_frame()
+            if message is None:
+                await self._writer_wake.wait()
+                continue
             wire.debug("send %s", redact(message))
-            await ws.send_str(protocol.dumps(message))  # a failure leaves it in flight, for a resume
-            self._account(message)
-            self._inflight = None
-            self._last_send = self._loop.time()
-            track = self.tracks.get(protocol.context_id_of(message) if self.multi else None)
-            if track is not None:
-                track.last_sent = self._last_send
+            try:
+                await ws.send_str(protocol.dumps(message))
+            except (ConnectionError, aiohttp.ClientError):
+                return  # the connection broke: the reader sees the close; the message stays in flight
+            self.connection.frame_written(self._loop.time())
+            self._timer_wake.set()
 
     # --- receiving ---------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        try:
+            await self._serve()
+        except Exception as exc:  # any bug or surprise: end the socket with it, never hang a reader
+            log.exception("the client's receive loop failed")
+            if self._fatal is None:
+                self._fatal = ElevenError(f"the client's receive loop failed: {type(exc).__name__}: {exc}")
+                self._fatal.__cause__ = exc
+            if self._ws is not None and not self._ws.closed:
+                await self._ws.close(code=protocol.CLOSE_INTERNAL)
+            self._closed_with(self._ws.close_code if self._ws is not None else None, str(self._fatal))
+            if self._session is not None:
+                await self._session.close()
+
+    async def _serve(self) -> None:
+        assert self._ws is not None and self._session is not None
         attempt = 0
         while True:
-            writer = asyncio.create_task(self._write(self._ws))
-            try:
-                reason = await self._read(self._ws)
-            finally:
-                writer.cancel()
+            reason = await self._lifetime(self._ws)
             if not self._ws.closed:
-                await self._ws.close()
+                await self._ws.close(code=self._local_close or 1000)
             code = self._ws.close_code or 1006
-            if self._should_reconnect(code) and attempt < self.reconnect.max_attempts:
+            if self._should_reconnect(code) and self.reconnect is not None and attempt < self.reconnect.max_attempts:
+                self.connection.connection_lost()
                 await asyncio.sleep(self.reconnect.delay(attempt))
                 attempt += 1
                 try:
@@ -222,83 +248,122 @@ class Socket:
                     if attempt < self.reconnect.max_attempts:
                         continue
             self._closed_with(code, reason)
-            if self._session is not None:
-                await self._session.close()  # connections without `async with` (the gem API) end here
+            await self._session.close()  # connections without `async with` (the event-handler API) end here
             return
 
+    async def _lifetime(self, ws: aiohttp.ClientWebSocketResponse) -> str:
+        """Read and write on one connection until it ends; return the close reason."""
+        reader = asyncio.create_task(self._read(ws))
+        writer = asyncio.create_task(self._write(ws))
+        abort = asyncio.create_task(self._abort.wait())
+        pending: set[asyncio.Task] = {reader, writer, abort}
+        try:
+            while reader in pending and abort in pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if writer in done:
+                    writer.result()  # a broken connection just ends it; anything else is raised
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        return reader.result() if reader.done() and not reader.cancelled() else str(self._fatal or "")
+
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> str:
-        """Route messages until the socket closes; return the close reason."""
+        """Route frames until the socket closes; return the close reason."""
         while True:
-            msg = await ws.receive()
+            try:  # after an error frame the server closes; if it does not, the client does
+                msg = await ws.receive(CLOSE_GRACE if self._fatal is not None else None)
+            except asyncio.TimeoutError:
+                return "the server did not close after its error"
             if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
                 return (msg.extra or "") if msg.type == aiohttp.WSMsgType.CLOSE else ""
             if msg.type == aiohttp.WSMsgType.ERROR:
+                if isinstance(msg.data, asyncio.TimeoutError):  # the heartbeat's pong never came
+                    self._lost = ClientTimeoutError(f"the server stopped answering pings ({msg.data})", self.heartbeat)
                 return str(msg.data)
             if msg.type != aiohttp.WSMsgType.TEXT:
                 continue
-            try:
-                raw = json.loads(msg.data)
-                parsed = protocol.parse_server_message(raw)
-            except (ValueError, TypeError) as exc:
-                wire.debug("recv (unreadable) %r", msg.data[:200])
-                self._emit("on_error", ElevenError(f"unreadable message from the server: {exc}"))
-                continue
-            wire.debug("recv %s", redact(raw))
-            self._emit("on_message", msg.data, parsed)
-            if parsed.error is not None:
-                self._on_server_error(ServerError.from_protocol(parsed.error), parsed.context_id)
-                continue
-            if parsed.raw_type is not None and parsed.audio is None and not parsed.is_final:
-                continue  # e.g. flush_done: nothing to play
-            cid = parsed.context_id if self.multi else None
-            chunk = self.track(cid).feed(parsed, raw)
-            self.all_chunks.put(chunk)
+            self._on_frame(msg.data)
+            if self._local_close is not None:
+                await ws.close(code=self._local_close, message=str(self._fatal).encode()[:120])
+                return str(self._fatal)
 
-    def _on_server_error(self, error: ServerError, context_id: str | None) -> None:
+    def _on_frame(self, data: str) -> None:
+        events = self.connection.receive_text(data, self._loop.time())
+        for event in events:
+            message = getattr(event, "message", None)
+            if message is not None:
+                if wire.isEnabledFor(logging.DEBUG):
+                    wire.debug("recv %s", redact(json.loads(data)))
+                self._emit("on_message", data, message)
+            else:
+                wire.debug("recv (corrupt) %r", data[:200])
+            self._handle(event, data)
+        self._pulse_progress()
+        self._writer_wake.set()
+        self._timer_wake.set()
+
+    def _handle(self, event: pc.ClientEvent, data: str | None = None) -> None:
+        if isinstance(event, (pc.AudioReceived, pc.FinalReceived)):
+            track = self._track_of(event.context_id)
+            raw = json.loads(data) if self._keep_raw and data is not None else None
+            self._delivery.deliver(track, track.feed(event.message, raw))
+        elif isinstance(event, pc.ErrorReceived):
+            self._on_error_event(event)
+        elif isinstance(event, pc.TimedOut):
+            self._fatal = ClientTimeoutError(f"the server sent nothing for {event.seconds:g} s while the client "
+                                             f"waited for {event.awaited}", event.seconds)
+            self._local_close = pc.CLOSE_TIMEOUT
+            self._abort.set()
+
+    def _on_error_event(self, event: pc.ErrorReceived) -> None:
+        if event.message is None:  # a corrupt frame: the client ends the connection
+            self._fatal = InvalidServerMessageError(event.error.message, event.error.code)
+            self._local_close = pc.CLOSE_PROTOCOL_ERROR
+            return
+        error = ServerError.from_protocol(event.error)
         self._emit("on_error", error)
-        if self.multi and context_id is not None and context_id in self.tracks:
-            track = self.tracks[context_id]
+        track = self.tracks.get(event.context_id) if event.context_id is not None else None
+        if track is None:
+            self._fatal = error  # the server closes next
+        elif not track.done:
             track.finish(error)  # this context failed; the socket goes on
-            self.all_chunks.put(AudioChunk(None, None, None, False, context_id, self.format, error=error))
-        else:
-            self._fatal = error
+            self._delivery.deliver(track, AudioChunk(None, None, None, False, event.context_id, self.format,
+                                                     error=error), to_track=False)
+
+    # --- time -----------------------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        """Sleep until the connection's next deadline (or a change), then let it act."""
+        while not self.closed.is_set():
+            self._timer_wake.clear()
+            deadline = self.connection.next_deadline()
+            delay = None if deadline is None else deadline - self._loop.time()
+            if delay is None or delay > 0:  # asyncio.wait, not wait_for: wait_for may swallow a cancel
+                waiter = asyncio.ensure_future(self._timer_wake.wait())
+                try:
+                    await asyncio.wait({waiter}, timeout=delay)
+                finally:
+                    waiter.cancel()
+            for event in self.connection.tick(self._loop.time()):
+                self._handle(event)
+            self._writer_wake.set()
+
+    # --- the end, and reconnecting ----------------------------------------------------------
 
     def _should_reconnect(self, code: int | None) -> bool:
         if self.reconnect is None or self._closing or self._fatal is not None:
             return False
-        return code in RECONNECTABLE and any(not t.done for t in self.tracks.values())
+        return code in RECONNECTABLE and any(not c.done for c in self.connection.contexts.values())
 
     async def _resume(self) -> None:
-        """Open a new socket and resend, per unfinished track, exactly the unspoken text.
-
-        Messages never written (in flight, or still queued) follow in their order;
-        a close already written is repeated after the resent text.
-        """
+        """Open a new socket; the connection resends, per unfinished context, exactly the unspoken text."""
         await self._connect(first=False)
-        pending = ([self._inflight] if self._inflight is not None else []) + [
-            self._outbox.get_nowait() for _ in range(self._outbox.qsize())]
-        fresh: asyncio.Queue = asyncio.Queue()
-        for track in self.tracks.values():
-            if track.done:
-                continue
-            cid = track.context_id if self.multi else None
-            replay = [track.init_message] if track.init_message is not None else []
-            rest = track.unspoken_text
-            if rest:
-                replay.append(protocol.send_text(rest, flush=track.flushed or track.closing, context_id=cid))
-            for message in replay:
-                self._resent.add(id(message))
-                fresh.put_nowait(message)
-            close = protocol.close_context(cid) if self.multi else protocol.close_connection()
-            if track.closing and close not in pending:
-                fresh.put_nowait(close)
-        if self._socket_closing and protocol.close_socket() not in pending:
-            pending.append(protocol.close_socket())
-        for message in pending:
-            fresh.put_nowait(message)
-        self._inflight, self._outbox = None, fresh
-        log.info("reconnected to %s; resent the unspoken text of %d stream(s)", self.endpoint.http_url,
-                 sum(not t.done for t in self.tracks.values()))
+        self._lost = None
+        resumed = self.connection.resume(self._loop.time())
+        self._writer_wake.set()
+        self._timer_wake.set()
+        log.info("reconnected to %s; resent the unspoken text of %d stream(s)", self.endpoint.http_url, resumed)
 
     def _closed_with(self, code: int | None, reason: str) -> None:
         self.close_code = code
@@ -306,21 +371,22 @@ class Socket:
         if self._fatal is not None:
             self.error = self._fatal
         elif code != 1000:
-            self.error = ConnectionClosedError(code, reason)
+            self.error = self._lost or ConnectionClosedError(code, reason)
         if self.error is not None and not isinstance(self.error, ServerError):
             self._emit("on_error", self.error)
         self._finish_all(self.error)
-        self._emit("on_close", code, reason or (self._fatal.message if self._fatal else ""))
-        self.closed.set()
+        self._emit("on_close", code, reason or getattr(self._fatal, "message", ""))
 
     def _finish_all(self, error: BaseException | None) -> None:
+        self.connection.closed()
         for track in self.tracks.values():
             if not track.done:
                 # ended without its final: an error if the socket failed, else a plain end
                 track.finish(error)
-        if self.all_chunks is not None:
-            self.all_chunks.end(error)
+        self.all_chunks.end(error)
         self.closed.set()
+        self._pulse_progress()
+        self._timer_wake.set()
 
     def _emit(self, name: str, *args: Any) -> None:
         for listener in list(self.listeners):
@@ -330,31 +396,3 @@ class Socket:
                     handler(*args)
                 except Exception:  # a faulty handler must not kill the receive loop
                     log.exception("event handler %s failed", name)
-
-    # --- keep-alive -------------------------------------------------------------------------
-
-    async def _keep_alive(self) -> None:
-        """Below the inactivity timeout while idle: " " (stream-input), or per idle context ``""``
-        with its id (multi-stream-input, where the server times each context out on its own)."""
-        timeout = self.options.inactivity_timeout or protocol.DEFAULT_INACTIVITY_TIMEOUT
-        interval = max(0.5, min(10.0, timeout / 2))
-        while not self.closed.is_set():
-            await asyncio.sleep(interval / 2)
-            if self._closing or self._socket_closing:
-                continue
-            now = self._loop.time()
-            if not self.multi:
-                track = self.tracks.get(None)
-                # not before the first message (it carries the settings), nor after the end of stream
-                if track is not None and track.opened and not track.closing and now - self._last_send >= interval:
-                    self._outbox.put_nowait(protocol.keep_alive())
-                    self._last_send = now
-                continue
-            open_tracks = [t for cid, t in self.tracks.items() if cid and t.opened and not t.done and not t.closing]
-            for track in open_tracks:
-                if now - track.last_sent >= interval:
-                    self._outbox.put_nowait(protocol.keep_alive(track.context_id))
-                    track.last_sent = now
-            if not open_tracks and now - self._last_send >= interval:
-                self._outbox.put_nowait(protocol.keep_alive_socket())
-                self._last_send = now

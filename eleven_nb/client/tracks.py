@@ -1,8 +1,8 @@
-"""Per-stream (or per-context) bookkeeping on the client: chunks, timeline, audio, what was sent.
+"""Per-stream (or per-context) data on the client: chunks, timeline, audio.
 
-A :class:`Track` is what the receive loop feeds and what iterators read. It
-knows the text sent and how much of it the server's alignment has covered,
-which is what reconnection needs to resend exactly the unspoken rest.
+A :class:`Track` is what the receive loop feeds and what iterators read. What was
+sent and what the alignment has covered (the protocol's bookkeeping) lives in its
+:class:`~eleven_nb.protocol.client_context.ContextState`, ``track.state``.
 """
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ import asyncio
 import collections
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..alignment import Alignment, Timeline
 from ..protocol import OutputFormat, ServerMessage
+from ..protocol.client_context import ContextState
 from .errors import ElevenError
 
 log = logging.getLogger("eleven_nb.client")
@@ -60,7 +62,7 @@ class AudioChunk:
         self.context_id = context_id
         self.format = fmt
         self.start_ms = start_ms  # where this chunk starts on its stream's (or context's) timeline
-        self.message = message  # the raw JSON message
+        self.message = message  # the raw JSON message (kept only with ``keep_raw``)
         self.error = error  # this context failed (multi-stream-input): no final will come
         self._pcm = pcm
         self._track: Track | None = None  # set while the chunk waits for lazy decoding
@@ -90,20 +92,39 @@ class AudioChunk:
 
 
 class ChunkQueue:
-    """A bounded queue of chunks that ends with the stream (or raises its error)."""
+    """A bounded queue of chunks that ends with the stream (or raises its error).
 
-    def __init__(self, maxlen: int = MAX_QUEUED_CHUNKS):
-        self._items: collections.deque = collections.deque(maxlen=maxlen)
+    Until someone reads it, it keeps at most ``unread_limit`` chunks (the memory bound,
+    ``max_buffered_chunks``); once read, up to ``maxlen`` may wait for a slow reader
+    (``max_queued_chunks``). Past either, the oldest are dropped and counted.
+    """
+
+    def __init__(self, maxlen: int = MAX_QUEUED_CHUNKS, unread_limit: int | None = None,
+                 on_first_read: Callable[[], None] | None = None):
+        self._items: collections.deque[AudioChunk] = collections.deque()
+        self.maxlen = maxlen
+        self.unread_limit = maxlen if unread_limit is None else min(unread_limit, maxlen)
+        self.reading = False  # someone has asked for a chunk
+        self._on_first_read = on_first_read
         self._changed = asyncio.Event()
         self._ended = False
         self._error: BaseException | None = None
         self.dropped = 0
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def put(self, chunk: AudioChunk) -> None:
-        if len(self._items) == self._items.maxlen:
+        limit = self.maxlen if self.reading else self.unread_limit
+        while len(self._items) >= limit:
+            self._items.popleft()
             self.dropped += 1
         self._items.append(chunk)
         self._changed.set()
+
+    def clear(self) -> None:
+        """Forget the chunks waiting (nobody will read them: the other view is being read)."""
+        self._items.clear()
 
     def end(self, error: BaseException | None = None) -> None:
         if not self._ended:
@@ -111,6 +132,10 @@ class ChunkQueue:
             self._changed.set()
 
     async def get(self) -> AudioChunk:
+        if not self.reading:
+            self.reading = True
+            if self._on_first_read is not None:
+                self._on_first_read()
         while not self._items:
             if self._ended:
                 if self._error is not None:
@@ -119,6 +144,42 @@ class ChunkQueue:
             self._changed.clear()
             await self._changed.wait()
         return self._items.popleft()
+
+
+class Delivery:
+    """Which queues keep a chunk: only those someone reads, or may still come to read.
+
+    The socket-wide queue (``everything``) and the per-context queues are two views of
+    the same chunks: once one is read, the other stops filling and forgets what it held.
+    ``keep_unread()`` says whether queues nobody reads yet keep chunks at all (not when
+    event handlers consume the messages as they arrive).
+    """
+
+    def __init__(self, everything: ChunkQueue, tracks: dict[str | None, Track], multi: bool,
+                 keep_unread: Callable[[], bool]):
+        self.everything = everything
+        self.tracks = tracks  # the socket's, shared
+        self.multi = multi
+        self.keep_unread = keep_unread
+        self.contexts_read = False  # some context's own queue is being read
+        everything._on_first_read = self.everything_read_started
+
+    def deliver(self, track: Track, chunk: AudioChunk, *, to_track: bool = True) -> None:
+        everything_read = self.everything.reading
+        if to_track and (track.queue.reading or (not everything_read and self.keep_unread())):
+            track.queue.put(chunk)
+        if everything_read or (self.multi and not self.contexts_read and self.keep_unread()):
+            self.everything.put(chunk)
+
+    def everything_read_started(self) -> None:
+        for track in self.tracks.values():
+            if not track.queue.reading:
+                track.queue.clear()
+
+    def context_read_started(self) -> None:
+        self.contexts_read = True
+        if not self.everything.reading:
+            self.everything.clear()
 
 
 class Track:
@@ -132,21 +193,18 @@ class Track:
 
     def __init__(self, context_id: str | None, fmt: OutputFormat, *, decode: bool | None = None,
                  use_normalized: bool = False, max_buffered_chunks: int = DEFAULT_MAX_BUFFERED_CHUNKS,
-                 max_queued_chunks: int = MAX_QUEUED_CHUNKS):
+                 max_queued_chunks: int = MAX_QUEUED_CHUNKS, keep_raw: bool = False,
+                 state: ContextState | None = None, on_first_read: Callable[[], None] | None = None):
         self.context_id = context_id
         self.format = fmt
+        self.state = state if state is not None else ContextState(context_id)
         self.timeline = Timeline()
-        self.queue = ChunkQueue(max_queued_chunks)
+        self.queue = ChunkQueue(max_queued_chunks, max_buffered_chunks, on_first_read)
         self.audio_chunks: collections.deque[bytes] = collections.deque(maxlen=max_buffered_chunks)
         self.dropped_audio_chunks = 0
-        self.sent_text = ""  # content text written, in order (see protocol.is_text_content)
-        self.opened = False  # its first message has been written
-        self.last_sent = 0.0  # loop time of the last message written for it (keep-alive timing)
-        self.init_message: dict[str, Any] | None = None
-        self.flushed = False  # a flush was asked for (resent text is flushed too)
-        self.closing = False  # end of stream / close_context sent
         self.final = asyncio.Event()
         self.error: BaseException | None = None
+        self._keep_raw = keep_raw
         self._use_normalized = use_normalized
         self._eager = decode is True or fmt.is_raw
         self._lazy = decode is None and not fmt.is_raw
@@ -159,18 +217,23 @@ class Track:
         self._lock = threading.Lock()  # ``pcm`` may be read from another thread (the sync facade)
 
     @property
+    def closing(self) -> bool:
+        """End of stream (or close_context) was sent."""
+        return self.state.closing
+
+    @property
     def aligned_chars(self) -> int:
-        return len(self.timeline.chars)
+        return self.state.aligned_chars
 
     @property
     def unspoken_text(self) -> str:
         """Text sent that no alignment has covered yet: what a reconnect resends."""
-        return self.sent_text[self.aligned_chars:]
+        return self.state.unspoken_text
 
-    def feed(self, message: ServerMessage, raw: dict[str, Any] | None) -> AudioChunk:
-        """Turn a server message into a chunk, record it, and queue it for iterators."""
+    def feed(self, message: ServerMessage, raw: dict[str, Any] | None = None) -> AudioChunk:
+        """Turn a server message into a chunk and record it (the socket queues it for readers)."""
         chunk = AudioChunk(message.audio, message.alignment, message.normalized_alignment, message.is_final,
-                           message.context_id, self.format, message=raw)
+                           message.context_id, self.format, message=raw if self._keep_raw else None)
         self._seq += 1
         chunk._seq = self._seq
         if message.audio or message.is_final:
@@ -191,7 +254,6 @@ class Track:
             if len(self.audio_chunks) == self.audio_chunks.maxlen:
                 self.dropped_audio_chunks += 1
             self.audio_chunks.append(message.audio)
-        self.queue.put(chunk)
         if message.is_final:
             self.finish()
         return chunk
@@ -214,7 +276,7 @@ class Track:
 
                 self._decoder = StreamDecoder(self.format)
             pcm = self._decoder.close() if chunk.is_final else self._decoder.feed(chunk.audio)
-        except Exception as exc:  # no codec library (PyAV) or undecodable audio: pcm stays None
+        except Exception as exc:  # noqa: BLE001 - no codec library (PyAV) or undecodable audio: pcm stays None
             log.warning("cannot decode %s audio (%s); chunks carry no pcm", self.format.name, exc)
             self._decoder_failed = True
             for waiting in self._pending:

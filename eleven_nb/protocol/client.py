@@ -204,7 +204,7 @@ class ClientConnection:
         ctx = self.contexts.get(key)
         if ctx is None or ctx.done or not self._is_content(ctx, message):
             return True
-        return not self._queues.get(key) and not self._window_full(ctx)
+        return not self._window_full(ctx)
 
     def _is_content(self, ctx: ContextState, message: Mapping[str, Any]) -> bool:
         text = message.get("text")
