@@ -18,7 +18,7 @@ from aiohttp.abc import AbstractAccessLogger
 from .. import protocol
 from ..protocol import ProtocolError
 from .auth import key_from_request, key_matches, keys_from_env
-from .engines import load_engines
+from .engines import DEFAULT_ENGINE, load_engines
 from .engines.base import Engine, VoiceInfo
 from .session import Session
 
@@ -72,7 +72,7 @@ class AccessLogger(AbstractAccessLogger):
         self.logger.info("%s %s %s %d %.3fs", request.remote, request.method, request.path, response.status, time)
 
 
-def build_state(engine: str = "piper", voice_path: str | None = None, *, api_keys: tuple[str, ...] = (),
+def build_state(engine: str = DEFAULT_ENGINE, voice_path: str | None = None, *, api_keys: tuple[str, ...] = (),
                 max_connections: int = DEFAULT_MAX_CONNECTIONS, threads: int | None = None,
                 max_buffered_chars: int = DEFAULT_MAX_BUFFERED_CHARS) -> ServerState:
     """Load the engines and gather their voices: ``engine`` first (the default voice), every other

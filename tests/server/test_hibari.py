@@ -146,3 +146,30 @@ def test_ipa_spellings_map_to_each_engine():
 
     assert espeak_ipa("/t͡ʃɝtʃ/") == "tʃɜːtʃ" and espeak_ipa("[ˈɡɑ g]") == "ˈɡɑ ɡ"
     assert misaki("/ˈdʒeɪ ˈtʃaɪ/") == "ˈʤA ˈʧI" and misaki("ˈbɝd ˈwɔtɚ") == "ˈbɜɹd ˈwɔtəɹ"
+
+
+def test_default_engine_is_hibari_and_the_other_voices_join():
+    from eleven_nb.server.engines import DEFAULT_ENGINE, load_engines
+
+    assert DEFAULT_ENGINE == "hibari"
+    names = [e.name for e in load_engines()]
+    assert names[0] == "hibari" and names[-1] == "espeak"
+    assert ("piper" in names) == ("piper" in available_engines())
+    assert [e.name for e in load_engines("espeak")] == ["espeak"]
+
+
+def test_a_missing_engine_falls_back_to_an_installed_one(monkeypatch, caplog):
+    from eleven_nb.server import engines
+
+    real = engines._load
+
+    def without_neural(name, voice_path):
+        if name in ("hibari", "piper"):
+            raise ImportError(f"No module named {name!r}")
+        return real(name, voice_path)
+
+    monkeypatch.setattr(engines, "_load", without_neural)
+    assert load_engine("hibari").name == "espeak"
+    assert "hibari is not available" in caplog.text and "install hibari-tts" in caplog.text
+    with pytest.raises(ValueError, match="piper voice"):
+        load_engine("hibari", "voice.onnx")
