@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import machine_line  # noqa: E402
+from bench.common import machine_line
 
 TEXTS = {
     9: "Hi there.",
@@ -88,7 +88,7 @@ def child(engine_name: str, memory: bool) -> dict:
 
 def _run_child(engine: str, memory: bool) -> dict:
     argv = [sys.executable, __file__, "--child", engine] + (["--memory"] if memory else [])
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
         raise RuntimeError(f"the {engine} round failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
