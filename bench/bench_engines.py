@@ -24,15 +24,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.bench_server import TEXTS  # the same texts as the server benchmark
 from bench.common import machine_line
 
-TEXTS = {
-    9: "Hi there.",
-    50: "The local voice reads this sentence aloud for you.",
-    300: ("The quick brown fox jumps over the lazy dog, while Dr. Smith reads a book about 42 planets. "
-          "At 3:45 pm the café closes; everyone goes home. Isn't it remarkable how quickly the evening "
-          "passes when you are reading something good? Tomorrow, the shop opens again at nine o'clock."),
-}
 HOSTILE = {
     "emoji": ("🎉😀👍🚀🔥 " * 60)[:300],
     "CJK": ("你好世界，这是一个测试。" * 30)[:300],

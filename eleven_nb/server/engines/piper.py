@@ -274,8 +274,9 @@ def _align(text: str, espeak_voice: str, sentences: list[_Sentence]) -> tuple[li
     members: list[int] = []
     cut = 0
     for k in range(len(sentences)):
-        if starts[k] is not None and members and any(starts[m] is not None for m in members):
-            new_cut = snap_cut(text, starts[k], cut)
+        start = starts[k]
+        if start is not None and members and any(starts[m] is not None for m in members):
+            new_cut = snap_cut(text, start, cut)
             groups.append(((cut, new_cut), members))
             cut, members = new_cut, []
         members.append(k)
@@ -287,13 +288,14 @@ def _utterance(text: str, a: int, b: int, sentences: list[_Sentence], members: l
                matches: list[Match]) -> Utterance:
     """Characters [a, b) spoken by ``sentences[members]`` (one audio, end to end)."""
     group = [sentences[k] for k in members]
-    offsets = np.cumsum([0] + [len(s.audio) for s in group])
-    audio = np.concatenate([s.audio for s in group])
+    pieces = [s.audio for s in group if s.audio is not None]  # all spoken by now
+    offsets = np.cumsum([0, *(len(p) for p in pieces)])
+    audio = np.concatenate(pieces)
     timings = []
     for word, k, i0, i1 in matches:
-        if a <= word.char_start < b and k in members:
+        spans = sentences[k].spans
+        if a <= word.char_start < b and k in members and spans is not None:
             g = members.index(k)
-            spans = group[g].spans
             timings.append((word.char_start - a, word.char_end - a,
                             int(offsets[g] + spans[i0][0]), int(offsets[g] + spans[i1][1])))
     starts, ends = char_spans(text[a:b], len(audio), timings)

@@ -68,8 +68,10 @@ def _noise_as_inputs(model) -> bool:
         previous = None
         for i, (op, inputs) in enumerate(steps):  # chain the steps; the last one writes the node's output
             target = out if i == len(steps) - 1 else f"{p}step{i}"
-            extra = {"to": dtype} if op == "Cast" else {}
-            nodes.append(helper.make_node(op, ([previous] if previous else []) + inputs, [target], **extra))
+            step = helper.make_node(op, ([previous] if previous else []) + inputs, [target])
+            if op == "Cast":
+                step.attribute.append(helper.make_attribute("to", dtype))
+            nodes.append(step)
             previous = target
     del graph.node[:]
     graph.node.extend(nodes)
