@@ -39,6 +39,7 @@ HOSTILE = TRICKY + [
     "[Madison](/mˈædəsən/) and [[links]] and <tags/>",
     "a" * 1200,
     "x-ray." * 40,
+    "1234567890" * 12 + " and 1,234,567,890,123,456,789,012,345,678,901,234,567,890.5",  # beyond its number names
 ]
 
 

@@ -176,6 +176,9 @@ class HibariEngine(Engine):
                 audio.append(pcm)
                 offset += len(pcm)
             pcm = np.concatenate(audio)
+            if not len(pcm):  # phonemes outside the model's set only
+                yield silence_utterance(text[a:b], self.sample_rate)
+                continue
             starts, ends = char_spans(text[a:b], len(pcm), timings)
             yield Utterance(text[a:b], pcm, starts, ends)
 
