@@ -5,6 +5,8 @@ import argparse
 import logging
 import sys
 
+from .server.engines import DEFAULT_ENGINE, ENGINES
+
 DEFAULT_PORT = 8765
 
 
@@ -66,8 +68,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                        help="address to bind (default: %(default)s, this machine only)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT,
                        help="port (default: %(default)s; 0 picks a free one)")
-    serve.add_argument("--engine", choices=("piper", "espeak"), default="piper",
-                       help="piper: neural voice (default); espeak: fast, robotic")
+    serve.add_argument("--engine", choices=("default", *ENGINES), default="default",
+                       help=f"default: {DEFAULT_ENGINE}; hibari and piper: neural voices (both are served, the "
+                            "engine named first is the default voice); espeak: fast, robotic, alone")
     serve.add_argument("--voice", help="another piper .onnx voice file (its .onnx.json beside it)")
     serve.add_argument("--api-key", action="append",
                        help="require this key (repeatable; or set ELEVEN_NB_SERVER_API_KEYS=k1,k2, "

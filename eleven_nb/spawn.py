@@ -71,13 +71,13 @@ class ServerProcess:
                 self.proc.wait(STOP_TIMEOUT)
 
 
-def serve_command(engine: str = "piper", *extra: str, host: str = LOOPBACK, port: int = 0) -> list[str]:
+def serve_command(engine: str = "default", *extra: str, host: str = LOOPBACK, port: int = 0) -> list[str]:
     """The command line of an announcing server (no secrets on it: ``ps`` shows it)."""
     return [sys.executable, "-m", "eleven_nb", "serve", "--engine", engine, "--host", host, "--port", str(port),
             "--announce", *extra]
 
 
-def spawn_server(engine: str = "piper", *extra: str, host: str = LOOPBACK, port: int = 0,
+def spawn_server(engine: str = "default", *extra: str, host: str = LOOPBACK, port: int = 0,
                  env: Mapping[str, str] | None = None, timeout: float = ANNOUNCE_TIMEOUT,
                  log_path: str | None = None) -> ServerProcess:
     """Start a server and wait (at most ``timeout`` seconds) for its announce line.

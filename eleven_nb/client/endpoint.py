@@ -93,7 +93,7 @@ class EmbeddedServer:
     """
 
     def __init__(self, engine: str | None = None, *, shared: bool | None = None) -> None:
-        self.engine = engine or os.environ.get(ENGINE_ENV, "piper")
+        self.engine = engine or os.environ.get(ENGINE_ENV) or "default"  # "default": the server decides
         self.shared = local_server.sharing_enabled() if shared is None else shared
         self._lock = threading.Lock()
         self._shared: local_server.SharedServer | None = None

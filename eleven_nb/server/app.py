@@ -75,7 +75,7 @@ async def gunicorn_app() -> web.Application:
     Configured from the environment: ``ELEVEN_NB_ENGINE`` (piper|espeak),
     ``ELEVEN_NB_VOICE`` (an .onnx path) and ``ELEVEN_NB_SERVER_API_KEYS``.
     """
-    return create_app(engine=os.environ.get("ELEVEN_NB_ENGINE", "piper"),
+    return create_app(engine=os.environ.get("ELEVEN_NB_ENGINE", "default"),
                       voice_path=os.environ.get("ELEVEN_NB_VOICE") or None, api_keys=keys_from_env())
 
 

@@ -35,7 +35,7 @@ def exposure_warning(host: str, api_keys: tuple[str, ...]) -> str | None:
             "Pass --api-key to require one.")
 
 
-def serve(host: str = LOOPBACK, port: int = 8765, *, engine: str = "piper", voice_path: str | None = None,
+def serve(host: str = LOOPBACK, port: int = 8765, *, engine: str = "default", voice_path: str | None = None,
           api_keys: tuple[str, ...] = (), max_connections: int | None = None, announce: bool = False,
           publish: str | None = None, idle_exit: float | None = None) -> None:
     """Serve until SIGINT/SIGTERM. With ``announce``, print one JSON line once listening:

@@ -12,7 +12,7 @@ from typing import Any
 from .. import protocol
 from ..audio import make_encoder
 from ..protocol.server import DEFAULT_MAX_BUFFERED_CHARS
-from .engines import load_engines
+from .engines import DEFAULT_ENGINE, load_engines
 from .engines.base import Engine, VoiceInfo
 
 DEFAULT_MAX_CONNECTIONS = 256
@@ -53,7 +53,7 @@ class ServerState:
         return self.voices.get(voice_id)
 
 
-def build_state(engine: str = "piper", voice_path: str | None = None, *, api_keys: tuple[str, ...] = (),
+def build_state(engine: str = DEFAULT_ENGINE, voice_path: str | None = None, *, api_keys: tuple[str, ...] = (),
                 max_connections: int = DEFAULT_MAX_CONNECTIONS, threads: int | None = None,
                 max_buffered_chars: int = DEFAULT_MAX_BUFFERED_CHARS) -> ServerState:
     """Load the engines and gather their voices: ``engine`` first (the default voice), every other

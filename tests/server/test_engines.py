@@ -282,3 +282,18 @@ def test_espeak_phonemes_not_honoured_speaks_the_inner_word(espeak_engine):
 @pytest.mark.piper
 def test_piper_speaks_from_phonemes(piper_engine):
     check_phonemes_spoken(piper_engine, "joe")
+
+
+def check_speed_faithful(engine, voice_id: str) -> None:
+    """Duration follows 1/speed over 0.7-1.2 (same text, same seed), within 3 %."""
+    speeds = (0.7, 0.8, 0.9, 1.0, 1.1, 1.2)
+    lengths = [len(joined(speak(engine, SHORT, voice_id, speed=v, seed=4))[0]) for v in speeds]
+    assert lengths == sorted(lengths, reverse=True)
+    at_one = lengths[speeds.index(1.0)]
+    for v, n in zip(speeds, lengths):
+        assert n * v / at_one == pytest.approx(1.0, abs=0.03), (v, n, at_one)
+
+
+@pytest.mark.piper
+def test_piper_speed_maps_to_duration_faithfully(piper_engine):
+    check_speed_faithful(piper_engine, "joe")

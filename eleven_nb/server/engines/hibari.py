@@ -41,7 +41,7 @@ VOICE_ID = "heart"
 VOICE_LABEL = "Heart (hibari, en_US, local)"
 # hibari-tts 0.2.1's bundled heart model (assets/hibari.onnx); checked at load
 HEART_SHA256 = "5f70741d4e900f4e85d0037498736cc1b3e1b9a63a13546a5da1e63abf4fccd8"
-PATCH_VERSION = 1
+PATCH_VERSION = 2
 DURATIONS = "eleven_nb_durations"
 # phonemes per model call: bounds a call's memory and time (a 300-phoneme call peaks ~60 MB);
 # hibari's own limit is 400
@@ -49,14 +49,34 @@ CALL_PHONEMES = 240
 FIRST_CALL_PHONEMES = 60  # the first call is kept short, so the first audio comes sooner
 
 
-def _durations_tensor(model: bytes) -> str:
-    """The per-phoneme durations: the ``Clip`` of the rounded durations, before they become frames."""
+def _durations(model: bytes) -> tuple[onnx_edit.Node, onnx_edit.Node, onnx_edit.Node]:
+    """The nodes that make the per-phoneme durations: ``Clip(Round(durations / speed))``,
+    and the ``CumSum`` that turns them into frame positions."""
     found = onnx_edit.nodes(model)
-    rounded = {n.outputs[0] for n in found if n.op_type == "Round" and n.outputs}
-    clips = [n for n in found if n.op_type == "Clip" and n.inputs and n.inputs[0] in rounded]
-    if len(clips) != 1:
-        raise ValueError(f"expected one Clip of rounded durations in the hibari graph, found {len(clips)}")
-    return clips[0].outputs[0]
+    rounds = {n.outputs[0]: n for n in found if n.op_type == "Round" and n.outputs}
+    clips = [n for n in found if n.op_type == "Clip" and n.inputs and n.inputs[0] in rounds]
+    sums = [n for n in found if n.op_type == "CumSum" and len(n.inputs) == 2]
+    if len(clips) != 1 or len(sums) != 1:
+        raise ValueError(f"expected one Clip of rounded durations and one CumSum in the hibari graph, found "
+                         f"{len(clips)} and {len(sums)}")
+    return rounds[clips[0].inputs[0]], clips[0], sums[0]
+
+
+def _patch(model: bytes) -> bytes:
+    """Expose the durations; round them cumulatively, so their total follows 1/speed exactly
+    (rounded one by one, 2.2 units stay 2 from speed 0.92 to 1.33: speed flattened above 1)."""
+    rounding, clip, cumsum = _durations(model)
+    scaled, axis, out = rounding.inputs[0], cumsum.inputs[1], rounding.outputs[0]
+    p = "/eleven_nb/durations/"
+    Node = onnx_edit.Node
+    model = onnx_edit.replace_node(model, out, [
+        Node("CumSum", (scaled, axis), (p + "end",)),  # where each phoneme ends, in units
+        Node("Sub", (p + "end", scaled), (p + "start",)),
+        Node("Round", (p + "end",), (p + "end_r",)),
+        Node("Round", (p + "start",), (p + "start_r",)),
+        Node("Sub", (p + "end_r", p + "start_r"), (out,)),  # then clipped to at least 1, as before
+    ])
+    return onnx_edit.add_output(model, clip.outputs[0], DURATIONS)
 
 
 def patched_model(model: Path, digest: str) -> Path:
@@ -65,7 +85,7 @@ def patched_model(model: Path, digest: str) -> Path:
     if target.exists():
         return target
     data = model.read_bytes()
-    patched = onnx_edit.add_output(data, _durations_tensor(data), DURATIONS)
+    patched = _patch(data)
     write_atomically(target, lambda p: Path(p).write_bytes(patched))
     log.info("patched %s for alignment into %s (once)", model, target)
     return target
@@ -156,6 +176,9 @@ class HibariEngine(Engine):
                 audio.append(pcm)
                 offset += len(pcm)
             pcm = np.concatenate(audio)
+            if not len(pcm):  # phonemes outside the model's set only
+                yield silence_utterance(text[a:b], self.sample_rate)
+                continue
             starts, ends = char_spans(text[a:b], len(pcm), timings)
             yield Utterance(text[a:b], pcm, starts, ends)
 

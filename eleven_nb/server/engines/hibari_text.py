@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ CLOSERS = frozenset(")”\"'’]")  # may follow a sentence end and still belong
 CLAUSE = frozenset(",;:—")
 PUNCTUATION = SENTENCE_END | CLOSERS | CLAUSE | frozenset("(“")
 _LINE = re.compile(r"[^\n]+")
+_LONG_NUMBER = re.compile(r"\d{13,}")  # beyond hundreds of billions hibari's number reader fails
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,12 +58,32 @@ class _PositionMap:
         return i1 + (j - j1) if tag == "equal" else i2
 
 
+def _tokens(g2p, normalised: str) -> list:
+    """hibari's tokens with phonemes. Its G2P fails on some input (a 16-digit number has no name
+    for its scale): then each space-separated chunk goes alone, and a chunk that still fails is
+    left unread (its characters get the time around them)."""
+    try:
+        return g2p.phonemize_tokens(g2p.tokenize(normalised))
+    except Exception:  # noqa: BLE001 - any failure of the text step must not lose the message
+        tokens = []
+        for chunk in normalised.split(" "):
+            try:
+                found = g2p.phonemize_tokens(g2p.tokenize(chunk)) if chunk else []
+            except Exception:  # noqa: BLE001
+                log.debug("hibari's G2P cannot read %r; left unread", chunk[:40])
+                continue
+            if found:
+                found[-1].whitespace = " "
+            tokens += found
+        return tokens
+
+
 def line_words(g2p, normalize, line: str, offset: int) -> list[Word]:
     """The words of one line (no newline in it), positions shifted by ``offset``."""
-    normalised = normalize(line)
+    normalised = _LONG_NUMBER.sub(lambda m: " ".join(m.group()), normalize(line))  # read digit by digit
     if not normalised:
         return []
-    tokens = g2p.phonemize_tokens(g2p.tokenize(normalised))
+    tokens = _tokens(g2p, normalised)
     where = _PositionMap(line, normalised)
     words: list[Word] = []
     cursor = 0

@@ -1,4 +1,5 @@
-"""Just enough protobuf to expose an inner tensor of an ONNX model as an output, without ``onnx``.
+"""Just enough protobuf to edit an ONNX model without the ``onnx`` package: expose an inner
+tensor as an output, replace a node by a few others.
 
 An ONNX file is a serialized ``ModelProto``; its ``graph`` (field 7) holds
 ``node`` (field 1) and ``output`` (field 12) entries. Protobuf merges repeated
@@ -92,11 +93,35 @@ def nodes(model: bytes) -> list[Node]:
     return found
 
 
+def _encode_node(node: Node) -> bytes:
+    """A NodeProto without attributes (inputs carry everything the ops used here need)."""
+    return (b"".join(_bytes_field(NODE_INPUT, i.encode()) for i in node.inputs)
+            + b"".join(_bytes_field(NODE_OUTPUT, o.encode()) for o in node.outputs)
+            + _bytes_field(NODE_OP_TYPE, node.op_type.encode()))
+
+
+def replace_node(model: bytes, output: str, replacement: list[Node]) -> bytes:
+    """``model`` with the node that writes ``output`` replaced, in place, by ``replacement``
+    (which must write ``output`` in the end)."""
+    key_at, start, end = _graph(model)
+    graph = model[start:end]
+    for field, node_at, a, b in _fields(graph):
+        if field == GRAPH_NODE and output in nodes_of(graph[a:b]):
+            new = b"".join(_bytes_field(GRAPH_NODE, _encode_node(n)) for n in replacement)
+            graph = graph[:node_at] + new + graph[b:]
+            return model[:key_at] + _bytes_field(MODEL_GRAPH, graph) + model[end:]
+    raise ValueError(f"no node writes {output!r}")
+
+
+def nodes_of(node: bytes) -> list[str]:
+    """The outputs of one serialized NodeProto."""
+    return [node[c:d].decode("utf-8") for f, _, c, d in _fields(node) if f == NODE_OUTPUT]
+
+
 def add_output(model: bytes, tensor: str, name: str, elem_type: int = FLOAT) -> bytes:
     """``model`` with an ``Identity`` node copying ``tensor`` to a new graph output ``name``."""
     key_at, start, end = _graph(model)
-    node = (_bytes_field(NODE_INPUT, tensor.encode()) + _bytes_field(NODE_OUTPUT, name.encode())
-            + _bytes_field(NODE_OP_TYPE, b"Identity"))
+    node = _encode_node(Node("Identity", (tensor,), (name,)))
     shape = _bytes_field(1, _bytes_field(2, b"n"))  # TensorShapeProto{dim: [Dimension{dim_param: "n"}]}
     tensor_type = _bytes_field(1, _encode_varint(1 << 3) + _encode_varint(elem_type) + _bytes_field(2, shape))
     value_info = _bytes_field(1, name.encode()) + _bytes_field(2, tensor_type)  # ValueInfo{name, TypeProto}

