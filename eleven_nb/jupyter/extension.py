@@ -11,6 +11,7 @@ import asyncio
 import collections
 import functools
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..client.loop import background_loop
 from .controls import build_panel, parse_speaker_specs
 from .magic import SpeakMagics
 from .options import SpeakOptions
-from .queue import SpeechQueue
+from .queue import SpeechQueue, still_playing
 from .speaker import SpeechJob, TextSource
 from .widget import PROCESS_QUEUE_ID, Player
 
@@ -81,6 +82,8 @@ class SpeechExtension:
         complete and raises :class:`~eleven_nb.jupyter.queue.SpeechFailed` if it failed.
         """
         opts = self.defaults.updated(**options)
+        if opts.interrupt:
+            self._silence_earlier()
         job = self.submit(source, opts)
         if opts.wait:
             self.queue.wait(job)
@@ -88,6 +91,8 @@ class SpeechExtension:
 
     def speak_cell(self, text: str, options: SpeakOptions) -> None:
         """What ``%%speak`` does: show the player at once, stream in the background, optionally wait."""
+        if options.interrupt:
+            self._silence_earlier()
         player = self._player(options)
         display(player)  # shown before the job starts, so its first message finds the output in place
         job = self.submit(text, options, player)
@@ -111,6 +116,16 @@ class SpeechExtension:
         player.on_speak_again(again)
         self.queue.submit(job, self._run, interrupt=options.interrupt)
         return job
+
+    def _silence_earlier(self) -> None:
+        """An interrupting cell: stop the players still playing now, before its own player exists.
+
+        The browser handles a kernel's messages in order, and a new widget's only once it has been
+        built (which can take hundreds of milliseconds); a stop sent first to a player that already
+        exists is handled at once. The new player's ``begin(interrupt=True)`` silences the rest.
+        """
+        for job in still_playing(list(self.history), time.monotonic()):
+            job.player.stop()
 
     def _run(self, job: SpeechJob) -> Any:
         return job.run(self.client, self.voices)

@@ -57,6 +57,8 @@ class SpeechJob:
         self.task: asyncio.Task | None = None  # its task on the background loop, once started
         self._open: list[Any] = []  # contexts opened at the server
         self.voices: dict[str, str] = {}  # lane -> voice id, once the job has started
+        self.first_audio_at: float | None = None  # time.monotonic() when its first audio went to the browser
+        self.audio_ms = 0.0  # audio sent to the browser so far
 
     def turns(self, voice_list: VoiceList | None = None) -> list[Turn]:
         """The contexts to open. A dialog's speakers without a voice get distinct ones from ``voice_list``."""
@@ -101,8 +103,10 @@ class SpeechJob:
             for p in placed:
                 if not first_audio and len(p.pcm):
                     first_audio.append(time.perf_counter() - started)
+                    self.first_audio_at = time.monotonic()
                     player.set_status("streaming")
                     player.set_metrics(ttfa_ms=first_audio[0] * 1000)
+                self.audio_ms = max(self.audio_ms, p.at_ms + len(p.pcm) * 1000 / fmt.sample_rate)
                 a = p.alignment
                 player.add_chunk(p.lane, p.at_ms, p.pcm.astype("<i2").tobytes(), fmt.sample_rate,
                                  list(a.chars) if a else [], list(a.starts_ms) if a else [],
