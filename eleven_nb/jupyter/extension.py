@@ -3,7 +3,7 @@
 The magics, ``eleven_nb.speak()``, ``voice_controls()`` and ``speakers()`` all act
 on one :class:`SpeechExtension`. The module-level functions use the one the
 extension loaded (or build one on first use, for plain ``import eleven_nb``);
-tests and embedders construct their own: ``SpeechExtension(client=Client(base_url=...))``.
+tests and embedders construct their own: ``SpeechExtension(AsyncClient(base_url=...))``.
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ class SpeechExtension:
 
     # --- speaking ------------------------------------------------------------------------------
 
-    def speak(self, source: TextSource, **options: Any) -> Any:
+    def speak(self, source: TextSource, **options: Any) -> Player:
         """Speak text, an iterable or an async iterable of tokens; return the player.
 
         Options are those of ``%%speak`` in Python spelling (``voice``, ``model``,
@@ -99,7 +99,7 @@ class SpeechExtension:
         if options.wait:
             self.queue.wait(job)
 
-    def submit(self, source: TextSource, options: SpeakOptions, player: Any = None) -> SpeechJob:
+    def submit(self, source: TextSource, options: SpeakOptions, player: Player | None = None) -> SpeechJob:
         """Queue the job (with a new player unless given one); the caller decides how to show the player."""
         player = player if player is not None else self._player(options)
         job = SpeechJob(source, options, player)
@@ -111,7 +111,9 @@ class SpeechExtension:
                                     output_format=current.output_format, voice_settings=current.voice_settings,
                                     interrupt=False, wait=False)
             text = source if isinstance(source, str) else player.text  # a token stream is spent
-            self.queue.submit(SpeechJob(text, again_options, player), self._run)
+            again_job = SpeechJob(text, again_options, player)
+            self.history.append(again_job)
+            self.queue.submit(again_job, self._run)
 
         player.on_speak_again(again)
         self.queue.submit(job, self._run, interrupt=options.interrupt)
@@ -130,10 +132,8 @@ class SpeechExtension:
     def _run(self, job: SpeechJob) -> Any:
         return job.run(self.client, self.voices)
 
-    def _player(self, options: SpeakOptions) -> Any:
-        cls = self._player_class
-        wanted = {"show_timeline": options.timeline, "queue_id": self.queue_id}
-        return cls(**{k: v for k, v in wanted.items() if cls.class_traits().get(k) is not None})
+    def _player(self, options: SpeakOptions) -> Player:
+        return self._player_class(show_timeline=options.timeline, queue_id=self.queue_id)
 
     def stop(self) -> None:
         """Stop every unfinished job (``%unload_ext``)."""

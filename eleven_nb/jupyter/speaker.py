@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import time
 from collections.abc import AsyncIterable, Callable, Iterable
@@ -27,6 +26,7 @@ from ..protocol import OutputFormat, VoiceSettings, parse_output_format
 from .dialog import assign_voices, context_id, parse_dialog
 from .options import SpeakOptions
 from .sequencer import Placed, Sequencer
+from .widget import Player
 
 log = logging.getLogger(__name__)
 TextSource = str | Iterable[str] | AsyncIterable[str]
@@ -49,7 +49,7 @@ class Turn:
 class SpeechJob:
     """One spoken cell: its turns, its player, its place in the queue (``future``)."""
 
-    def __init__(self, source: TextSource, options: SpeakOptions, player: Any):
+    def __init__(self, source: TextSource, options: SpeakOptions, player: Player):
         self.source = source
         self.options = options
         self.player = player
@@ -90,7 +90,8 @@ class SpeechJob:
         lanes = list(dict.fromkeys(t.lane for t in turns))
         text = "\n".join(f"{t.lane}: {t.source}" if opts.dialog else t.source for t in turns
                          if isinstance(t.source, str))
-        _begin(player, text, [{"id": lane, "label": lane} for lane in lanes], opts.interrupt)
+        # interrupt=True: the browser silences this kernel's earlier players
+        player.begin(text, [{"id": lane, "label": lane} for lane in lanes], interrupt=opts.interrupt)
         await _label_endpoint(player, client)
         sequencer = Sequencer(fmt.sample_rate)
         for turn in turns:
@@ -183,26 +184,13 @@ class SpeechJob:
                                                         encoding="utf-8")
 
 
-def _captions(path: str, player: Any, sequencer: Sequencer) -> str:
-    """SRT from the timeline; VTT exactly as the player's own download gives it, when it has one."""
-    if path.lower().endswith(".srt"):
-        return sequencer.timeline.to_srt()
-    captions_vtt = getattr(player, "captions_vtt", None)
-    return captions_vtt() if captions_vtt is not None else sequencer.timeline.to_vtt()
+def _captions(path: str, player: Player, sequencer: Sequencer) -> str:
+    """SRT from the timeline; VTT exactly as the player's own ⤓ VTT download gives it."""
+    return sequencer.timeline.to_srt() if path.lower().endswith(".srt") else player.captions_vtt()
 
 
-def _begin(player: Any, text: str, lanes: list[dict[str, str]], interrupt: bool) -> None:
-    # interrupt=True tells the browser to silence this kernel's earlier players
-    if "interrupt" in inspect.signature(player.begin).parameters:
-        player.begin(text, lanes, interrupt=interrupt)
-    else:
-        player.begin(text, lanes)
-
-
-async def _label_endpoint(player: Any, client: Any) -> None:
+async def _label_endpoint(player: Player, client: Any) -> None:
     """Say in the player which endpoint speaks (resolving it may start the local server)."""
-    if not player.has_trait("endpoint_label"):
-        return
     endpoint = await asyncio.to_thread(lambda: client.endpoint)
     player.endpoint_label = getattr(endpoint, "label", None) or endpoint.http_url
 
