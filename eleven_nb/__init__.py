@@ -19,14 +19,14 @@ __all__ = ["AsyncClient", "Client", "__version__", "load_ipython_extension", "sp
            "unload_ipython_extension", "voice_controls"]
 
 
-def load_ipython_extension(ipython) -> None:
+def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext eleven_nb``: register ``%%speak`` / ``%speak`` (see :mod:`eleven_nb.jupyter.extension`)."""
     from .jupyter import extension
 
     extension.load_ipython_extension(ipython)
 
 
-def unload_ipython_extension(ipython) -> None:
+def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext eleven_nb``: stop what is still speaking."""
     from .jupyter import extension
 

@@ -167,10 +167,13 @@ class BaseClient(ABC, Generic[S, M]):
     def _discovery_failed(self, path: str, exc: BaseException) -> EndpointError:
         return EndpointError(f"GET {path} failed on {self.endpoint.http_url}: {exc}")
 
-    @staticmethod
-    def _voices(body: bytes) -> list[dict[str, Any]]:
-        return json.loads(body)["voices"]
-
-    @staticmethod
-    def _models(body: bytes) -> list[dict[str, Any]]:
-        return json.loads(body)
+    def _listing(self, path: str, body: bytes, key: str | None = None) -> list[dict[str, Any]]:
+        """The list in a discovery answer (``{"voices": [...]}`` or ``[...]``), or a one-line error."""
+        try:
+            data = json.loads(body)
+            items = data[key] if key is not None else data
+        except (ValueError, KeyError, TypeError):
+            items = None
+        if not isinstance(items, list):
+            raise EndpointError(f"GET {path} on {self.endpoint.http_url} did not answer with a list")
+        return items

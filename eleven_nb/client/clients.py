@@ -52,11 +52,11 @@ class AsyncClient(BaseClient[AsyncOpener[AsyncStreamInput], AsyncOpener[AsyncMul
 
     async def list_voices(self) -> list[dict[str, Any]]:
         """``GET /v1/voices``: the voices the endpoint offers."""
-        return self._voices(await self._get("/v1/voices"))
+        return self._listing("/v1/voices", await self._get("/v1/voices"), "voices")
 
     async def list_models(self) -> list[dict[str, Any]]:
         """``GET /v1/models``."""
-        return self._models(await self._get("/v1/models"))
+        return self._listing("/v1/models", await self._get("/v1/models"))
 
     async def _get(self, path: str) -> bytes:
         await asyncio.to_thread(self._resolve)  # may start the embedded server: not on the loop
@@ -89,17 +89,18 @@ class Client(BaseClient[Opener[AsyncStreamInput, StreamInput], Opener[AsyncMulti
 
     def list_voices(self) -> list[dict[str, Any]]:
         """``GET /v1/voices``: the voices the endpoint offers."""
-        return self._voices(self._get("/v1/voices"))
+        return self._listing("/v1/voices", self._get("/v1/voices"), "voices")
 
     def list_models(self) -> list[dict[str, Any]]:
         """``GET /v1/models``."""
-        return self._models(self._get("/v1/models"))
+        return self._listing("/v1/models", self._get("/v1/models"))
 
     def _get(self, path: str) -> bytes:
         url, headers = self._discovery(path)
         try:
             with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
                                         timeout=DISCOVERY_TIMEOUT) as response:
-                return response.read()
+                body: bytes = response.read()
+                return body
         except OSError as exc:
             raise self._discovery_failed(path, exc) from None

@@ -249,7 +249,8 @@ class BaseConnection(ABC):
 
     def save(self, path: str | Path, context_id: str | None = None) -> Path:
         """Write the audio received (of one context, on multi-stream-input): ``.wav``, ``.mp3`` …"""
-        return self._track(context_id).save(path)
+        written: Path = self._track(context_id).save(path)
+        return written
 
 
 class Connection(BaseConnection):

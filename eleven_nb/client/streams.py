@@ -68,7 +68,8 @@ class TrackView:
 
     def save(self, path: str | Path) -> Path:
         """Write the audio received: ``.wav``, ``.mp3``, ``.ogg``, ``.pcm``, ``.ulaw`` …"""
-        return self._track.save(path)
+        written: Path = self._track.save(path)
+        return written
 
 
 class _AsyncTrack(TrackView):
