@@ -121,10 +121,13 @@ class Player(anywidget.AnyWidget):
     captions = traitlets.Unicode("").tag(sync=True)  # set at the end: WebVTT, what captions_vtt() returns
     audio = traitlets.Bytes(b"").tag(sync=True)  # set at the end: mono int16 LE PCM at sample_rate
     sample_rate = traitlets.Int(22050).tag(sync=True)
-    debug = traitlets.Bool(False).tag(sync=True)  # browser-side measurement handles (tests, benchmarks)
+    # browser-side measurement handles for tests and benchmarks; ELEVEN_NB_PLAYER_DEBUG=1 turns it on
+    # for every player of a kernel (e.g. set on a Jupyter server a browser test drives)
+    debug = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("player_id", uuid.uuid4().hex)
+        kwargs.setdefault("debug", os.environ.get("ELEVEN_NB_PLAYER_DEBUG") == "1")
         super().__init__(**kwargs)
         self._lock = threading.Lock()
         self._speak_again: list[Callable[[], Any]] = []
@@ -155,13 +158,13 @@ class Player(anywidget.AnyWidget):
         The browser plays it after every earlier player of the same ``queue_id`` has finished playing;
         with ``interrupt=True`` it silences them instead and plays at once.
         """
-        lanes = [{"id": str(lane["id"]), "label": str(lane.get("label", lane["id"]))} for lane in lanes]
+        declared = [{"id": str(lane["id"]), "label": str(lane.get("label", lane["id"]))} for lane in lanes]
         with self._lock:
             self._reset()
         with self.hold_sync():
             self.words, self.audio, self.metrics, self.captions = [], b"", {}, ""
-            self.text, self.lanes = text, lanes
-        self.send({"type": "begin", "text": text, "lanes": lanes, "interrupt": bool(interrupt)})
+            self.text, self.lanes = text, declared
+        self.send({"type": "begin", "text": text, "lanes": declared, "interrupt": bool(interrupt)})
         self.set_status("connecting")
 
     def add_chunk(self, lane: str, at_ms: float, pcm: bytes, sample_rate: int, chars: list[str],
@@ -272,8 +275,7 @@ class Player(anywidget.AnyWidget):
 
         With no arguments the words and audio are those of the chunks sent since :meth:`begin`.
         """
-        if words is None:
-            words = self.collected_words()
+        kept: Iterable[Mapping[str, Any]] = self.collected_words() if words is None else words
         if sample_rate is not None:
             self.sample_rate = int(sample_rate)
         if audio_pcm is None:
@@ -282,7 +284,7 @@ class Player(anywidget.AnyWidget):
             audio_pcm = b""
         with self.hold_sync():
             self.words = [{"lane": str(w["lane"]), "text": str(w["text"]), "start_ms": float(w["start_ms"]),
-                           "end_ms": float(w["end_ms"])} for w in words]
+                           "end_ms": float(w["end_ms"])} for w in kept]
             self.audio = bytes(audio_pcm)
             self.captions = self.captions_vtt()
             if "audio_ms" not in self.metrics and self.sample_rate:

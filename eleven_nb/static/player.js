@@ -104,19 +104,23 @@ function firstAfter(order, t) {
 function wordAt(order, t) {
   return firstAfter(order, t) - 1;
 }
-function isSpace(c) {
-  return /\s/.test(c);
-}
-function pendingTail(text, alignedChars, max, afterWords) {
+function alignedEnd(text, alignedChars, hint) {
   let i = 0, seen = 0;
+  if (hint && hint.aligned <= alignedChars && text.startsWith(hint.text)) {
+    i = hint.index;
+    seen = hint.aligned;
+  }
   while (i < text.length && seen < alignedChars) {
-    if (!isSpace(text[i])) seen++;
+    if (!/\s/.test(text[i])) seen++;
     i++;
   }
-  let tail = text.slice(i).replace(/\s+/g, " ");
+  return { text, aligned: seen, index: i };
+}
+function pendingTail(text, from, max, afterWords) {
+  let tail = text.slice(from, from + 2 * max + 2).replace(/\s+/g, " ");
   if (!afterWords) tail = tail.trimStart();
   if (!tail.trim()) return "";
-  return tail.length > max ? `${tail.slice(0, max)} \u2026` : tail;
+  return tail.length > max || from + 2 * max + 2 < text.length ? `${tail.slice(0, max)} \u2026` : tail;
 }
 function nonSpaceCount(text) {
   return text.replace(/\s+/g, "").length;
@@ -830,6 +834,7 @@ function controlsView(s) {
       again.disabled = !kernelIdle;
       wav.disabled = !s.chunks.length;
       vtt.disabled = !s.model.get("captions");
+      vtt.title = vtt.disabled ? "Captions (WebVTT): ready when the speech is complete" : "Download the captions (WebVTT)";
     },
     /** The position shown by keyboard seeks. */
     now: () => mediaTime(s)
@@ -1032,6 +1037,7 @@ function transcriptView(s, changed) {
   let paragraph = null;
   let paragraphLane = null;
   let userScrolledAt = -1e9;
+  let aligned = null;
   const queue = [];
   let flushing = 0;
   function follow(span) {
@@ -1093,6 +1099,7 @@ function transcriptView(s, changed) {
       }
       box.textContent = "";
       spans.length = 0;
+      aligned = null;
       paragraph = null;
       paragraphLane = null;
     },
@@ -1134,7 +1141,11 @@ function transcriptView(s, changed) {
         else plain.textContent = text;
         plainText = text;
       }
-      const tail = !s.streamDone && lanesOf(s).length <= 1 ? pendingTail(text, s.alignedChars, PENDING_SHOWN, spans.length > 0) : "";
+      let tail = "";
+      if (!s.streamDone && lanesOf(s).length <= 1) {
+        aligned = alignedEnd(text, s.alignedChars, aligned);
+        tail = pendingTail(text, aligned.index, PENDING_SHOWN, spans.length > 0);
+      }
       if (pending.textContent !== tail) pending.textContent = tail;
       placePending();
     },

@@ -58,7 +58,8 @@ export function controlsView(s) {
       const kernelIdle = s.kernel === "done" || s.kernel === "error" || s.kernel === "idle";
       again.disabled = !kernelIdle;
       wav.disabled = !s.chunks.length;
-      vtt.disabled = !s.model.get("captions");
+      vtt.disabled = !s.model.get("captions"); // the kernel's captions come when the speech is complete
+      vtt.title = vtt.disabled ? "Captions (WebVTT): ready when the speech is complete" : "Download the captions (WebVTT)";
     },
     /** The position shown by keyboard seeks. */
     now: () => mediaTime(s),

@@ -4,7 +4,7 @@
 // a long text) are added a batch per frame, so no task runs long.
 import { h } from "./dom.js";
 import { colorOf, labelOf, lanesOf } from "./state.js";
-import { pendingTail } from "./words.js";
+import { alignedEnd, pendingTail } from "./words.js";
 
 /** @typedef {import("./state.js").Player} Player */
 /** @typedef {import("./words.js").Word} Word */
@@ -29,6 +29,8 @@ export function transcriptView(s, changed) {
   /** @type {string | null} */
   let paragraphLane = null;
   let userScrolledAt = -1e9;
+  /** @type {{text: string, aligned: number, index: number} | null} */
+  let aligned = null; // where the aligned text ended last time
   /** @type {Word[]} */
   const queue = []; // words waiting for their spans
   let flushing = 0;
@@ -90,6 +92,7 @@ export function transcriptView(s, changed) {
       if (flushing) { cancelAnimationFrame(flushing); flushing = 0; }
       box.textContent = "";
       spans.length = 0;
+      aligned = null;
       paragraph = null;
       paragraphLane = null;
     },
@@ -132,7 +135,11 @@ export function transcriptView(s, changed) {
         plainText = text;
       }
       // one voice, still streaming: the text not yet aligned shows, dimmed, after the spoken words
-      const tail = !s.streamDone && lanesOf(s).length <= 1 ? pendingTail(text, s.alignedChars, PENDING_SHOWN, spans.length > 0) : "";
+      let tail = "";
+      if (!s.streamDone && lanesOf(s).length <= 1) {
+        aligned = alignedEnd(text, s.alignedChars, aligned);
+        tail = pendingTail(text, aligned.index, PENDING_SHOWN, spans.length > 0);
+      }
       if (pending.textContent !== tail) pending.textContent = tail;
       placePending();
     },

@@ -85,27 +85,35 @@ export function wordAt(order, t) {
   return firstAfter(order, t) - 1;
 }
 
-/** @param {string} c */
-function isSpace(c) {
-  return /\s/.test(c);
+/**
+ * Where the first `alignedChars` non-space characters of `text` end. `hint` is an earlier answer for a
+ * prefix of this text (the text only grows): the scan goes on from there, so a token stream does not
+ * rescan the whole transcript per token.
+ * @param {string} text
+ * @param {number} alignedChars
+ * @param {{text: string, aligned: number, index: number} | null} [hint]
+ * @returns {{text: string, aligned: number, index: number}}
+ */
+export function alignedEnd(text, alignedChars, hint) {
+  let i = 0, seen = 0;
+  if (hint && hint.aligned <= alignedChars && text.startsWith(hint.text)) { i = hint.index; seen = hint.aligned; }
+  while (i < text.length && seen < alignedChars) { if (!/\s/.test(text[i])) seen++; i++; }
+  return { text, aligned: seen, index: i };
 }
 
 /**
- * The text not yet aligned: what follows the first `alignedChars` non-space characters of `text`,
- * with runs of space folded, cut at `max` characters.
+ * The text not yet aligned: what follows `from` (see alignedEnd) with runs of space folded, cut at `max`.
  * @param {string} text
- * @param {number} alignedChars
+ * @param {number} from
  * @param {number} max
  * @param {boolean} afterWords  words are shown before it (else leading space is dropped)
  */
-export function pendingTail(text, alignedChars, max, afterWords) {
-  let i = 0, seen = 0;
-  while (i < text.length && seen < alignedChars) { if (!isSpace(text[i])) seen++; i++; }
+export function pendingTail(text, from, max, afterWords) {
   // a word cut by a chunk boundary goes on without a space: "spo" + "ken, and ..."
-  let tail = text.slice(i).replace(/\s+/g, " ");
+  let tail = text.slice(from, from + 2 * max + 2).replace(/\s+/g, " ");
   if (!afterWords) tail = tail.trimStart();
   if (!tail.trim()) return "";
-  return tail.length > max ? `${tail.slice(0, max)} …` : tail;
+  return tail.length > max || from + 2 * max + 2 < text.length ? `${tail.slice(0, max)} …` : tail;
 }
 
 /** @param {string} text */

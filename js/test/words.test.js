@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { addWords, estimateTotal, growWord, nonSpaceCount, pendingTail, wordAt, wordList } from "../src/words.js";
+import { addWords, alignedEnd, estimateTotal, growWord, nonSpaceCount, pendingTail, wordAt, wordList } from "../src/words.js";
 
 const w = (text, start, end, lane = "a") => ({ lane, text, start, end });
 
@@ -30,11 +30,22 @@ test("a word a later chunk continues grows in place", () => {
 
 test("the text not yet aligned follows the aligned characters", () => {
   const text = "Hello there, big  world.";
-  assert.equal(pendingTail(text, 0, 600, false), "Hello there, big world.");
-  assert.equal(pendingTail(text, 5, 600, true), " there, big world.");
-  assert.equal(pendingTail(text, 7, 600, true), "ere, big world."); // inside a word: no space added
-  assert.equal(pendingTail(text, nonSpaceCount(text), 600, true), "");
-  assert.equal(pendingTail(text, 0, 5, false), "Hello …");
+  const tail = (aligned, max = 600, after = true) => pendingTail(text, alignedEnd(text, aligned).index, max, after);
+  assert.equal(tail(0, 600, false), "Hello there, big world.");
+  assert.equal(tail(5), " there, big world.");
+  assert.equal(tail(7), "ere, big world."); // inside a word: no space added
+  assert.equal(tail(nonSpaceCount(text)), "");
+  assert.equal(tail(0, 5, false), "Hello …");
+  assert.equal(pendingTail("a".repeat(5000), 0, 600, false), `${"a".repeat(600)} …`);
+});
+
+test("a growing text is scanned from where the last scan ended", () => {
+  let hint = alignedEnd("Hello there", 5);
+  assert.deepEqual([hint.index, hint.aligned], [5, 5]);
+  hint = alignedEnd("Hello there, you", 9, hint);
+  assert.equal(hint.index, 10);
+  assert.equal(alignedEnd("Goodbye there, you", 9, hint).index, 10); // not a prefix: scanned afresh
+  assert.equal(alignedEnd("Hello", 3, alignedEnd("Hello", 5)).index, 3); // fewer aligned: afresh
 });
 
 test("the timeline's estimated length while streaming", () => {

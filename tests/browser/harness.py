@@ -107,7 +107,11 @@ window.deliverZeros = (id, msg, nbytes) =>  // silence made in the page: no deco
 window.deliverMany = (id, items) => { for (const [msg, b64] of items) window.deliver(id, msg, b64); };
 window.setTrait = (id, key, value) => window.models[id].set(key, value);
 // what a real Player's comm sent: ["custom", content, b64 | null] or ["update", state, {key: b64}]
+window.applied = [];  // when each batch reached the page, on the audio clock (s) and the page clock (ms)
 window.applyAll = (id, items) => {
+  const ctx = window.__elevenNbAudio && window.__elevenNbAudio.ctx;
+  window.applied.push({ id, types: items.map(([kind, a]) => kind === "custom" ? a.type : "update"),
+                        t: ctx ? ctx.currentTime : null, at: performance.now() });
   for (const [kind, a, b] of items) {
     if (kind === "custom") window.deliver(id, a, b);
     else {
@@ -337,6 +341,12 @@ class PlayerDriver:
         """Wait until ``condition`` (JS, with ``P`` the debug handle) holds."""
         self.page.wait_for_function(f"(() => {{ const P = {self.handle}; return !!P && ({condition}); }})()",
                                     timeout=timeout_ms)
+
+
+def arrival_time(page, pid: str, message_type: str) -> float:
+    """When the last batch holding ``message_type`` for ``pid`` reached the page (audio clock, seconds)."""
+    batches = [b for b in page.evaluate("window.applied") if b["id"] == pid and message_type in b["types"]]
+    return batches[-1]["t"]
 
 
 def context_time(page) -> float:

@@ -17,6 +17,7 @@ import pytest
 from tests.browser.harness import (
     ARTIFACTS,
     PlayerDriver,
+    arrival_time,
     open_player_page,
     save_failure_screenshot,
 )
@@ -205,13 +206,18 @@ def test_keyboard_timeline_click_and_stop(player_page, speech):
     assert p.audioTime == 0 and p.state == "paused" and player_page.inner_text(".enb-status") == "stopped"
 
 
-def test_two_lanes_labels_and_blocks(player_page):
-    lanes = [{"id": "a", "label": "Alice"}, {"id": "b", "label": "Bob"}]
-    p = PlayerDriver(player_page).mount()
-    p.begin("Alice: Hello, I am Alice.\nBob: And I am Bob.", lanes)
+def dialog(page, **traits) -> PlayerDriver:
+    """Alice, then Bob, streamed by a real Player."""
+    p = PlayerDriver(page, **traits).mount()
+    p.begin("Alice: Hello, I am Alice.\nBob: And I am Bob.", [{"id": "a", "label": "Alice"}, {"id": "b", "label": "Bob"}])
     alice, end = speech_chunks("Hello, I am Alice.", lane="a")
     bob, _ = speech_chunks("And I am Bob.", lane="b", offset_ms=end)
     p.add_chunks(alice + bob)
+    return p
+
+
+def test_two_lanes_labels_colours_and_blocks(player_page):
+    p = dialog(player_page)
     assert player_page.locator(".enb-lane").all_inner_texts() == ["Alice", "Bob"]
     assert player_page.locator(".enb-speaker").all_inner_texts() == ["Alice: ", "Bob: "]
     assert [w["lane"] for w in p.words] == ["a"] * 4 + ["b"] * 4  # "Alice." and "And" stay apart
@@ -225,6 +231,35 @@ def test_two_lanes_labels_and_blocks(player_page):
             return n; };
         return [lit(8), lit(28)]; }""")
     assert rows[0] > 20 and rows[1] > 20, rows
+
+
+def _rgb(css: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", css)[:3])
+
+
+def _contrast(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    """WCAG contrast ratio of two sRGB colours."""
+    def lum(c):
+        lin = [(v / 255 / 12.92) if v / 255 <= 0.04045 else ((v / 255 + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_each_lane_has_its_own_colour_readable_in_the_theme(browser, theme, request):
+    context, page = open_player_page(browser, f"/?theme={theme}")
+    try:
+        dialog(page)
+        colour = "(sel) => [...document.querySelectorAll(sel)].map((e) => getComputedStyle(e).color)"
+        speakers, rows = page.evaluate(colour, ".enb-speaker"), page.evaluate(colour, ".enb-lane")
+        assert len(set(speakers)) == 2 and speakers == rows  # the transcript and the timeline agree
+        bg = _rgb(page.evaluate("getComputedStyle(document.querySelector('.enb-player')).backgroundColor"))
+        for c in speakers:
+            assert _contrast(_rgb(c), bg) >= 4.5, (theme, c, bg)  # readable as text
+    finally:
+        save_failure_screenshot(request, page)
+        context.close()
 
 
 def test_status_line_and_readout(player_page):
@@ -280,12 +315,7 @@ def test_downloads_wav_and_vtt(player_page, speech):
 
 
 def test_dialog_captions_download_equals_the_kernels(player_page):
-    lanes = [{"id": "a", "label": "Alice"}, {"id": "b", "label": "Bob"}]
-    p = PlayerDriver(player_page).mount()
-    p.begin("Hello, I am Alice. And I am Bob.", lanes)
-    alice, end = speech_chunks("Hello, I am Alice.", lane="a")
-    bob, _ = speech_chunks("And I am Bob.", lane="b", offset_ms=end)
-    p.add_chunks(alice + bob)
+    p = dialog(player_page)
     p.finish()
     with player_page.expect_download() as info:
         player_page.click(".enb-vtt")
@@ -453,3 +483,129 @@ def test_looks_right_in_jupyterlab_themes(browser, speech, theme, request):
     finally:
         save_failure_screenshot(request, page)
         context.close()
+
+
+# --- one playback order per kernel: what is audible, from the recorded AudioBufferSourceNodes -----------
+
+SHORT = "Hello there, this is the first cell."
+SECOND = "And this is the second one."
+TOLERANCE_S = 0.005  # back-to-back sources of one stream touch within a few ms
+
+
+def _watch_statuses(page):
+    """Record each player's status changes with the audio clock's time (seconds)."""
+    page.evaluate("""() => { window.__statusLog = [];
+        new MutationObserver((records) => { for (const r of records) {
+            const el = r.target; if (!el.classList.contains('enb-player')) continue;
+            window.__statusLog.push({ id: el.dataset.playerId, status: el.dataset.status,
+                                      t: window.__elevenNbAudio.ctx.currentTime }); } })
+          .observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-status'] }); }""")
+
+
+def _statuses(page, pid):
+    out = []
+    for entry in page.evaluate("window.__statusLog"):
+        if entry["id"] == pid and (not out or out[-1][0] != entry["status"]):
+            out.append((entry["status"], entry["t"]))
+    return out
+
+
+def _queued_player(page, pid, text, queue="kernel-1", interrupt=False, finish=True):
+    p = PlayerDriver(page, pid, queue_id=queue).mount()
+    p.begin(text, [{"id": "speech", "label": "Narrator"}], interrupt=interrupt)
+    p.add_chunks(speech_chunks(text)[0])
+    if finish:
+        p.finish()
+    return p
+
+
+def _status_of(page, pid):
+    return page.inner_text(f".enb-player[data-player-id='{pid}'] .enb-status")
+
+
+def test_players_of_one_kernel_play_one_after_another(player_page):
+    page = player_page
+    _watch_statuses(page)
+    first = _queued_player(page, "c1", SHORT)
+    second = _queued_player(page, "c2", SECOND)  # all its audio is here at once: it still waits
+    assert first.state == "playing" and second.state == "idle"
+    assert _status_of(page, "c1") == "playing"  # all audio received, still playing
+    assert _status_of(page, "c2") == "queued"
+    second.wait("P.state === 'ended'", 15_000)
+    a, b = first.intervals(), second.intervals()
+    assert a and b
+    first_end = max(end for _, end in a)
+    assert b[0][0] >= first_end - TOLERANCE_S  # never on top of the first
+    assert b[0][0] - first_end < 0.1  # and at once when the first has finished playing
+    for pid, intervals in (("c1", a), ("c2", b)):
+        log = _statuses(page, pid)
+        names = [name for name, _ in log]
+        assert names[-2:] == ["playing", "done"], log
+        done_at = log[-1][1]
+        assert done_at >= max(end for _, end in intervals) - TOLERANCE_S  # done only once it was heard
+    names = [n for n, _ in _statuses(page, "c2")]
+    assert names.index("queued") < names.index("playing")
+
+
+def test_an_interrupt_silences_every_earlier_player_at_once(player_page):
+    page = player_page
+    _watch_statuses(page)
+    first = _queued_player(page, "c1", TEXT)  # long: still playing when the next cell interrupts
+    waiting = _queued_player(page, "c2", SECOND)
+    first.wait("P.audioTime() > 400", 5000)
+    third = _queued_player(page, "c3", SHORT, interrupt=True, finish=False)
+    sent_at = arrival_time(page, "c3", "begin")
+    a = first.intervals()
+    assert max(end for _, end in a) <= sent_at + 0.1  # silent within 100 ms of the message reaching the page
+    assert waiting.intervals() == []  # the queued one never plays
+    assert _status_of(page, "c1") == "interrupted" and _status_of(page, "c2") == "interrupted"
+    c = third.intervals()
+    assert c and c[0][0] - arrival_time(page, "c3", "chunk") < 0.1  # the interrupting cell plays at once
+    assert _status_of(page, "c3") == "streaming"  # the kernel has not finished it
+    third.finish()
+    third.wait("P.state === 'ended'", 10_000)
+    assert _status_of(page, "c3") == "done" and waiting.intervals() == []
+
+
+def test_a_player_started_by_hand_pauses_the_others_and_stop_moves_the_queue(player_page):
+    page = player_page
+    _watch_statuses(page)
+    old = _queued_player(page, "c0", "Old.")
+    old.wait("P.state === 'ended'", 5000)
+    first = _queued_player(page, "c1", TEXT)
+    second = _queued_player(page, "c2", SHORT)
+    first.wait("P.audioTime() > 300", 5000)
+    page.click(".enb-player[data-player-id='c0'] .enb-word")  # by hand: plays now, pauses c1
+    assert old.state == "playing" and first.state == "paused"
+    assert _status_of(page, "c1") == "paused" and _status_of(page, "c2") == "queued"
+    old.wait("P.state === 'ended'", 5000)
+    first.wait("P.state === 'playing'", 2000)  # the queue goes on where it was
+    paused_at = first.audioTime
+    page.click(".enb-player[data-player-id='c1'] .enb-stop")  # ■: stopped, and the queue moves on
+    assert _status_of(page, "c1") == "stopped"
+    second.wait("P.state === 'playing'", 2000)
+    assert paused_at > 300
+    # never two at once: no two players' sources overlap
+    spans = sorted((b, e, pid) for pid, p in (("c0", old), ("c1", first), ("c2", second)) for b, e in p.intervals())
+    for (b1, e1, p1), (b2, _, p2) in itertools.pairwise(spans):
+        if p1 != p2:
+            assert b2 >= e1 - TOLERANCE_S, (p1, p2, e1, b2)
+
+
+def test_speak_again_plays_now_and_pauses_the_queue(player_page):
+    page = player_page
+    old = _queued_player(page, "c0", "Old.")
+    old.wait("P.state === 'ended'", 5000)
+    first = _queued_player(page, "c1", TEXT)
+    first.wait("P.audioTime() > 300", 5000)
+    page.click(".enb-player[data-player-id='c0'] .enb-again")
+    assert page.evaluate("sentBy('c0')") == [{"type": "speak_again"}]
+    assert first.state == "playing"  # nothing changes until the kernel speaks again
+    old.begin("Old, once more.", [{"id": "speech", "label": "Narrator"}])  # what the kernel's callback does
+    old.add_chunks(speech_chunks("Old, once more.")[0])
+    assert old.state == "playing" and first.state == "paused"  # started by hand: now, alone
+    old.finish()
+    old.wait("P.state === 'ended'", 5000)
+    first.wait("P.state === 'playing'", 2000)
+    b = max(end for _, end in old.intervals())
+    assert all(begin >= b - TOLERANCE_S for begin, _ in first.intervals()[-1:])

@@ -73,6 +73,12 @@ def test_the_bundle_ships_in_the_package_and_ids_are_unique():
     assert Player(queue_id="k1", endpoint_label="local · joe").endpoint_label == "local · joe"
 
 
+def test_debug_handles_are_off_unless_asked_for(monkeypatch):
+    assert Player().debug is False
+    monkeypatch.setenv("ELEVEN_NB_PLAYER_DEBUG", "1")
+    assert Player().debug is True and Player(debug=False).debug is False
+
+
 def test_begin_resets_and_says_connecting(player):
     player.begin("Hello world.", [{"id": "speech", "label": "Narrator"}])
     (begin, _), (status, _) = customs(player)
