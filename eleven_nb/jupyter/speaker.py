@@ -33,6 +33,9 @@ TextSource = str | Iterable[str] | AsyncIterable[str]
 VoiceList = Callable[[], list[dict[str, Any]]]  # blocking: GET /v1/voices (cached by the extension)
 MAX_OPEN_CONTEXTS = protocol.MAX_CONTEXTS - 1  # one slot spare, so a late final never blocks a new turn
 CLOSE_TIMEOUT_S = 2.0  # closing an interrupted job's contexts: best effort, never a hang
+SEND_AHEAD_CHARS = 20_000  # unspoken text on the wire per context (the server holds at most 100,000)
+PACE_POLL_S = 0.05
+STALL_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -153,14 +156,15 @@ class SpeechJob:
     async def _send_turn(self, mux: Any, turn: Turn) -> None:
         ctx = await mux.context(turn.context_id, voice_settings=turn.settings)
         self._open.append(ctx)
-        first = True
+        first, sent = True, 0
         async for piece in _pieces(turn.source, self.options.chunk):
             if not isinstance(turn.source, str):
                 self.player.append_text(turn.lane, piece)
-            # awaited: the client paces long texts here (the server's buffer is bounded);
-            # the first piece is flushed, so first audio never waits for more text
+            await _wait_for_room(ctx, sent)
+            # awaited (the client may pace too); the first piece is flushed, so first audio never
+            # waits for more text
             await ctx.send(piece, flush=first)
-            first = False
+            first, sent = False, sent + len(piece)
         await ctx.close()
 
     async def close_contexts(self) -> None:
@@ -182,6 +186,26 @@ class SpeechJob:
         if opts.captions:
             Path(opts.captions).expanduser().write_text(_captions(opts.captions, self.player, sequencer),
                                                         encoding="utf-8")
+
+
+async def _wait_for_room(ctx: Any, sent: int) -> None:
+    """Hold the next piece while too much sent text is still unspoken.
+
+    The server buffers at most 100,000 characters per context (``text_buffer_exceeded``
+    beyond), so a long cell goes out no further ahead of the alignment than
+    ``SEND_AHEAD_CHARS``. Buffered text is flushed first, so the wait never waits for
+    text the server is holding back; no progress for ``STALL_TIMEOUT_S`` is an error.
+    """
+    if sent - len(ctx.timeline.chars) <= SEND_AHEAD_CHARS:
+        return
+    await ctx.flush()
+    aligned, since = len(ctx.timeline.chars), time.monotonic()
+    while not ctx.done and sent - len(ctx.timeline.chars) > SEND_AHEAD_CHARS:
+        await asyncio.sleep(PACE_POLL_S)
+        if len(ctx.timeline.chars) > aligned:
+            aligned, since = len(ctx.timeline.chars), time.monotonic()
+        elif time.monotonic() - since > STALL_TIMEOUT_S:
+            raise TimeoutError(f"the server spoke nothing for {STALL_TIMEOUT_S:.0f} s")
 
 
 def _captions(path: str, player: Player, sequencer: Sequencer) -> str:
