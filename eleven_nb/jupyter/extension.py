@@ -3,7 +3,7 @@
 The magics, ``eleven_nb.speak()``, ``voice_controls()`` and ``speakers()`` all act
 on one :class:`SpeechExtension`. The module-level functions use the one the
 extension loaded (or build one on first use, for plain ``import eleven_nb``);
-tests and embedders construct their own: ``SpeechExtension(client=Client(base_url=...))``.
+tests and embedders construct their own: ``SpeechExtension(AsyncClient(base_url=...))``.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import asyncio
 import collections
 import functools
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..client.loop import background_loop
 from .controls import build_panel, parse_speaker_specs
 from .magic import SpeakMagics
 from .options import SpeakOptions
-from .queue import SpeechQueue
+from .queue import SpeechQueue, still_playing
 from .speaker import SpeechJob, TextSource
 from .widget import PROCESS_QUEUE_ID, Player
 
@@ -69,7 +70,7 @@ class SpeechExtension:
 
     # --- speaking ------------------------------------------------------------------------------
 
-    def speak(self, source: TextSource, **options: Any) -> Any:
+    def speak(self, source: TextSource, **options: Any) -> Player:
         """Speak text, an iterable or an async iterable of tokens; return the player.
 
         Options are those of ``%%speak`` in Python spelling (``voice``, ``model``,
@@ -81,6 +82,8 @@ class SpeechExtension:
         complete and raises :class:`~eleven_nb.jupyter.queue.SpeechFailed` if it failed.
         """
         opts = self.defaults.updated(**options)
+        if opts.interrupt:
+            self._silence_earlier()
         job = self.submit(source, opts)
         if opts.wait:
             self.queue.wait(job)
@@ -88,13 +91,15 @@ class SpeechExtension:
 
     def speak_cell(self, text: str, options: SpeakOptions) -> None:
         """What ``%%speak`` does: show the player at once, stream in the background, optionally wait."""
+        if options.interrupt:
+            self._silence_earlier()
         player = self._player(options)
         display(player)  # shown before the job starts, so its first message finds the output in place
         job = self.submit(text, options, player)
         if options.wait:
             self.queue.wait(job)
 
-    def submit(self, source: TextSource, options: SpeakOptions, player: Any = None) -> SpeechJob:
+    def submit(self, source: TextSource, options: SpeakOptions, player: Player | None = None) -> SpeechJob:
         """Queue the job (with a new player unless given one); the caller decides how to show the player."""
         player = player if player is not None else self._player(options)
         job = SpeechJob(source, options, player)
@@ -106,19 +111,29 @@ class SpeechExtension:
                                     output_format=current.output_format, voice_settings=current.voice_settings,
                                     interrupt=False, wait=False)
             text = source if isinstance(source, str) else player.text  # a token stream is spent
-            self.queue.submit(SpeechJob(text, again_options, player), self._run)
+            again_job = SpeechJob(text, again_options, player)
+            self.history.append(again_job)
+            self.queue.submit(again_job, self._run)
 
         player.on_speak_again(again)
         self.queue.submit(job, self._run, interrupt=options.interrupt)
         return job
 
+    def _silence_earlier(self) -> None:
+        """An interrupting cell: stop the players still playing now, before its own player exists.
+
+        The browser handles a kernel's messages in order, and a new widget's only once it has been
+        built (which can take hundreds of milliseconds); a stop sent first to a player that already
+        exists is handled at once. The new player's ``begin(interrupt=True)`` silences the rest.
+        """
+        for job in still_playing(list(self.history), time.monotonic()):
+            job.player.stop()
+
     def _run(self, job: SpeechJob) -> Any:
         return job.run(self.client, self.voices)
 
-    def _player(self, options: SpeakOptions) -> Any:
-        cls = self._player_class
-        wanted = {"show_timeline": options.timeline, "queue_id": self.queue_id}
-        return cls(**{k: v for k, v in wanted.items() if cls.class_traits().get(k) is not None})
+    def _player(self, options: SpeakOptions) -> Player:
+        return self._player_class(show_timeline=options.timeline, queue_id=self.queue_id)
 
     def stop(self) -> None:
         """Stop every unfinished job (``%unload_ext``)."""

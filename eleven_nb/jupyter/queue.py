@@ -116,6 +116,26 @@ class SpeechQueue:
             raise
 
 
+def still_playing(jobs: list[SpeechJob], now: float) -> list[SpeechJob]:
+    """The jobs (oldest first) whose players certainly have not finished playing at ``now`` (monotonic).
+
+    Unfinished jobs, and finished ones whose audio cannot have ended yet: the browser plays each
+    after the one before it, so a job's playback ends no earlier than the later of its first
+    audio and the previous job's end, plus its length. Stopped jobs played to no end and add
+    nothing. Where this cannot be sure, it leaves the job out (the browser decides then).
+    """
+    playing, earliest_end = [], 0.0
+    for job in jobs:
+        unfinished = job.future is None or not job.future.done()
+        if not unfinished and job.future.cancelled():
+            continue
+        if job.first_audio_at is not None:
+            earliest_end = max(job.first_audio_at, earliest_end) + job.audio_ms / 1000
+        if unfinished or (job.first_audio_at is not None and now < earliest_end):
+            playing.append(job)
+    return playing
+
+
 def _mark_interrupted(job: SpeechJob) -> None:
     job.player.stop()
     job.player.set_status("done", INTERRUPTED)

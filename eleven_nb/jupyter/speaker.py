@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import time
 from collections.abc import AsyncIterable, Callable, Iterable
@@ -27,12 +26,16 @@ from ..protocol import OutputFormat, VoiceSettings, parse_output_format
 from .dialog import assign_voices, context_id, parse_dialog
 from .options import SpeakOptions
 from .sequencer import Placed, Sequencer
+from .widget import Player
 
 log = logging.getLogger(__name__)
 TextSource = str | Iterable[str] | AsyncIterable[str]
 VoiceList = Callable[[], list[dict[str, Any]]]  # blocking: GET /v1/voices (cached by the extension)
 MAX_OPEN_CONTEXTS = protocol.MAX_CONTEXTS - 1  # one slot spare, so a late final never blocks a new turn
 CLOSE_TIMEOUT_S = 2.0  # closing an interrupted job's contexts: best effort, never a hang
+SEND_AHEAD_CHARS = 20_000  # unspoken text on the wire per context (the server holds at most 100,000)
+PACE_POLL_S = 0.05
+STALL_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -49,7 +52,7 @@ class Turn:
 class SpeechJob:
     """One spoken cell: its turns, its player, its place in the queue (``future``)."""
 
-    def __init__(self, source: TextSource, options: SpeakOptions, player: Any):
+    def __init__(self, source: TextSource, options: SpeakOptions, player: Player):
         self.source = source
         self.options = options
         self.player = player
@@ -57,6 +60,8 @@ class SpeechJob:
         self.task: asyncio.Task | None = None  # its task on the background loop, once started
         self._open: list[Any] = []  # contexts opened at the server
         self.voices: dict[str, str] = {}  # lane -> voice id, once the job has started
+        self.first_audio_at: float | None = None  # time.monotonic() when its first audio went to the browser
+        self.audio_ms = 0.0  # audio sent to the browser so far
 
     def turns(self, voice_list: VoiceList | None = None) -> list[Turn]:
         """The contexts to open. A dialog's speakers without a voice get distinct ones from ``voice_list``."""
@@ -88,7 +93,8 @@ class SpeechJob:
         lanes = list(dict.fromkeys(t.lane for t in turns))
         text = "\n".join(f"{t.lane}: {t.source}" if opts.dialog else t.source for t in turns
                          if isinstance(t.source, str))
-        _begin(player, text, [{"id": lane, "label": lane} for lane in lanes], opts.interrupt)
+        # interrupt=True: the browser silences this kernel's earlier players
+        player.begin(text, [{"id": lane, "label": lane} for lane in lanes], interrupt=opts.interrupt)
         await _label_endpoint(player, client)
         sequencer = Sequencer(fmt.sample_rate)
         for turn in turns:
@@ -101,8 +107,10 @@ class SpeechJob:
             for p in placed:
                 if not first_audio and len(p.pcm):
                     first_audio.append(time.perf_counter() - started)
+                    self.first_audio_at = time.monotonic()
                     player.set_status("streaming")
                     player.set_metrics(ttfa_ms=first_audio[0] * 1000)
+                self.audio_ms = max(self.audio_ms, p.at_ms + len(p.pcm) * 1000 / fmt.sample_rate)
                 a = p.alignment
                 player.add_chunk(p.lane, p.at_ms, p.pcm.astype("<i2").tobytes(), fmt.sample_rate,
                                  list(a.chars) if a else [], list(a.starts_ms) if a else [],
@@ -148,14 +156,15 @@ class SpeechJob:
     async def _send_turn(self, mux: Any, turn: Turn) -> None:
         ctx = await mux.context(turn.context_id, voice_settings=turn.settings)
         self._open.append(ctx)
-        first = True
+        first, sent = True, 0
         async for piece in _pieces(turn.source, self.options.chunk):
             if not isinstance(turn.source, str):
                 self.player.append_text(turn.lane, piece)
-            # awaited: the client paces long texts here (the server's buffer is bounded);
-            # the first piece is flushed, so first audio never waits for more text
+            await _wait_for_room(ctx, sent)
+            # awaited (the client may pace too); the first piece is flushed, so first audio never
+            # waits for more text
             await ctx.send(piece, flush=first)
-            first = False
+            first, sent = False, sent + len(piece)
         await ctx.close()
 
     async def close_contexts(self) -> None:
@@ -179,26 +188,33 @@ class SpeechJob:
                                                         encoding="utf-8")
 
 
-def _captions(path: str, player: Any, sequencer: Sequencer) -> str:
-    """SRT from the timeline; VTT exactly as the player's own download gives it, when it has one."""
-    if path.lower().endswith(".srt"):
-        return sequencer.timeline.to_srt()
-    captions_vtt = getattr(player, "captions_vtt", None)
-    return captions_vtt() if captions_vtt is not None else sequencer.timeline.to_vtt()
+async def _wait_for_room(ctx: Any, sent: int) -> None:
+    """Hold the next piece while too much sent text is still unspoken.
 
-
-def _begin(player: Any, text: str, lanes: list[dict[str, str]], interrupt: bool) -> None:
-    # interrupt=True tells the browser to silence this kernel's earlier players
-    if "interrupt" in inspect.signature(player.begin).parameters:
-        player.begin(text, lanes, interrupt=interrupt)
-    else:
-        player.begin(text, lanes)
-
-
-async def _label_endpoint(player: Any, client: Any) -> None:
-    """Say in the player which endpoint speaks (resolving it may start the local server)."""
-    if not player.has_trait("endpoint_label"):
+    The server buffers at most 100,000 characters per context (``text_buffer_exceeded``
+    beyond), so a long cell goes out no further ahead of the alignment than
+    ``SEND_AHEAD_CHARS``. Buffered text is flushed first, so the wait never waits for
+    text the server is holding back; no progress for ``STALL_TIMEOUT_S`` is an error.
+    """
+    if sent - len(ctx.timeline.chars) <= SEND_AHEAD_CHARS:
         return
+    await ctx.flush()
+    aligned, since = len(ctx.timeline.chars), time.monotonic()
+    while not ctx.done and sent - len(ctx.timeline.chars) > SEND_AHEAD_CHARS:
+        await asyncio.sleep(PACE_POLL_S)
+        if len(ctx.timeline.chars) > aligned:
+            aligned, since = len(ctx.timeline.chars), time.monotonic()
+        elif time.monotonic() - since > STALL_TIMEOUT_S:
+            raise TimeoutError(f"the server spoke nothing for {STALL_TIMEOUT_S:.0f} s")
+
+
+def _captions(path: str, player: Player, sequencer: Sequencer) -> str:
+    """SRT from the timeline; VTT exactly as the player's own ⤓ VTT download gives it."""
+    return sequencer.timeline.to_srt() if path.lower().endswith(".srt") else player.captions_vtt()
+
+
+async def _label_endpoint(player: Player, client: Any) -> None:
+    """Say in the player which endpoint speaks (resolving it may start the local server)."""
     endpoint = await asyncio.to_thread(lambda: client.endpoint)
     player.endpoint_label = getattr(endpoint, "label", None) or endpoint.http_url
 

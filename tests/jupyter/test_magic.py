@@ -128,6 +128,8 @@ def test_speak_wait_streams_pcm_buffers_with_alignment(ip, players, tmp_path):
     assert player.words and player.words[0]["text"] == "Hello" and len(player.audio) > 0
     assert player.metrics["ttfa_ms"] > 0 and player.metrics["rtf"] > 0
     assert wav.read_bytes()[:4] == b"RIFF" and vtt.read_text().startswith("WEBVTT")
+    # --captions writes exactly what the player's own VTT download saves
+    assert vtt.read_bytes() == player.captions_vtt().encode() == player.captions.encode()
 
 
 def test_cell_returns_at_once_and_second_cell_queues(ip, ext, players):

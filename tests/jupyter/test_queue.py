@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import signal
 import threading
@@ -9,7 +10,9 @@ import time
 
 import pytest
 
-from eleven_nb.jupyter.queue import SpeechFailed
+from eleven_nb.jupyter.options import SpeakOptions
+from eleven_nb.jupyter.queue import SpeechFailed, still_playing
+from eleven_nb.jupyter.speaker import SpeechJob
 from tests.jupyter.conftest import drain
 
 
@@ -110,3 +113,26 @@ def test_wait_waits_for_synthesis_of_earlier_cells_too(ip, ext, players):
     first, second = players[-2:]
     assert second.status == "done" and first.status == "done"  # the queue ran them in order
     drain(ext)
+
+
+def finished_job(first_audio_at: float | None, audio_ms: float, outcome: str = "done") -> SpeechJob:
+    job = SpeechJob("text", SpeakOptions(), player=None)
+    job.future = concurrent.futures.Future()
+    if outcome == "cancelled":
+        job.future.cancel()
+    elif outcome == "done":
+        job.future.set_result(None)
+    job.first_audio_at, job.audio_ms = first_audio_at, audio_ms
+    return job
+
+
+def test_still_playing_is_a_lower_bound_on_what_the_browser_plays():
+    a = finished_job(100.0, 5000)  # plays 100-105 at the earliest
+    b = finished_job(100.5, 3000)  # queued behind a: 105-108 at the earliest
+    c = finished_job(100.6, 1000, outcome="running")  # still streaming
+    assert still_playing([a, b, c], 104.0) == [a, b, c]
+    assert still_playing([a, b, c], 106.0) == [b, c]
+    assert still_playing([a, b, c], 200.0) == [c]  # the unfinished job, whatever the time
+    stopped = finished_job(100.0, 60_000, outcome="cancelled")  # interrupted: adds no playing time
+    silent = finished_job(None, 0)  # failed before any audio
+    assert still_playing([stopped, silent, b], 103.0) == [b] and still_playing([stopped, silent, b], 104.0) == []
