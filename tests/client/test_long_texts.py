@@ -15,7 +15,8 @@ from eleven_nb import protocol
 from eleven_nb.client import ServerError
 from eleven_nb.client.endpoint import Endpoint
 from eleven_nb.client.socket import Socket
-from eleven_nb.client.streams import MultiStreamInput, StreamInput
+from eleven_nb.client.streams import AsyncMultiStreamInput as MultiStreamInput
+from eleven_nb.client.streams import AsyncStreamInput as StreamInput
 from eleven_nb.protocol import ConnectionOptions
 from eleven_nb.server.app import build_state
 from tests.conftest import ThreadedServer
@@ -161,7 +162,7 @@ async def test_memory_stays_bounded_while_a_long_text_streams(server, consumer):
 
 async def test_iterating_after_the_end_still_gets_the_last_chunks(server):
     """Nobody read while it streamed: the stream's queue kept its last chunks, not every one."""
-    client = eleven_nb.Client(base_url=server.url, max_buffered_chunks=3)
+    client = eleven_nb.AsyncClient(base_url=server.url, max_buffered_chunks=3)
     async with client.stream_input(output_format="pcm_16000", sync_alignment=True) as stream:
         await stream.send(long_text(600))
         await stream.close()
