@@ -17,7 +17,7 @@ from eleven_nb.client import socket as socket_module
 from eleven_nb.client.endpoint import Endpoint
 from eleven_nb.client.errors import InvalidServerMessageError, TimeoutError
 from eleven_nb.client.socket import Socket
-from eleven_nb.client.streams import StreamInput
+from eleven_nb.client.streams import AsyncStreamInput as StreamInput
 from eleven_nb.protocol import ConnectionOptions
 from eleven_nb.protocol.client import ClientConnection
 
@@ -175,7 +175,7 @@ async def test_a_failure_inside_the_receive_loop_ends_the_socket_with_it(server,
         raise RecursionError("maximum recursion depth exceeded")
 
     monkeypatch.setattr(ClientConnection, "receive_text", broken)  # a bug in the receive path
-    client = eleven_nb.Client(base_url=server.url)
+    client = eleven_nb.AsyncClient(base_url=server.url)
     async with client.stream_input(output_format="pcm_16000") as stream:
         await stream.send("This frame breaks the receive loop. ", flush=True)
         with pytest.raises(ElevenError, match="RecursionError"):
