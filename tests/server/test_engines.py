@@ -301,3 +301,16 @@ def check_speed_faithful(engine, voice_id: str) -> None:
 @pytest.mark.piper
 def test_piper_speed_maps_to_duration_faithfully(piper_engine):
     check_speed_faithful(piper_engine, "joe")
+
+
+@pytest.mark.piper
+def test_a_bad_piper_voice_file_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("ELEVEN_NB_CACHE", str(tmp_path / "cache"))
+    voice = tmp_path / "broken.onnx"
+    voice.write_bytes(b"not a model" * 100)
+    Path(f"{voice}.json").write_text('{"audio": {"sample_rate": 22050}}', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"cannot load the piper voice .*broken\.onnx") as caught:
+        load_engine("piper", str(voice))
+    assert "\n" not in str(caught.value)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_engine("piper", str(tmp_path / "missing.onnx"))

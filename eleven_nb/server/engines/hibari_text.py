@@ -69,7 +69,7 @@ def _tokens(g2p, normalised: str) -> list:
         for chunk in normalised.split(" "):
             try:
                 found = g2p.phonemize_tokens(g2p.tokenize(chunk)) if chunk else []
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - still failing: this chunk alone is left unread
                 log.debug("hibari's G2P cannot read %r; left unread", chunk[:40])
                 continue
             if found:
