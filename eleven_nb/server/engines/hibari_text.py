@@ -65,7 +65,7 @@ def _tokens(g2p, normalised: str) -> list:
     try:
         return g2p.phonemize_tokens(g2p.tokenize(normalised))
     except Exception:  # noqa: BLE001 - any failure of the text step must not lose the message
-        tokens = []
+        tokens: list = []
         for chunk in normalised.split(" "):
             try:
                 found = g2p.phonemize_tokens(g2p.tokenize(chunk)) if chunk else []
