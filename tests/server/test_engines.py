@@ -205,14 +205,18 @@ def test_piper_seed_repeats_and_stability_varies(piper_engine):
     assert not np.array_equal(audio(seed=42, stability=0.1)[:len(first)], first[:len(first)])
 
 
-@pytest.mark.piper
-def test_piper_from_four_threads_with_seeds(piper_engine):
+def check_threads_with_seeds(engine, voice_id: str) -> None:
+    """Four threads at once on one engine: the same seed gives the same samples, another seed others."""
     seeds = [1, 2, 1, 2]
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda s: np.concatenate([u.audio for u in speak(piper_engine, "Hello there.", "joe",
-                                                                                   seed=s)]), seeds))
+        results = list(pool.map(lambda s: joined(speak(engine, "Hello there, friend.", voice_id, seed=s))[0], seeds))
     assert np.array_equal(results[0], results[2]) and np.array_equal(results[1], results[3])
     assert not np.array_equal(results[0][:len(results[1])], results[1][:len(results[0])])
+
+
+@pytest.mark.piper
+def test_piper_from_four_threads_with_seeds(piper_engine):
+    check_threads_with_seeds(piper_engine, "joe")
 
 
 @pytest.mark.piper
@@ -297,3 +301,16 @@ def check_speed_faithful(engine, voice_id: str) -> None:
 @pytest.mark.piper
 def test_piper_speed_maps_to_duration_faithfully(piper_engine):
     check_speed_faithful(piper_engine, "joe")
+
+
+@pytest.mark.piper
+def test_a_bad_piper_voice_file_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("ELEVEN_NB_CACHE", str(tmp_path / "cache"))
+    voice = tmp_path / "broken.onnx"
+    voice.write_bytes(b"not a model" * 100)
+    Path(f"{voice}.json").write_text('{"audio": {"sample_rate": 22050}}', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"cannot load the piper voice .*broken\.onnx") as caught:
+        load_engine("piper", str(voice))
+    assert "\n" not in str(caught.value)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_engine("piper", str(tmp_path / "missing.onnx"))

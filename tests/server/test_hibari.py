@@ -23,6 +23,7 @@ from tests.server.test_engines import (
     check_phonemes_spoken,
     check_speech,
     check_speed_faithful,
+    check_threads_with_seeds,
     joined,
     rms,
     speak,
@@ -79,6 +80,7 @@ def test_hibari_speech_and_alignment_are_plausible(heart):
 
 def test_hibari_speed_and_seed(heart):
     check_speed_faithful(heart, "heart")
+    check_threads_with_seeds(heart, "heart")
     first, again, other = (joined(speak(heart, SHORT, "heart", seed=s))[0] for s in (42, 42, 43))
     assert np.array_equal(first, again) and not np.array_equal(first, other)
 

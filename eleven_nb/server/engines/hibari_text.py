@@ -65,11 +65,11 @@ def _tokens(g2p, normalised: str) -> list:
     try:
         return g2p.phonemize_tokens(g2p.tokenize(normalised))
     except Exception:  # noqa: BLE001 - any failure of the text step must not lose the message
-        tokens = []
+        tokens: list = []
         for chunk in normalised.split(" "):
             try:
                 found = g2p.phonemize_tokens(g2p.tokenize(chunk)) if chunk else []
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - still failing: this chunk alone is left unread
                 log.debug("hibari's G2P cannot read %r; left unread", chunk[:40])
                 continue
             if found:

