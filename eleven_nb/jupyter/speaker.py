@@ -102,9 +102,13 @@ class SpeechJob:
         first_audio: list[float] = []
         windows: dict[str, asyncio.Semaphore] = {}
         failures: list[BaseException] = []
+        # --save keeps every sample here: the player keeps only its replay bound (ten minutes)
+        saved: list[np.ndarray] = []
 
         def play(placed: list[Placed]) -> None:
             for p in placed:
+                if opts.save:
+                    saved.append(p.pcm)
                 if not first_audio and len(p.pcm):
                     first_audio.append(time.perf_counter() - started)
                     self.first_audio_at = time.monotonic()
@@ -150,7 +154,7 @@ class SpeechJob:
                            rtf=elapsed / audio_s if audio_s else None)
         if failures:
             raise failures[0]
-        self._write_files(sequencer)
+        self._write_files(sequencer, saved)
         player.finish()
 
     async def _send_turn(self, mux: Any, turn: Turn) -> None:
@@ -177,12 +181,12 @@ class SpeechJob:
                     # the socket may already be gone; the cancel that follows stops the job anyway
                     log.debug("closing an interrupted context failed: %s", exc)
 
-    def _write_files(self, sequencer: Sequencer) -> None:
+    def _write_files(self, sequencer: Sequencer, saved: list[np.ndarray]) -> None:
         opts = self.options
-        if opts.save:
-            rate = self.player.sample_rate
-            save_audio(Path(opts.save).expanduser(), self.player.audio_pcm(),
-                       OutputFormat(f"pcm_{rate}", "pcm", rate))
+        if opts.save:  # the chunks play back to back, in the order placed
+            rate = sequencer.sample_rate
+            audio = np.concatenate(saved) if saved else np.zeros(0, np.int16)
+            save_audio(Path(opts.save).expanduser(), audio, OutputFormat(f"pcm_{rate}", "pcm", rate))
         if opts.captions:
             Path(opts.captions).expanduser().write_text(_captions(opts.captions, self.player, sequencer),
                                                         encoding="utf-8")

@@ -183,3 +183,16 @@ def test_speakers_and_controls_set_this_extensions_defaults(ext):
     assert other.defaults.speakers == {}  # no shared module state
     with pytest.raises(ValueError, match="speed"):
         ext.speakers(Carol={"speed": 3})
+
+
+def test_save_keeps_all_the_audio_beyond_the_players_replay_bound(ip, players, tmp_path, monkeypatch):
+    import wave
+
+    from eleven_nb.jupyter import widget
+
+    monkeypatch.setattr(widget, "MAX_SAVED_AUDIO_SECONDS", 1)  # the player keeps one second for replay
+    wav = tmp_path / "long.wav"
+    ip.run_cell_magic("speak", f"--wait --save {wav}", "This cell is longer than the player keeps. " * 4)
+    sent = sum(len(b[0]) for _, b in players[-1].chunks()) // 2
+    with wave.open(str(wav)) as w:
+        assert w.getnframes() == sent > 3 * w.getframerate()  # every sample sent is in the file
