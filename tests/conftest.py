@@ -19,10 +19,17 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import settings
 from aiohttp import web
 
 from eleven_nb.server.app import build_state, create_app
 from eleven_nb.server.guard import make_runner
+
+
+# Property tests check what holds, not how fast: a shared 2-core machine (or CI) must not fail them
+# on a slow example. Speed goals live in bench/.
+settings.register_profile("eleven_nb", deadline=None)
+settings.load_profile("eleven_nb")
 
 
 @dataclass

@@ -226,7 +226,7 @@ def test_the_neural_voice_starts_cold_as_a_shared_server(runtime, monkeypatch):
     pytest.importorskip("piper")
     monkeypatch.setenv("ELEVEN_NB_ENGINE", "piper")
     client = eleven_nb.Client()
-    with client.stream_input_sync(output_format="pcm_22050") as stream:
+    with client.stream_input(output_format="pcm_22050") as stream:
         stream.send("Hello from the neural voice. ")
         stream.close()
         assert sum(len(chunk.audio or b"") for chunk in stream) > 20_000
