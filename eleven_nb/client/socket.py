@@ -82,7 +82,7 @@ class Socket:
         self.error: BaseException | None = None
         self.closed = asyncio.Event()
         self.listeners: list[Any] = []  # objects with on_open/on_message/on_error/on_close
-        self._track_args = {"decode": decode, "use_normalized": use_normalized, "keep_raw": keep_raw,
+        self._track_args: dict[str, Any] = {"decode": decode, "use_normalized": use_normalized, "keep_raw": keep_raw,
                             "max_buffered_chunks": max_buffered_chunks, "max_queued_chunks": max_queued_chunks}
         self._loop = asyncio.get_running_loop()
         inactivity = options.inactivity_timeout or protocol.DEFAULT_INACTIVITY_TIMEOUT
