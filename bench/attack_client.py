@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import resource
 import subprocess
@@ -32,7 +33,6 @@ from eleven_nb import protocol
 from eleven_nb.client import socket as socket_module
 from eleven_nb.client.endpoint import Endpoint
 from eleven_nb.client.socket import Socket
-from eleven_nb.client.streams import StreamInput
 from eleven_nb.protocol import ConnectionOptions
 
 WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "again"]
@@ -80,27 +80,35 @@ async def stream_child(url: str, chars: int, mode: str, fmt: str) -> dict:
     pieces = long_text(chars)
     started = time.perf_counter()
     await socket.open()
-    stream = StreamInput(socket)
+    track = socket.track(None)  # what `async for chunk in stream` reads
     got = 0
 
     async def read() -> None:
         nonlocal got
-        async for _ in stream:
-            got += 1
+        with contextlib.suppress(StopAsyncIteration):
+            while await track.queue.get():
+                got += 1
 
     reader = asyncio.create_task(read()) if mode == "iterate" else None
     await socket.send(protocol.initialize_connection())
     for piece in pieces:
-        await stream.send(piece)
-    await stream.close()
-    await stream.wait(3600)
+        await socket.send(protocol.send_text(piece))  # paced by the alignment
+    await socket.send(protocol.close_connection())
+    await wait_final(track, 3600)
     if reader is not None:
         await reader
     await socket.aclose()
-    spoken = stream.timeline.text == "".join(pieces)
+    spoken = track.timeline.text == "".join(pieces)
     return {"mode": mode, "chars": sum(map(len, pieces)), "spoken": spoken, "chunks": got or counter.messages,
-            "audio_s": stream.timeline.audio_ms / 1000, "seconds": time.perf_counter() - started,
-            "peak_mb": peak_rss_mb(), "kept": len(socket.track(None).audio_chunks)}
+            "audio_s": track.timeline.audio_ms / 1000, "seconds": time.perf_counter() - started,
+            "peak_mb": peak_rss_mb(), "kept": len(track.audio_chunks)}
+
+
+async def wait_final(track, timeout: float) -> None:
+    """What ``stream.wait()`` does: the final (or the end), then the stream's error if it failed."""
+    await asyncio.wait_for(track.final.wait(), timeout)
+    if track.error is not None:
+        raise track.error
 
 
 def run_child(url: str, chars: int, mode: str, fmt: str) -> dict:
@@ -156,12 +164,11 @@ async def attack(name: str, handler, deadline: float, *, close: bool, **socket_a
     started = time.perf_counter()
     try:
         await socket.open()
-        stream = StreamInput(socket)
         await socket.send(protocol.initialize_connection())
-        await stream.send("Is anybody there? ")
+        await socket.send(protocol.send_text("Is anybody there? "))
         if close:
-            await stream.close()
-        await asyncio.wait_for(stream.wait(), deadline * 2 + 10)  # a hang shows as asyncio's own timeout
+            await socket.send(protocol.close_connection())
+        await wait_final(socket.track(None), deadline * 2 + 10)  # a hang shows as asyncio's own timeout
         outcome = "no error (!)"
     except Exception as exc:  # noqa: BLE001 - the point is to see what the wait ended with
         outcome = f"{type(exc).__module__.split('.')[0]}.{type(exc).__qualname__}"
