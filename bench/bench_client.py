@@ -4,8 +4,8 @@
 
 1. Parse rate: realistic audio messages (0.5 s of pcm_22050 with alignment, as the local server sends)
    through the client's whole receive path (parse, base64, alignment, timeline, queue), in process.
-2. Latency: a sender process streams the same messages, each stamped with CLOCK_MONOTONIC (shared by
-   processes on Linux), every 2 ms. Side by side in one run, alternating: a bare aiohttp loop
+2. Latency: a sender process streams the same messages, each stamped (in its first audio bytes) with
+   CLOCK_MONOTONIC (shared by processes on Linux), every 2 ms. Side by side in one run, alternating: a bare aiohttp loop
    (``json.loads`` only) and the eleven_nb client (``async for chunk in stream``). Latency = arrival
    in user code − stamp.
 
@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
+import socket
 import statistics
+import struct
 import subprocess
 import sys
 import time
@@ -26,18 +29,19 @@ import aiohttp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import free_port, machine_line, write_section  # noqa: E402
-from eleven_nb import protocol  # noqa: E402
-from eleven_nb.alignment import Alignment  # noqa: E402
-from eleven_nb.client.tracks import Track  # noqa: E402
+from bench.common import machine_line, write_section
+from eleven_nb import protocol
+from eleven_nb.alignment import Alignment
+from eleven_nb.client.tracks import Track
+
+_TEXT = "Streaming speech, word by word. "
+_PCM = (np.sin(np.arange(11021) / 7) * 8000).astype("<i2").tobytes()  # with the stamp: 0.5 s at 22050 Hz
+_ALIGNMENT = Alignment(tuple(_TEXT), tuple(i * 15.0 for i in range(len(_TEXT))), (15.0,) * len(_TEXT))
 
 
-def sample_message(seq: int = 0) -> dict:
-    text = "Streaming speech, word by word. "
-    audio = (np.sin(np.arange(11025) / 7) * 8000).astype("<i2").tobytes()  # 0.5 s at 22050 Hz
-    n = len(text)
-    alignment = Alignment(tuple(text), tuple(i * 15.0 for i in range(n)), (15.0,) * n)
-    return protocol.audio_message(audio, alignment, alignment) | {"seq": seq}
+def sample_message(seq: int = 0, stamp: float = 0.0) -> dict:
+    """0.5 s of pcm_22050 with alignment; its first 8 bytes of audio carry ``stamp`` (the send time)."""
+    return protocol.audio_message(struct.pack("<d", stamp) + _PCM, _ALIGNMENT, _ALIGNMENT) | {"seq": seq}
 
 
 def parse_rate(count: int) -> float:
@@ -46,8 +50,7 @@ def parse_rate(count: int) -> float:
     start = time.perf_counter()
     for _ in range(count):
         data = json.loads(raw)
-        track.feed(protocol.parse_server_message(data), data)
-        track.queue._items.clear()  # an iterator would take them; keep memory flat
+        track.feed(protocol.parse_server_message(data))
     return count / (time.perf_counter() - start)
 
 
@@ -57,14 +60,13 @@ def parse_rate(count: int) -> float:
 async def sender(port: int, chunks: int) -> None:
     from aiohttp import web
 
-    base = sample_message()
 
     async def stream(request):
         ws = web.WebSocketResponse(max_msg_size=protocol.MAX_INPUT_FRAME)
         await ws.prepare(request)
         await ws.receive()  # the first message
         for seq in range(chunks):
-            await ws.send_str(json.dumps(base | {"seq": seq, "t": time.monotonic()}))
+            await ws.send_str(json.dumps(sample_message(seq, time.monotonic())))
             await asyncio.sleep(0.002)
         await ws.send_str(json.dumps(protocol.final_message()))
         await ws.close()
@@ -85,20 +87,21 @@ async def bare(url: str) -> list[float]:
         await ws.send_str(protocol.dumps(protocol.initialize_connection()))
         async for msg in ws:
             data = json.loads(msg.data)
-            if "t" in data:
-                lat.append((time.monotonic() - data["t"]) * 1000)
+            if data.get("audio"):
+                stamp = struct.unpack("<d", base64.b64decode(data["audio"])[:8])[0]
+                lat.append((time.monotonic() - stamp) * 1000)
     return lat
 
 
 async def client_side(base_url: str) -> list[float]:
     import eleven_nb
 
-    client = eleven_nb.AsyncClient(base_url=base_url, keepalive=False)
+    client = eleven_nb.Client(base_url=base_url, keepalive=False)
     lat = []
     async with client.stream_input(output_format="pcm_22050") as stream:
         async for chunk in stream:
-            if chunk.message and "t" in chunk.message:
-                lat.append((time.monotonic() - chunk.message["t"]) * 1000)
+            if chunk.audio:
+                lat.append((time.monotonic() - struct.unpack("<d", chunk.audio[:8])[0]) * 1000)
     return lat
 
 
@@ -114,7 +117,9 @@ def main() -> None:
         return
 
     rates = [parse_rate(args.messages) for _ in range(3)]
-    port = free_port()
+    with socket.socket() as probe:  # a free loopback port for the sender
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--chunks", str(args.chunks)],
                             stdout=subprocess.PIPE, text=True)
     proc.stdout.readline()

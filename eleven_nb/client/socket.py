@@ -44,16 +44,14 @@ WS_CLOSE_TIMEOUT = 2.0  # how long a closing handshake may take
 class Socket:
     """A stream-input or multi-stream-input connection and its tracks.
 
-    Memory: a queue keeps chunks only for a reader who may come. Until someone reads
-    it, it holds at most ``max_buffered_chunks``; the socket-wide queue (iterating a
-    multi-stream-input socket) and the per-context queues are alternatives, so once
-    one is read the other stops filling. ``queue_chunks=False`` (the default when
-    ``listeners`` are registered, as the event-handler API does) keeps nothing for
-    iterators until one starts. Chunks do not keep the raw JSON unless ``keep_raw``.
+    Memory: a queue keeps chunks only for a reader who may come: at most
+    ``max_buffered_chunks`` until someone reads it. The socket-wide queue and the
+    per-context queues are alternatives (once one is read the other stops filling);
+    with ``listeners`` (the event-handler API) neither fills until read, unless
+    ``queue_chunks=True``. Chunks keep the raw JSON only with ``keep_raw``.
 
     Pacing: :meth:`send` waits while a context has ``window`` characters sent but not
-    yet spoken; :meth:`send_nowait` never waits, and the connection holds such text
-    back, in order, until the alignment catches up.
+    yet spoken; :meth:`send_nowait` never waits (the connection holds such text back).
     """
 
     def __init__(self, endpoint: Endpoint, voice_id: str, endpoint_name: str, options: ConnectionOptions, *,
@@ -84,14 +82,13 @@ class Socket:
         self.error: BaseException | None = None
         self.closed = asyncio.Event()
         self.listeners: list[Any] = []  # objects with on_open/on_message/on_error/on_close
-        self._track_args = {"decode": decode, "use_normalized": use_normalized, "keep_raw": keep_raw,
+        self._track_args: dict[str, Any] = {"decode": decode, "use_normalized": use_normalized, "keep_raw": keep_raw,
                             "max_buffered_chunks": max_buffered_chunks, "max_queued_chunks": max_queued_chunks}
         self._loop = asyncio.get_running_loop()
         inactivity = options.inactivity_timeout or protocol.DEFAULT_INACTIVITY_TIMEOUT
         self.connection = pc.ClientConnection(
             self.multi, keepalive_interval=pc.keep_alive_interval(inactivity) if keepalive else None,
             window=window, receive_timeout=receive_timeout, now=self._loop.time())
-        self._keep_raw = keep_raw
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._tasks: list[asyncio.Task] = []
@@ -306,7 +303,7 @@ class Socket:
     def _handle(self, event: pc.ClientEvent, data: str | None = None) -> None:
         if isinstance(event, (pc.AudioReceived, pc.FinalReceived)):
             track = self._track_of(event.context_id)
-            raw = json.loads(data) if self._keep_raw and data is not None else None
+            raw = json.loads(data) if self._track_args["keep_raw"] and data is not None else None
             self._delivery.deliver(track, track.feed(event.message, raw))
         elif isinstance(event, pc.ErrorReceived):
             self._on_error_event(event)
@@ -314,12 +311,14 @@ class Socket:
             self._fatal = ClientTimeoutError(f"the server sent nothing for {event.seconds:g} s while the client "
                                              f"waited for {event.awaited}", event.seconds)
             self._local_close = pc.CLOSE_TIMEOUT
+            self._end_readers(self._fatal)  # readers need not wait for the closing handshake
             self._abort.set()
 
     def _on_error_event(self, event: pc.ErrorReceived) -> None:
         if event.message is None:  # a corrupt frame: the client ends the connection
             self._fatal = InvalidServerMessageError(event.error.message, event.error.code)
             self._local_close = pc.CLOSE_PROTOCOL_ERROR
+            self._end_readers(self._fatal)
             return
         error = ServerError.from_protocol(event.error)
         self._emit("on_error", error)
@@ -377,13 +376,16 @@ class Socket:
         self._finish_all(self.error)
         self._emit("on_close", code, reason or getattr(self._fatal, "message", ""))
 
-    def _finish_all(self, error: BaseException | None) -> None:
-        self.connection.closed()
+    def _end_readers(self, error: BaseException | None) -> None:
         for track in self.tracks.values():
             if not track.done:
                 # ended without its final: an error if the socket failed, else a plain end
                 track.finish(error)
         self.all_chunks.end(error)
+
+    def _finish_all(self, error: BaseException | None) -> None:
+        self.connection.closed()
+        self._end_readers(error)
         self.closed.set()
         self._pulse_progress()
         self._timer_wake.set()

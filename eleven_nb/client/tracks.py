@@ -208,7 +208,7 @@ class Track:
         self._use_normalized = use_normalized
         self._eager = decode is True or fmt.is_raw
         self._lazy = decode is None and not fmt.is_raw
-        self._decoder = None
+        self._decoder: Any = None  # a StreamDecoder, made on first use
         self._decoder_failed = False
         # chunks waiting for lazy decoding, in order; bounded like the audio kept in memory
         self._pending: collections.deque[AudioChunk] = collections.deque()

@@ -20,7 +20,7 @@ import enum
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .client_context import ContextState
 from .errors import ProtocolError
@@ -121,6 +121,7 @@ class TimedOut:
     awaited: str
 
 
+_Failure = TypeVar("_Failure", ErrorReceived, TimedOut)
 ClientEvent = AudioReceived | FinalReceived | OtherReceived | ErrorReceived | TimedOut
 
 
@@ -300,7 +301,8 @@ class ClientConnection:
             return FinalReceived(key, message)
         return AudioReceived(key, message)
 
-    def _fail(self, failure: Any) -> Any:
+    def _fail(self, failure: _Failure) -> _Failure:
+        """The first failure is the connection's; the event is returned for the caller to emit."""
         if self.failure is None:
             self.failure = failure
         return failure
