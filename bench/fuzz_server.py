@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, given, settings
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import machine_line, write_section
 from eleven_nb.server.app import build_state
-from tests.conftest import ThreadedServer
-from tests.fuzzing import cases, check_outcome, run_case, run_case_direct
+from eleven_nb.server.thread import ServerThread as ThreadedServer
+from bench.fuzzing import cases, check_outcome, run_case, run_case_direct
 
 
 def fuzz(count: int, run) -> tuple[collections.Counter, list[str], float, float]:

@@ -6,24 +6,18 @@ can talk to it with any client, sync or async, over a real WebSocket.
 """
 from __future__ import annotations
 
-import asyncio
-import io
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from dataclasses import dataclass
-from urllib.parse import urlencode
 
 import pytest
 from hypothesis import settings
-from aiohttp import web
 
-from eleven_nb.server.app import build_state, create_app
-from eleven_nb.server.guard import make_runner
+from eleven_nb.server.app import build_state
+from eleven_nb.server.thread import LocalServer, ServerThread  # noqa: F401  (fixtures' types)
 
 
 # Property tests check what holds, not how fast: a shared 2-core machine (or CI) must not fail them
@@ -32,65 +26,7 @@ settings.register_profile("eleven_nb", deadline=None)
 settings.load_profile("eleven_nb")
 
 
-@dataclass
-class LocalServer:
-    url: str  # http://127.0.0.1:PORT
-    state: object
-    loop: asyncio.AbstractEventLoop  # the server's own loop (in its thread)
-
-    def server_tasks(self) -> list[str]:
-        """Names of the eleven_nb tasks alive on the server's loop."""
-        async def names():
-            return [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("eleven_nb")]
-        return asyncio.run_coroutine_threadsafe(names(), self.loop).result(10)
-
-    def task_stacks(self) -> str:
-        """The stacks of the eleven_nb tasks alive on the server's loop (for a failing assertion)."""
-        async def stacks():
-            out = io.StringIO()
-            for task in asyncio.all_tasks():
-                if task.get_name().startswith("eleven_nb"):
-                    task.print_stack(file=out)
-            return out.getvalue()
-        return asyncio.run_coroutine_threadsafe(stacks(), self.loop).result(10)
-
-    def ws_url(self, voice_id: str = "21m00Tcm4TlvDq8ikWAM", endpoint: str = "stream-input", **query) -> str:
-        q = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in query.items() if v is not None}
-        base = self.url.replace("http://", "ws://")
-        return f"{base}/v1/text-to-speech/{voice_id}/{endpoint}" + (f"?{urlencode(q)}" if q else "")
-
-
-class ThreadedServer:
-    """Runs ``create_app(state)`` on 127.0.0.1:0 in a thread; ``stop()`` shuts it down."""
-
-    def __init__(self, state, **runner_kwargs):
-        self.state = state
-        self.runner_kwargs = runner_kwargs  # e.g. keepalive_timeout, max_connections (the transport guards)
-        self.loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._main, daemon=True, name="eleven_nb-test-server")
-        self._thread.start()
-        if not self._ready.wait(30):
-            raise RuntimeError("test server did not start within 30 s")
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.runner = make_runner(create_app(self.state), **self.runner_kwargs)
-        self.loop.run_until_complete(self.runner.setup())
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self.loop.run_forever()
-
-    @property
-    def server(self) -> LocalServer:
-        return LocalServer(f"http://127.0.0.1:{self.port}", self.state, self.loop)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(30)
+ThreadedServer = ServerThread  # the name the tests know
 
 
 @pytest.fixture(scope="session")

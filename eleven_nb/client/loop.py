@@ -2,7 +2,7 @@
 
 Plain scripts and notebooks call the client from ordinary threads; the
 sockets live on this loop. A dedicated thread also keeps audio flowing while
-a notebook cell blocks (DESIGN.md: a task on the kernel's own loop would stall).
+a notebook cell blocks (a task on the kernel's own loop would stall whenever a cell blocks; docs/architecture.md).
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ The client and the local server both import it; tests feed it dicts and strings.
 Reading is tolerant of the spellings seen in the wild (``isFinal``/``is_final``,
 ``contextId``/``context_id``, ``charDurationsMs``/``charsDurationsMs``,
 ``xi_api_key``/``xi-api-key``); writing uses the spelling the real service uses.
-See ``shared/protocol/PROTOCOL.md`` §2–§5 and §10.
+See ``docs/protocol.md``.
 """
 from __future__ import annotations
 

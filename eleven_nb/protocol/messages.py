@@ -94,7 +94,7 @@ def keep_alive(context_id: str | None = None) -> dict[str, Any]:
 
 
 def keep_alive_socket() -> dict[str, Any]:
-    """multi-stream-input's keep-alive while no context is open (pipecat sends it; PROTOCOL.md §2.2)."""
+    """multi-stream-input's keep-alive while no context is open (pipecat sends it; docs/protocol.md §4)."""
     return {"text": ""}
 
 

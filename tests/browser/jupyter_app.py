@@ -73,7 +73,7 @@ class JupyterApp:
 
 
 def wait_for_kernel(page, timeout_ms: int = 60_000) -> None:
-    """BROWSER_TESTING.md pitfall 1: run nothing before the kernel is connected and idle."""
+    """Wait until the kernel is connected and idle: Run All before that opens a "Select Kernel" dialog."""
     page.wait_for_function(
         """() => { const i = document.querySelector('.jp-Notebook-ExecutionIndicator');
                    const k = document.querySelector('.jp-KernelName, .jp-Toolbar-kernelName');

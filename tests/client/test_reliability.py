@@ -134,7 +134,7 @@ def test_client_without_configuration_uses_the_shared_server_and_prints_nothing(
 
 
 async def old_spelling_server(request):
-    """A stand-in for the real service's older/variant spellings (PROTOCOL.md §3.2, §8.2–3, §10)."""
+    """A stand-in for the real service's older/variant spellings (docs/protocol.md §5)."""
     ws = web.WebSocketResponse()
     await ws.prepare(request)
     await ws.receive()  # the first message

@@ -2,7 +2,7 @@
 and the limits hold after every frame. (tests/server/test_fuzz.py sends such frames over sockets.)"""
 from hypothesis import HealthCheck, given, settings
 
-from tests.fuzzing import cases, check_outcome, run_case_direct
+from bench.fuzzing import cases, check_outcome, run_case_direct
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)

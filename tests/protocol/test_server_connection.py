@@ -14,7 +14,7 @@ from eleven_nb.protocol.server import (
     Failed,
     Generate,
 )
-from tests.protocol.peer import Peer
+from bench.peer import Peer
 
 init, text, eos = protocol.initialize_connection, protocol.send_text, protocol.close_connection
 TEXT = "Hello there! How are you doing today? This is streaming text-to-speech!"

@@ -16,7 +16,7 @@ def sdk_client(server):
     from elevenlabs.client import ElevenLabs
 
     client = ElevenLabs(api_key="any-key", base_url=server.url)
-    # The SDK forces wss://; PROTOCOL.md §7.1 option A points it at a plain ws:// server.
+    # The SDK forces wss://; docs/protocol.md §11: point it at a plain ws:// server.
     client.text_to_speech._ws_base_url = server.url.replace("http://", "ws://")
     return client
 

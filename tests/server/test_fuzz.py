@@ -1,11 +1,11 @@
-"""Generated frames against the real local server: every one answered as PROTOCOL.md says."""
+"""Generated frames against the real local server: every one answered as docs/protocol.md says."""
 import asyncio
 
 import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from tests.fuzzing import cases, check_outcome, run_case
+from bench.fuzzing import cases, check_outcome, run_case
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(case=cases)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from eleven_nb import protocol
 from eleven_nb.protocol.server import DEFAULT_MAX_BUFFERED_CHARS
-from tests.protocol.peer import Peer
+from bench.peer import Peer
 
 KEYS = ["text", "flush", "try_trigger_generation", "voice_settings", "generation_config", "context_id",
         "contextId", "close_context", "close_socket", "xi_api_key", "authorization", "unknown_field"]

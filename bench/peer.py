@@ -1,4 +1,4 @@
-"""A test driver for :class:`ServerConnection`: strings in, parsed frames out, a fake clock.
+"""A driver for :class:`ServerConnection` (tests and the fuzzer): strings in, parsed frames out, a fake clock.
 
 With ``engine=True`` every generation is "spoken" at once (one audio frame whose
 alignment is the generation's text); with ``engine=False`` the events wait in
