@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -202,25 +202,20 @@ class Timeline:
 
     def to_srt(self) -> str:
         """SubRip captions; with several speakers each cue starts with "Speaker: "."""
-        cues = self.caption_cues()
-        named = len({c.speaker for c in cues if c.speaker is not None}) > 1
-        blocks = [
-            f"{n}\n{_clock(c.start_ms, ',')} --> {_clock(c.end_ms, ',')}\n"
-            f"{c.speaker + ': ' if named and c.speaker else ''}{c.text}\n"
-            for n, c in enumerate(cues, start=1)
-        ]
-        return "\n".join(blocks)
+        blocks = self._caption_blocks(",", lambda speaker: f"{speaker}: ", str)
+        return "\n".join(f"{n}\n{block}" for n, block in enumerate(blocks, start=1))
 
     def to_vtt(self) -> str:
         """WebVTT captions; with several speakers each cue has a ``<v Speaker>`` tag."""
+        blocks = self._caption_blocks(".", lambda speaker: f"<v {_vtt_escape(speaker)}>", _vtt_escape)
+        return "WEBVTT\n\n" + "\n".join(blocks)
+
+    def _caption_blocks(self, separator: str, name: Callable[[str], str], escape: Callable[[str], str]) -> list[str]:
+        """One ``start --> end`` block per cue; the speaker is named (``name``) only in a dialog."""
         cues = self.caption_cues()
         named = len({c.speaker for c in cues if c.speaker is not None}) > 1
-        blocks = [
-            f"{_clock(c.start_ms, '.')} --> {_clock(c.end_ms, '.')}\n"
-            f"{'<v ' + _vtt_escape(c.speaker) + '>' if named and c.speaker else ''}{_vtt_escape(c.text)}\n"
-            for c in cues
-        ]
-        return "WEBVTT\n\n" + "\n".join(blocks)
+        return [f"{_clock(c.start_ms, separator)} --> {_clock(c.end_ms, separator)}\n"
+                f"{name(c.speaker) if named and c.speaker else ''}{escape(c.text)}\n" for c in cues]
 
 
 # --- caption rules ----------------------------------------------------------------------
@@ -321,7 +316,8 @@ def caption_cues(words: Iterable[Word], *, max_chars: int = 42, max_ms: float = 
                 if layout is None:
                     break
                 cost = best[i][0] + _CUE + layout[0] + (breaks[j - 1] if j < n else 0.0)
-                cost += (_ONE_WORD if j - i == 1 and n > 1 else 0.0) + _INNER_SENTENCE * (sentences[j - 1] - sentences[i])
+                cost += _ONE_WORD if j - i == 1 and n > 1 else 0.0
+                cost += _INNER_SENTENCE * (sentences[j - 1] - sentences[i])
                 if cost < best[j][0]:
                     best[j] = (cost, i, layout[1])
         found: list[Cue] = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 
 # Punctuation that needs a following space (or the end) to end a sentence / a phrase.
 SPACED_SENTENCE = ".!?…؟।॥"
@@ -136,15 +137,11 @@ def last_cut(text: str, pattern: re.Pattern[str], start: int, end: int, spans: S
     lo = start  # a match ending past `start` may begin before it, in the run of boundary characters there
     while lo > 0 and (text[lo - 1] in _RUN_CHARS or text[lo - 1].isspace()):
         lo -= 1
-    while end > start:
+    def cut_before(end: int) -> int | None:
         m = finder.match(text, lo, end + 1)  # endpos past `end`: "\\Z" must not hold at `end`
-        if m is None or m.end() <= start:
-            return start
-        span = spans.around(m.end())
-        if span is None:
-            return m.end()
-        end = span[0]
-    return start
+        return None if m is None else m.end()
+
+    return _last_outside_markup(cut_before, start, end, spans)
 
 
 def last_word_break(text: str, start: int, end: int, spans: Spans, *, leading: bool = True) -> int:
@@ -153,15 +150,25 @@ def last_word_break(text: str, start: int, end: int, spans: Spans, *, leading: b
     With ``leading``, whitespace at ``start`` is the first word's, not a break.
     """
     finder = _LAST_WORD_BREAK_AFTER_WORD if leading else _LAST_WORD_BREAK
-    while end > start:
+    def break_before(end: int) -> int | None:
         if _SPACE.search(text, start, end) is None or _NON_SPACE.search(text, start + 1, end + 1) is None:
-            return start  # no break here: spare the regex its backtracking
+            return None  # no break here: spare the regex its backtracking
         m = finder.match(text, start, end + 1)
-        if m is None:
+        return None if m is None else m.end()
+
+    return _last_outside_markup(break_before, start, end, spans)
+
+
+def _last_outside_markup(last_before: Callable[[int], int | None], start: int, end: int, spans: Spans) -> int:
+    """The last point ``last_before`` finds in ``(start, end]`` that is not inside markup, else ``start``:
+    a point inside a tag moves the search to before that tag."""
+    while end > start:
+        point = last_before(end)
+        if point is None or point <= start:
             return start
-        span = spans.around(m.end())
+        span = spans.around(point)
         if span is None:
-            return m.end()
+            return point
         end = span[0]
     return start
 
