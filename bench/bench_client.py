@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import socket
 import statistics
@@ -32,7 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import machine_line, write_section
 from eleven_nb import protocol
 from eleven_nb.alignment import Alignment
+from eleven_nb.client.endpoint import Endpoint
+from eleven_nb.client.socket import Socket
 from eleven_nb.client.tracks import Track
+from eleven_nb.protocol import ConnectionOptions
 
 _TEXT = "Streaming speech, word by word. "
 _PCM = (np.sin(np.arange(11021) / 7) * 8000).astype("<i2").tobytes()  # with the stamp: 0.5 s at 22050 Hz
@@ -94,14 +98,20 @@ async def bare(url: str) -> list[float]:
 
 
 async def client_side(base_url: str) -> list[float]:
-    import eleven_nb
-
-    client = eleven_nb.Client(base_url=base_url, keepalive=False)
+    """The client's whole receive path: a socket and its stream's queue (what ``async for`` reads)."""
+    socket = Socket(Endpoint("custom", base_url), "v", protocol.STREAM_INPUT,
+                    ConnectionOptions(output_format="pcm_22050"), keepalive=False)
+    await socket.open()
     lat = []
-    async with client.stream_input(output_format="pcm_22050") as stream:
-        async for chunk in stream:
-            if chunk.audio:
-                lat.append((time.monotonic() - struct.unpack("<d", chunk.audio[:8])[0]) * 1000)
+    try:
+        await socket.send(protocol.initialize_connection())
+        queue = socket.track(None).queue
+        with contextlib.suppress(StopAsyncIteration):
+            while chunk := await queue.get():
+                if chunk.audio:
+                    lat.append((time.monotonic() - struct.unpack("<d", chunk.audio[:8])[0]) * 1000)
+    finally:
+        await socket.aclose()
     return lat
 
 

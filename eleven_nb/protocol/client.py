@@ -23,6 +23,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .client_context import ContextState
+from .client_events import (
+    AudioReceived,
+    ClientEvent,
+    ErrorReceived,
+    FinalReceived,
+    OtherReceived,
+    TimedOut,
+)
 from .errors import ProtocolError
 from .messages import (
     ServerMessage,
@@ -38,19 +46,8 @@ from .messages import (
 )
 
 __all__ = [
-    "CLOSE_PROTOCOL_ERROR",
-    "CLOSE_TIMEOUT",
-    "RECEIVE_TIMEOUT",
-    "WINDOW_CHARS",
-    "AudioReceived",
-    "ClientConnection",
-    "ClientEvent",
-    "ConnectionState",
-    "ContextState",
-    "ErrorReceived",
-    "FinalReceived",
-    "OtherReceived",
-    "TimedOut",
+    "CLOSE_PROTOCOL_ERROR", "CLOSE_TIMEOUT", "RECEIVE_TIMEOUT", "WINDOW_CHARS", "AudioReceived", "ClientConnection",
+    "ClientEvent", "ConnectionState", "ContextState", "ErrorReceived", "FinalReceived", "OtherReceived", "TimedOut",
     "keep_alive_interval",
 ]
 
@@ -73,56 +70,7 @@ class ConnectionState(enum.Enum):
     CLOSED = "closed"
 
 
-# --- events ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AudioReceived:
-    """An audio chunk (or alignment without audio) for a context (``None`` on stream-input)."""
-
-    context_id: str | None
-    message: ServerMessage
-
-
-@dataclass(frozen=True)
-class FinalReceived:
-    """The context's final message: nothing more comes for it."""
-
-    context_id: str | None
-    message: ServerMessage
-
-
-@dataclass(frozen=True)
-class OtherReceived:
-    """A frame with nothing to play (e.g. ``flush_done``), or one for a context already finished."""
-
-    context_id: str | None
-    message: ServerMessage
-
-
-@dataclass(frozen=True)
-class ErrorReceived:
-    """An error. ``context_id`` set: only that context failed. ``None``: the connection failed.
-
-    ``message`` is ``None`` when the frame itself was corrupt (then ``error.error`` is
-    ``invalid_server_message`` and the client should close with ``error.code``).
-    """
-
-    error: ProtocolError
-    context_id: str | None = None
-    message: ServerMessage | None = None
-
-
-@dataclass(frozen=True)
-class TimedOut:
-    """No frame arrived within ``seconds`` while a reply was awaited; the connection failed."""
-
-    seconds: float
-    awaited: str
-
-
 _Failure = TypeVar("_Failure", ErrorReceived, TimedOut)
-ClientEvent = AudioReceived | FinalReceived | OtherReceived | ErrorReceived | TimedOut
 
 
 @dataclass
