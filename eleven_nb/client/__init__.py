@@ -16,7 +16,14 @@ from __future__ import annotations
 
 from .base import BaseClient
 from .clients import AsyncClient, Client
-from .errors import ConnectionClosedError, ElevenError, EndpointError, ServerError
+from .errors import (
+    ConnectionClosedError,
+    ElevenError,
+    EndpointError,
+    InvalidServerMessageError,
+    ServerError,
+    TimeoutError,
+)
 from .handlers import AsyncConnection, Connection, Event
 from .socket import Reconnect
 from .streams import AsyncContext, AsyncMultiStreamInput, AsyncStreamInput
@@ -39,10 +46,12 @@ __all__ = [
     "Context",
     "ElevenError",
     "EndpointError",
+    "InvalidServerMessageError",
     "Event",
     "MultiStreamInput",
     "Reconnect",
     "ServerError",
     "StreamInput",
+    "TimeoutError",
     "WebsocketTextToSpeech",
 ]

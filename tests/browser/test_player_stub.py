@@ -310,8 +310,9 @@ def test_downloads_wav_and_vtt(player_page, speech):
         player_page.click(".enb-vtt")
     vtt = Path(info.value.path()).read_bytes()
     assert vtt == p.kernel.captions_vtt().encode()  # the kernel's captions, byte for byte
-    cues = re.findall(r"(\d\d:\d\d:\d\d\.\d\d\d) --> (\d\d:\d\d:\d\d\.\d\d\d)\n(.+)", vtt.decode())
-    assert " ".join(c[2] for c in cues).split() == TEXT.split()
+    cues = re.findall(r"\d\d:\d\d:\d\d\.\d\d\d --> \d\d:\d\d:\d\d\.\d\d\d\n(.+?)(?:\n\n|\n?$)", vtt.decode(),
+                      re.S)  # a cue's text may take two lines
+    assert " ".join(cues).split() == TEXT.split()
 
 
 def test_dialog_captions_download_equals_the_kernels(player_page):
@@ -387,7 +388,7 @@ def _long_tasks(page, marks):
 
 # The 50 ms goal is measured by bench/bench_notebook.py; here a wide margin only catches work that grows
 # with the transcript (a re-render per chunk takes hundreds of ms), so a busy CI machine cannot flake it.
-LONG_TASK_GUARD_MS = 200
+LONG_TASK_GUARD_MS = 300
 
 
 def _mark(page, marks, name):
