@@ -121,7 +121,9 @@ class BaseClient(ABC, Generic[S, M]):
     def stream_input(self, voice_id: str = protocol.DEFAULT_VOICE_ID, *, voice_settings: Settings = None,
                      generation_config: Mapping[str, Any] | None = None, reconnect: bool | Reconnect | None = None,
                      decode: bool | None = None, alignment: str = "chars", **options: Any) -> S:
-        """A ``stream-input`` connection (one context): ``with`` (:class:`Client`) or ``async with`` (:class:`AsyncClient`).
+        """A ``stream-input`` connection (one context).
+
+        ``with`` on :class:`Client`, ``async with`` on :class:`AsyncClient`.
 
         ``options`` are the ten connection options (``model_id``, ``language_code``,
         ``enable_logging``, ``enable_ssml_parsing``, ``output_format``, ``inactivity_timeout``,

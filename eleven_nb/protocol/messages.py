@@ -14,7 +14,8 @@ from .limits import KEEP_ALIVE_TEXT
 from .settings import VoiceSettings, validate_chunk_length_schedule
 
 __all__ = [
-    'initialize_connection', 'send_text', 'is_text_content', 'close_connection', 'keep_alive', 'keep_alive_socket', 'context_id_of',
+    'initialize_connection', 'send_text', 'is_text_content', 'close_connection', 'keep_alive',
+    'keep_alive_socket', 'context_id_of',
     'flush_context', 'close_context', 'close_socket', 'ClientMessage', 'load_json_object',
     'parse_client_message', 'alignment_to_wire', 'audio_message', 'final_message', 'dumps',
     'ServerMessage', 'parse_server_message',

@@ -86,7 +86,7 @@ async def _serve(app: web.Application, host: str, port: int, announce: bool,
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    bound = site._server.sockets[0].getsockname()[1] if port == 0 else port  # type: ignore[union-attr]
+    bound = int(runner.addresses[0][1]) if port == 0 else port  # the free port the system chose
     url = f"http://{host if ':' not in host else f'[{host}]'}:{bound}"
     if runtime is not None:
         runtime.write(url)  # before the announce line: whoever reads that line finds the file

@@ -70,7 +70,7 @@ class ServerThread:
         self.loop.run_until_complete(self.runner.setup())
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         self.loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
+        self.port = int(self.runner.addresses[0][1])  # the free port the system chose
         self._ready.set()
         self.loop.run_forever()
 

@@ -97,5 +97,5 @@ def load_engines(name: str = DEFAULT_ENGINE, voice_path: str | None = None) -> l
     return engines
 
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "SynthesisSettings", "Utterance", "VoiceInfo", "available_engines", "load_engine",
-           "load_engines"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "SynthesisSettings", "Utterance", "VoiceInfo",
+           "available_engines", "load_engine", "load_engines"]

@@ -90,7 +90,7 @@ class Engine(ABC):
         yield spread_over(text, [u.audio for u in self.synthesize(inner, voice_id, settings)] if inner.strip()
                           else [], self.sample_rate)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional: most engines hold nothing to release)
         """Release native resources. Optional."""
 
 
