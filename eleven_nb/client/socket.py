@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +92,7 @@ class Socket:
         self._closing = False  # the user closed the socket: no reconnect, no keep-alive
         self._socket_closing = False  # close_socket was sent (multi)
         self._fatal: ServerError | None = None
+        self.first_audio_ms: tuple[float, float] | None = None  # wall ms the first audio arrived, was decoded
 
     # --- life -----------------------------------------------------------------------------
 
@@ -117,6 +119,12 @@ class Socket:
             raise ElevenError(f"cannot connect to {self.endpoint.http_url}: {exc}") from None
         if first:  # a reconnect is not a new "open": handlers would send their text again
             self._emit("on_open")
+
+    @property
+    def local_port(self) -> int | None:
+        """This end's port: a local server's trace of the socket is keyed by it."""
+        name = self._ws.get_extra_info("sockname") if self._ws is not None else None
+        return int(name[1]) if name else None
 
     async def aclose(self) -> None:
         """Close the socket now (without waiting for pending audio) and release everything."""
@@ -230,6 +238,7 @@ class Socket:
         """Route messages until the socket closes; return the close reason."""
         while True:
             msg = await ws.receive()
+            received = time.time()
             if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
                 return (msg.extra or "") if msg.type == aiohttp.WSMsgType.CLOSE else ""
             if msg.type == aiohttp.WSMsgType.ERROR:
@@ -252,6 +261,8 @@ class Socket:
                 continue  # e.g. flush_done: nothing to play
             cid = parsed.context_id if self.multi else None
             chunk = self.track(cid).feed(parsed, raw)
+            if self.first_audio_ms is None and parsed.audio:  # (a trace's stages; two clock reads)
+                self.first_audio_ms = (received * 1000, time.time() * 1000)
             self.all_chunks.put(chunk)
 
     def _on_server_error(self, error: ServerError, context_id: str | None) -> None:

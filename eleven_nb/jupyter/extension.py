@@ -23,6 +23,7 @@ from .magic import SpeakMagics
 from .options import SpeakOptions
 from .queue import SpeechQueue
 from .speaker import SpeechJob, TextSource
+from .tracing import TraceMagics
 from .widget import PROCESS_QUEUE_ID, Player
 
 HISTORY = 20  # jobs kept for a look afterwards (which voice spoke whom, how it ended)
@@ -109,6 +110,7 @@ class SpeechExtension:
             self.queue.submit(SpeechJob(text, again_options, player), self._run)
 
         player.on_speak_again(again)
+        job.trace.mark("kernel: job queued")
         self.queue.submit(job, self._run, interrupt=options.interrupt)
         return job
 
@@ -142,6 +144,7 @@ class SpeechExtension:
     def register(self, ipython: Any) -> None:
         """Register ``%%speak`` / ``%speak`` on ``ipython``, bound to this extension."""
         ipython.register_magics(SpeakMagics(ipython, self))
+        ipython.register_magics(TraceMagics(ipython))
 
 
 @functools.cache

@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import protocol
+from .. import protocol, trace
 from ..audio import save_audio
 from ..chunking import PhraseChunker, chunk_text
 from ..client.errors import ElevenError
 from ..protocol import OutputFormat, VoiceSettings, parse_output_format
 from .dialog import assign_voices, context_id, parse_dialog
 from .options import SpeakOptions
+from . import tracing
 from .sequencer import Placed, Sequencer
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class SpeechJob:
         self.task: asyncio.Task | None = None  # its task on the background loop, once started
         self._open: list[Any] = []  # contexts opened at the server
         self.voices: dict[str, str] = {}  # lane -> voice id, once the job has started
+        self.trace = trace.claim()  # stage times (ELEVEN_NB_TRACE=1; else a no-op)
 
     def turns(self, voice_list: VoiceList | None = None) -> list[Turn]:
         """The contexts to open. A dialog's speakers without a voice get distinct ones from ``voice_list``."""
@@ -81,6 +83,7 @@ class SpeechJob:
     async def run(self, client: Any, voice_list: VoiceList | None = None) -> None:
         """Speak every turn; raise the first turn's failure once the others have played."""
         started = time.perf_counter()
+        self.trace.mark("kernel: job started")
         player, opts = self.player, self.options
         turns = await asyncio.to_thread(self.turns, voice_list)
         self.voices = {t.lane: t.voice for t in turns}
@@ -107,9 +110,11 @@ class SpeechJob:
                 player.add_chunk(p.lane, p.at_ms, p.pcm.astype("<i2").tobytes(), fmt.sample_rate,
                                  list(a.chars) if a else [], list(a.starts_ms) if a else [],
                                  list(a.durations_ms) if a else [])
+                self.trace.mark("kernel: first chunk widget.send")
 
         async def read(voice: str, mux: Any) -> None:
             async for chunk in mux:
+                tracing.first_audio(self.trace, mux)
                 if chunk.pcm is not None or chunk.alignment is not None:
                     pcm = chunk.pcm if chunk.pcm is not None else np.zeros(0, np.int16)
                     play(sequencer.add_chunk(chunk.context_id, pcm, chunk.alignment))
@@ -122,8 +127,10 @@ class SpeechJob:
         async with contextlib.AsyncExitStack() as stack:
             muxes = {}
             for voice in dict.fromkeys(t.voice for t in turns):  # one socket per voice
+                self.trace.mark("kernel: connecting")
                 muxes[voice] = await stack.enter_async_context(
                     client.multi_stream_input(voice, decode=True, **_connection_kwargs(opts)))
+                tracing.connected(self.trace, muxes[voice])
                 windows[voice] = asyncio.Semaphore(MAX_OPEN_CONTEXTS)
             readers = [asyncio.create_task(read(v, m)) for v, m in muxes.items()]
             try:
@@ -144,6 +151,7 @@ class SpeechJob:
             raise failures[0]
         self._write_files(sequencer)
         player.finish()
+        await tracing.finish(self.trace, client, player)
 
     async def _send_turn(self, mux: Any, turn: Turn) -> None:
         ctx = await mux.context(turn.context_id, voice_settings=turn.settings)
@@ -155,6 +163,8 @@ class SpeechJob:
             # awaited: the client paces long texts here (the server's buffer is bounded);
             # the first piece is flushed, so first audio never waits for more text
             await ctx.send(piece, flush=first)
+            if first:
+                self.trace.mark("kernel: first text queued on the socket")
             first = False
         await ctx.close()
 
