@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 ENV = "ELEVEN_NB_TRACE"
 LOG_SIZE = 64  # socket traces a server keeps
+CELL_STARTED = "kernel: cell started"
 
 
 def enabled() -> bool:
@@ -138,11 +139,19 @@ _local = threading.local()  # the trace a magic started in this thread, not yet 
 _last: list[Trace] = []  # the latest claimed trace
 
 
+def cell_started() -> None:
+    """A cell starts running in this thread (IPython's ``pre_run_cell``): the trace's first stage, if any."""
+    _local.cell_at = now_ms() if enabled() else None
+
+
 def start(stage: str) -> Trace:
     """Start the trace of the utterance about to be made in this thread (a parsed magic)."""
     trace = Trace() if enabled() else OFF
+    cell_at = getattr(_local, "cell_at", None)
+    if cell_at is not None:
+        trace.mark(CELL_STARTED, cell_at)
     trace.mark(stage)
-    _local.pending = trace
+    _local.pending, _local.cell_at = trace, None
     return trace
 
 

@@ -123,7 +123,8 @@ def run_cell(server_url: str, cell: str) -> SpeechExtension:
     shell = start_ipython() or get_ipython()
     ext.register(shell)
     SentPlayer.made.clear()
-    shell.run_cell_magic("speak", "--wait", cell)
+    result = shell.run_cell(f"%%speak --wait\n{cell}")  # a whole cell: IPython's cell events fire too
+    assert result.success, result.error_in_exec
     return ext
 
 
@@ -132,7 +133,7 @@ def test_a_traced_cell_records_every_kernel_and_server_stage_in_order(traced_ser
     try:
         job = ext.history[-1]
         stages = job.trace.stages
-        order = ["kernel: magic parsed", "kernel: job queued", "kernel: job started", "kernel: connecting",
+        order = ["kernel: cell started", "kernel: magic parsed", "kernel: job queued", "kernel: job started", "kernel: connecting",
                  "kernel: socket connected", "kernel: first text queued on the socket",
                  "server: first text received", "server: engine starts first phrase",
                  "server: engine ends first phrase", "server: first audio frame sent",

@@ -23,7 +23,7 @@ from .magic import SpeakMagics
 from .options import SpeakOptions
 from .queue import SpeechQueue
 from .speaker import SpeechJob, TextSource
-from .tracing import TraceMagics
+from .tracing import TraceMagics, watch_cells
 from .widget import PROCESS_QUEUE_ID, Player
 
 HISTORY = 20  # jobs kept for a look afterwards (which voice spoke whom, how it ended)
@@ -145,6 +145,7 @@ class SpeechExtension:
         """Register ``%%speak`` / ``%speak`` on ``ipython``, bound to this extension."""
         ipython.register_magics(SpeakMagics(ipython, self))
         ipython.register_magics(TraceMagics(ipython))
+        watch_cells(ipython)
 
 
 @functools.cache

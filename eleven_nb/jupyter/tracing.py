@@ -77,6 +77,16 @@ async def finish(job_trace: Trace, client: Any, player: Any) -> None:
     player.send({"type": "trace", "stages": dict(job_trace.stages)})
 
 
+def _cell_started(*_: Any) -> None:
+    trace.cell_started()
+
+
+def watch_cells(ipython: Any) -> None:
+    """Note when each cell starts (a clock read; a trace's first stage). Registered once per shell."""
+    if _cell_started not in ipython.events.callbacks["pre_run_cell"]:
+        ipython.events.register("pre_run_cell", _cell_started)
+
+
 @magics_class
 class TraceMagics(Magics):
     """``%speak_trace``: the last spoken cell's stages."""
