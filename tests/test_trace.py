@@ -133,8 +133,8 @@ def test_a_traced_cell_records_every_kernel_and_server_stage_in_order(traced_ser
     try:
         job = ext.history[-1]
         stages = job.trace.stages
-        order = ["kernel: cell started", "kernel: magic parsed", "kernel: job queued", "kernel: job started", "kernel: connecting",
-                 "kernel: socket connected", "kernel: first text queued on the socket",
+        order = ["kernel: cell started", "kernel: magic parsed", "kernel: job queued", "kernel: job started",
+                 "kernel: connecting", "kernel: socket connected", "kernel: first text queued on the socket",
                  "server: first text received", "server: engine starts first phrase",
                  "server: engine ends first phrase", "server: first audio frame sent",
                  "kernel: first audio frame received", "kernel: first audio frame decoded",
