@@ -77,6 +77,8 @@ CELLS = {
     "piper20k": "%%speak\n" + P20K,
     "plain20k": "_ = " + repr(P20K),  # the same 20,000 characters, not spoken (a control)
     "stop": STOP_CELL,
+    "spare_on": "from eleven_nb.jupyter.extension import active as _a\n_a().spares.enabled = True\n_a().spares.refill()",
+    "spare_off": "from eleven_nb.jupyter.extension import active as _a\n_a().spares.enabled = False",
 }
 INDEX = {name: i for i, name in enumerate(CELLS)}
 SECOND = ["%load_ext eleven_nb", "%%speak\n" + P300]
@@ -123,12 +125,17 @@ def stop_voice_servers(runtime: Path) -> None:
 
 
 def measure(page, app, browser, repeats: int) -> dict:
-    out: dict = {k: [] for k in ("piper300", "heart300", "audio_piper", "audio_heart", "piper10", "piper10k")}
+    out: dict = {k: [] for k in ("piper300", "heart300", "audio_piper", "audio_heart", "piper10", "piper10k",
+                                 "piper300_nospare", "heart300_nospare")}
     run_and_wait(page, INDEX["load"])
     out["cold"] = speak(page, INDEX["cold"])
     run_and_wait(page, INDEX["warm_heart"])
     silence_players(page)
     for _ in range(repeats):  # alternate, so drift hits every way alike
+        run_and_wait(page, INDEX["spare_off"])  # A/B: a player made in the cell, as before
+        out["piper300_nospare"].append(speak(page, INDEX["piper300"]))
+        out["heart300_nospare"].append(speak(page, INDEX["heart300"]))
+        run_and_wait(page, INDEX["spare_on"])  # the default: a spare player made ahead
         out["piper300"].append(speak(page, INDEX["piper300"]))
         out["audio_piper"].append(audio_way(page, INDEX["audio_piper"]))
         out["heart300"].append(speak(page, INDEX["heart300"]))

@@ -22,6 +22,7 @@ from .controls import build_panel, parse_speaker_specs
 from .magic import SpeakMagics
 from .options import SpeakOptions
 from .queue import SpeechQueue
+from .spare import SparePlayers
 from .speaker import SpeechJob, TextSource
 from .tracing import TraceMagics, watch_cells
 from .widget import PROCESS_QUEUE_ID, Player
@@ -37,11 +38,13 @@ class SpeechExtension:
     background event loop the jobs run on); it defaults to ``AsyncClient()``, made
     on first use, so loading the extension starts nothing; ``defaults`` are the options the next
     ``%%speak`` starts from (the voice-controls panel edits them);
-    ``player_class`` makes the players (a subclass can record what they send).
+    ``player_class`` makes the players (a subclass can record what they send);
+    with ``spare_players`` one player is made ahead of each ``%%speak`` (see :mod:`.spare`).
     """
 
     def __init__(self, client: Any = None, *, defaults: SpeakOptions | None = None,
-                 queue_id: str = PROCESS_QUEUE_ID, player_class: type[Player] = Player):
+                 queue_id: str = PROCESS_QUEUE_ID, player_class: type[Player] = Player,
+                 spare_players: bool = False):
         self._client = client
         self._player_class = player_class
         self._lock = threading.Lock()
@@ -50,6 +53,7 @@ class SpeechExtension:
         self.queue = SpeechQueue()
         self.queue_id = queue_id  # the browser orders the playback of the players of one queue id
         self.history: collections.deque[SpeechJob] = collections.deque(maxlen=HISTORY)  # latest jobs, newest last
+        self.spares = SparePlayers(lambda: self._new_player(SpeakOptions()), enabled=spare_players)
 
     def __repr__(self) -> str:
         return f"<eleven_nb SpeechExtension queue {self.queue_id}, {len(self.queue.pending)} job(s) pending>"
@@ -92,6 +96,7 @@ class SpeechExtension:
         player = self._player(options)
         display(player)  # shown before the job starts, so its first message finds the output in place
         job = self.submit(text, options, player)
+        job.future.add_done_callback(self.spares.refill)  # the next cell's player, made while none speaks
         if options.wait:
             self.queue.wait(job)
 
@@ -118,6 +123,14 @@ class SpeechExtension:
         return job.run(self.client, self.voices)
 
     def _player(self, options: SpeakOptions) -> Any:
+        spare = self.spares.take()
+        if spare is None:
+            return self._new_player(options)
+        if spare.show_timeline != options.timeline:
+            spare.show_timeline = options.timeline
+        return spare
+
+    def _new_player(self, options: SpeakOptions) -> Any:
         cls = self._player_class
         wanted = {"show_timeline": options.timeline, "queue_id": self.queue_id}
         return cls(**{k: v for k, v in wanted.items() if cls.class_traits().get(k) is not None})
@@ -146,12 +159,13 @@ class SpeechExtension:
         ipython.register_magics(SpeakMagics(ipython, self))
         ipython.register_magics(TraceMagics(ipython))
         watch_cells(ipython)
+        self.spares.refill()  # the first %%speak's player, made now
 
 
 @functools.cache
 def active() -> SpeechExtension:
     """The extension the module-level functions use: made once, by ``%load_ext`` or the first call."""
-    return SpeechExtension()
+    return SpeechExtension(spare_players=True)
 
 
 def load_ipython_extension(ipython: Any) -> SpeechExtension:

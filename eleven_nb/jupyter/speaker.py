@@ -85,14 +85,14 @@ class SpeechJob:
         started = time.perf_counter()
         self.trace.mark("kernel: job started")
         player, opts = self.player, self.options
-        turns = await asyncio.to_thread(self.turns, voice_list)
+        # only a dialog may list the voices (blocking); a thread hop costs the first audio ~5-20 ms
+        turns = await asyncio.to_thread(self.turns, voice_list) if opts.dialog else self.turns()
         self.voices = {t.lane: t.voice for t in turns}
         fmt = parse_output_format(opts.output_format)
         lanes = list(dict.fromkeys(t.lane for t in turns))
         text = "\n".join(f"{t.lane}: {t.source}" if opts.dialog else t.source for t in turns
                          if isinstance(t.source, str))
         _begin(player, text, [{"id": lane, "label": lane} for lane in lanes], opts.interrupt)
-        await _label_endpoint(player, client)
         sequencer = Sequencer(fmt.sample_rate)
         for turn in turns:
             sequencer.add_turn(turn.context_id, turn.lane)
@@ -102,15 +102,17 @@ class SpeechJob:
 
         def play(placed: list[Placed]) -> None:
             for p in placed:
-                if not first_audio and len(p.pcm):
+                first = not first_audio and len(p.pcm) > 0
+                if first:
                     first_audio.append(time.perf_counter() - started)
-                    player.set_status("streaming")
-                    player.set_metrics(ttfa_ms=first_audio[0] * 1000)
                 a = p.alignment
                 player.add_chunk(p.lane, p.at_ms, p.pcm.astype("<i2").tobytes(), fmt.sample_rate,
                                  list(a.chars) if a else [], list(a.starts_ms) if a else [],
                                  list(a.durations_ms) if a else [])
                 self.trace.mark("kernel: first chunk widget.send")
+                if first:  # after the chunk: the audio goes out ahead of these two messages
+                    player.set_status("streaming")
+                    player.set_metrics(ttfa_ms=first_audio[0] * 1000)
 
         async def read(voice: str, mux: Any) -> None:
             async for chunk in mux:
@@ -133,6 +135,8 @@ class SpeechJob:
                 tracing.connected(self.trace, muxes[voice])
                 windows[voice] = asyncio.Semaphore(MAX_OPEN_CONTEXTS)
             readers = [asyncio.create_task(read(v, m)) for v, m in muxes.items()]
+            # the endpoint is resolved now (connected): label it beside the first text, not before it
+            readers.append(asyncio.create_task(_label_endpoint(player, client)))
             try:
                 for turn in turns:
                     await windows[turn.voice].acquire()  # released by that context's final

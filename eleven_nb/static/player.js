@@ -305,7 +305,7 @@ function traceTable(stages) {
 }
 
 // src/playback.js
-var LEAD_S = 0.03;
+var LEAD_S = 0.012;
 var BLOCKED_AFTER_MS = 300;
 function ensureAudio(s) {
   const ctx = audioContext();

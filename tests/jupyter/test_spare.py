@@ -1,0 +1,58 @@
+"""A player made ahead of time: handed out once, made again after each spoken cell (real server, espeak)."""
+from __future__ import annotations
+
+import time
+
+from IPython import get_ipython
+from IPython.testing.globalipapp import start_ipython
+
+import eleven_nb
+from eleven_nb.jupyter.extension import SpeechExtension
+from eleven_nb.jupyter.spare import SparePlayers
+
+from tests.jupyter.conftest import RecordingPlayer, recording_into
+
+
+def test_a_spare_is_handed_out_once():
+    made: list[object] = []
+    spares = SparePlayers(lambda: made.append(object()) or made[-1])
+    assert spares.take() is None
+    spares.refill()
+    spares.refill()  # one is enough
+    assert len(made) == 1
+    assert spares.take() is made[0] and spares.take() is None
+
+
+def test_disabled_makes_none_and_a_failure_to_make_one_is_quiet():
+    calls: list[int] = []
+    off = SparePlayers(lambda: calls.append(1), enabled=False)
+    off.refill()
+    assert off.take() is None and calls == []
+
+    def broken():
+        raise RuntimeError("no comm")
+
+    failing = SparePlayers(broken)
+    failing.refill()
+    assert failing.take() is None
+
+
+def test_the_cell_displays_the_spare_and_a_new_one_is_made_after_it(espeak_server):
+    players: list[RecordingPlayer] = []
+    ext = SpeechExtension(eleven_nb.AsyncClient(base_url=espeak_server.url),
+                          player_class=recording_into(players), spare_players=True)
+    shell = start_ipython() or get_ipython()
+    try:
+        ext.register(shell)  # loading makes the first spare
+        assert len(players) == 1 and players[0].kinds() == []
+        assert shell.run_cell("%%speak --wait --no-timeline\nHello there.").success
+        first = players[0]
+        assert "chunk" in first.kinds() and first.show_timeline is False  # the spare spoke, with the cell's options
+        deadline = time.monotonic() + 10
+        while len(players) < 2 and time.monotonic() < deadline:  # made by the job's done callback
+            time.sleep(0.02)
+        assert len(players) == 2 and players[1].kinds() == []
+        assert shell.run_cell("%%speak --wait\nAgain.").success
+        assert "chunk" in players[1].kinds() and players[1].show_timeline is True
+    finally:
+        ext.stop()
