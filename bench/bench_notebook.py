@@ -63,6 +63,7 @@ async with _client.stream_input(VOICE, output_format=_fmt) as _s:  # synthesize 
         pass
 Audio(np.frombuffer(_s.audio(), np.int16), rate=int(_fmt.split("_")[1]), autoplay=True)'''
 HEART = "heart"
+SPARES = "from eleven_nb.jupyter.extension import active as _a\n"
 
 CELLS = {
     "load": "%load_ext eleven_nb\nimport eleven_nb",
@@ -77,8 +78,8 @@ CELLS = {
     "piper20k": "%%speak\n" + P20K,
     "plain20k": "_ = " + repr(P20K),  # the same 20,000 characters, not spoken (a control)
     "stop": STOP_CELL,
-    "spare_on": "from eleven_nb.jupyter.extension import active as _a\n_a().spares.enabled = True\n_a().spares.refill()",
-    "spare_off": "from eleven_nb.jupyter.extension import active as _a\n_a().spares.enabled = False",
+    "spare_on": SPARES + "_a().spares.enabled = True\n_a().spares.refill()",
+    "spare_off": SPARES + "_a().spares.enabled = False",
 }
 INDEX = {name: i for i, name in enumerate(CELLS)}
 SECOND = ["%load_ext eleven_nb", "%%speak\n" + P300]
@@ -131,14 +132,14 @@ def measure(page, app, browser, repeats: int) -> dict:
     out["cold"] = speak(page, INDEX["cold"])
     run_and_wait(page, INDEX["warm_heart"])
     silence_players(page)
-    for _ in range(repeats):  # alternate, so drift hits every way alike
-        run_and_wait(page, INDEX["spare_off"])  # A/B: a player made in the cell, as before
-        out["piper300_nospare"].append(speak(page, INDEX["piper300"]))
-        out["heart300_nospare"].append(speak(page, INDEX["heart300"]))
-        run_and_wait(page, INDEX["spare_on"])  # the default: a spare player made ahead
-        out["piper300"].append(speak(page, INDEX["piper300"]))
+    for i in range(repeats):  # alternate, so drift hits every way alike
+        for spare in ((False, True) if i % 2 else (True, False)):  # A/B, in both orders
+            run_and_wait(page, INDEX["spare_on" if spare else "spare_off"])
+            page.wait_for_timeout(300)  # as between a user's cells: the spare's comm_open has arrived
+            tag = "" if spare else "_nospare"  # no spare: the player is made in the cell, as before
+            out["piper300" + tag].append(speak(page, INDEX["piper300"]))
+            out["heart300" + tag].append(speak(page, INDEX["heart300"]))
         out["audio_piper"].append(audio_way(page, INDEX["audio_piper"]))
-        out["heart300"].append(speak(page, INDEX["heart300"]))
         out["audio_heart"].append(audio_way(page, INDEX["audio_heart"]))
         out["piper10"].append(speak(page, INDEX["piper10"]))
         out["piper10k"].append(speak(page, INDEX["piper10k"], long=True, stop_index=INDEX["stop"]))
@@ -177,7 +178,7 @@ def report(out: dict, repeats: int, load: str) -> str:
         return statistics.median([v for v in values if v is not None])
 
     lags, m = out["lags"], {k: med(k) for k in ("piper300", "heart300", "audio_piper", "audio_heart",
-                                                 "piper10", "piper10k")}
+                                                 "piper10", "piper10k", "piper300_nospare", "heart300_nospare")}
     heard = {k: med(k, "to_audio_ms") for k in ("piper300", "heart300")}
     offsets = [r.clock_offset_ms for k in ("piper300", "heart300") for r in out[k]]
     rows = [
@@ -185,6 +186,8 @@ def report(out: dict, repeats: int, load: str) -> str:
          "≤ 100"),
         (f"warm TTFA, the same with hibari `{HEART}` (ms)", f"{m['heart300']:.0f} (heard at {heard['heart300']:.0f})",
          "≤ 60"),
+        ("A/B, the same cells with no spare player (made in the cell), piper / heart (ms)",
+         f"{m['piper300_nospare']:.0f} / {m['heart300_nospare']:.0f}", ""),
         ("synthesize-then-`Audio`, piper / heart, to `playing` (ms)",
          f"{m['audio_piper']:.0f} / {m['audio_heart']:.0f}", ""),
         ("ratio to synthesize-then-`Audio`, piper / heart",
@@ -203,14 +206,16 @@ def report(out: dict, repeats: int, load: str) -> str:
     ]
     table = "| measure | value | goal |\n|---|---|---|\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
     raw = {k: [round(r.to_start_ms if isinstance(r, SpeakRun) else r) for r in out[k]]
-           for k in ("piper300", "heart300", "audio_piper", "audio_heart", "piper10", "piper10k")}
+           for k in ("piper300", "heart300", "audio_piper", "audio_heart", "piper10", "piper10k",
+                     "piper300_nospare", "heart300_nospare")}
     return (f"{machine_line()} Load average at start: {load}.\n\n"
             f"JupyterLab 4 + headless Chromium, local server (piper `joe`, hibari `{HEART}`), tracing on. "
             f"Medians of {repeats} warm runs per way, the ways alternating within each repeat. "
             "TTFA: Ctrl+Enter to the player's first `AudioBufferSourceNode.start` (\"heard at\": the time "
             "that source was scheduled to sound, after the scheduling lead).\n\n" + table +
             "\n\n### Stage table (medians of the warm 300-character runs)\n\n" +
-            stage_table({"piper": out["piper300"], HEART: out["heart300"]}) +
+            stage_table({"piper": out["piper300"], HEART: out["heart300"], "piper, no spare": out["piper300_nospare"],
+                         f"{HEART}, no spare": out["heart300_nospare"]}) +
             f"\n\nPage clock vs system clock (median): {statistics.median(offsets):+.2f} ms, corrected.\n\n"
             "### Cold: the first `%%speak` in a fresh kernel, no voice server running\n\n" +
             single_table(out["cold"]) + "\n\n### A second kernel's first `%%speak`, shared server up\n\n" +
@@ -221,6 +226,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    parser.add_argument("--json-out", help="also write every run's stages to this file")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -245,6 +251,10 @@ def main() -> None:
     finally:
         app.stop()
         stop_voice_servers(runtime)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(
+            {k: [vars(r) if isinstance(r, SpeakRun) else r for r in v] if isinstance(v, list) else
+             (vars(v) if isinstance(v, SpeakRun) else v) for k, v in out.items()}))
     body = report(out, args.repeats, load)
     print(body)
     if not args.no_write:

@@ -91,8 +91,20 @@ def wait_idle(page: Any, timeout_ms: int = 180_000) -> None:
                            "?.getAttribute('data-status') === 'idle'", timeout=timeout_ms)
 
 
+def prompt(page: Any, index: int) -> str:
+    return page.evaluate(f"document.querySelectorAll('.jp-CodeCell')[{index}]"
+                         ".querySelector('.jp-InputPrompt')?.textContent || ''")
+
+
 def run_and_wait(page: Any, index: int) -> None:
+    """Run cell ``index`` and wait until it has finished: its prompt shows a new execution count (the
+    kernel's idle indicator alone may still show the idle from before the cell started)."""
+    before = prompt(page, index)
     run_cell(page, index)
+    page.wait_for_function(
+        f"""() => {{ const t = document.querySelectorAll('.jp-CodeCell')[{index}]
+                     .querySelector('.jp-InputPrompt')?.textContent || '';
+                   return /\\[\\d+\\]/.test(t) && t !== {json.dumps(before)}; }}""", timeout=180_000)
     wait_idle(page)
 
 
@@ -149,9 +161,8 @@ def _speak_run(to_start: float, got: dict[str, Any]) -> SpeakRun:
 
 def audio_way(page: Any, index: int) -> float:
     """Run the synthesize-then-Audio cell; ms from the key press to the <audio>'s ``playing``."""
-    run_cell(page, index)
+    run_and_wait(page, index)
     page.wait_for_function("window.__playing !== null", timeout=180_000)
     value = page.evaluate("window.__playing - window.__runAt")
-    wait_idle(page)
     silence_players(page)
     return value
