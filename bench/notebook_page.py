@@ -69,6 +69,7 @@ class SpeakRun:
     to_audio_ms: float | None
     stages: dict[str, float] = field(default_factory=dict)  # stage -> ms after the key press
     clock_offset_ms: float = 0.0  # Date.now() - (timeOrigin + now()) on the page
+    late_ms: float | None = None  # the latest a chunk of the first 3 s arrived after its audio was due (> 0: a gap)
 
 
 def cell(page: Any, index: int) -> Any:
@@ -136,7 +137,11 @@ def speak(page: Any, index: int, *, traced: bool = True, long: bool = False,
     pid = json.dumps(player_id(page, index))
     got = page.evaluate(f"""(() => {{ const h = {handle};
         const ws = window.__ws[{pid}] || {{}};
+        const t = h.trace, log = h.chunkLog, lead = t["browser: first audio due (scheduled time)"]
+          - t["browser: first source start"], begin = log.length ? log[0].scheduledAt + lead : null;
+        const late = log.filter((c) => c.at_ms < 3000).map((c) => c.receivedAt - (begin + c.at_ms));
         return {{ trace: h.trace, runAt: performance.timeOrigin + window.__runAt, ws,
+                  late: begin === null || !late.length ? null : Math.max(...late),
                   exec: window.__execInputs.filter((t) => t >= performance.timeOrigin + window.__runAt)[0] ?? null,
                   offset: Date.now() - (performance.timeOrigin + performance.now()) }}; }})()""")
     if not keep_playing:
@@ -156,7 +161,7 @@ def _speak_run(to_start: float, got: dict[str, Any]) -> SpeakRun:
         system = float(at) + (offset if stage.startswith("browser:") else 0.0)
         stages[stage] = system - (run_at + offset)
     due = stages.get("browser: first audio due (scheduled time)")
-    return SpeakRun(to_start, due, stages, offset)
+    return SpeakRun(to_start, due, stages, offset, got.get("late"))
 
 
 def audio_way(page: Any, index: int) -> float:
