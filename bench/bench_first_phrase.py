@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_notebook import HEART, P300, notebook, stop_voice_servers  # noqa: E402
 from bench.common import machine_line  # noqa: E402
-from bench.jupyter_app import CHROMIUM, CHROMIUM_ARGS, JupyterApp, wait_for_kernel  # noqa: E402
-from bench.notebook_page import PROBE, run_and_wait, speak  # noqa: E402
+from bench.jupyter_app import CHROMIUM, CHROMIUM_ARGS, JupyterApp  # noqa: E402
+from bench.notebook_page import open_notebook, run_and_wait, speak  # noqa: E402
 
 ENGINE = ("server: engine starts first phrase", "server: engine ends first phrase")
 
@@ -45,10 +45,7 @@ def main() -> None:
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            page.add_init_script(PROBE)
-            page.goto(app.lab("phrase.ipynb"))
-            wait_for_kernel(page)
+            page = open_notebook(browser, app, "phrase.ipynb")
             for i in range(3):
                 run_and_wait(page, i)
             for i in range(args.repeats):

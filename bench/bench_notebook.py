@@ -32,12 +32,12 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import machine_line, write_section  # noqa: E402
-from bench.jupyter_app import CHROMIUM, CHROMIUM_ARGS, JupyterApp, wait_for_kernel  # noqa: E402
+from bench.jupyter_app import CHROMIUM, CHROMIUM_ARGS, JupyterApp  # noqa: E402
 from bench.notebook_page import (  # noqa: E402
-    PROBE,
     STOP_CELL,
     SpeakRun,
     audio_way,
+    open_notebook,
     silence_players,
     player_id,
     run_and_wait,
@@ -162,10 +162,7 @@ def measure(page, app, browser, repeats: int) -> dict:
     page.wait_for_timeout(2_000)
     out["longest_plain"] = page.evaluate("window.__longest")
     # a second kernel, the shared server already up
-    second = browser.new_page(viewport={"width": 1280, "height": 1600})
-    second.add_init_script(PROBE)
-    second.goto(app.lab("second.ipynb"))
-    wait_for_kernel(second)
+    second = open_notebook(browser, app, "second.ipynb")
     run_and_wait(second, 0)
     silence_players(page)
     out["second"] = speak(second, 1)
@@ -242,10 +239,7 @@ def main() -> None:
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            page.add_init_script(PROBE)
-            page.goto(app.lab("bench.ipynb"))
-            wait_for_kernel(page)
+            page = open_notebook(browser, app, "bench.ipynb")
             out = measure(page, app, browser, args.repeats)
             browser.close()
     finally:

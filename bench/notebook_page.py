@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.jupyter_app import wait_for_kernel
+
 # Before the page loads: when an <audio> starts playing, and the longest main-thread task.
 PROBE = """(() => {
   window.__playing = null;
@@ -70,6 +72,15 @@ class SpeakRun:
     stages: dict[str, float] = field(default_factory=dict)  # stage -> ms after the key press
     clock_offset_ms: float = 0.0  # Date.now() - (timeOrigin + now()) on the page
     late_ms: float | None = None  # the latest a chunk of the first 3 s arrived after its audio was due (> 0: a gap)
+
+
+def open_notebook(browser: Any, app: Any, name: str) -> Any:
+    """A new page on notebook ``name`` of ``app`` (a JupyterApp), probed, its kernel ready."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.add_init_script(PROBE)
+    page.goto(app.lab(name))
+    wait_for_kernel(page)
+    return page
 
 
 def cell(page: Any, index: int) -> Any:
