@@ -6,7 +6,8 @@ A real JupyterLab (kernels with ``ELEVEN_NB_TRACE=1`` and ``ELEVEN_NB_PLAYER_DEB
 local voice server its first kernel starts. Every ``%%speak`` is traced (see docs/latency.md):
 the kernel's, the server's and the browser's stages on one clock, timed from pressing Ctrl+Enter.
 
-- Warm TTFA, 300 characters, piper (``joe``) and hibari (``heart``), each against the synthesize
+- Warm TTFA, 300 characters, piper (``joe``) and hibari (``heart``), each after a cell with the same voice,
+  with and without the player and socket made ahead (A/B, both orders), and against the synthesize
   everything-then-``IPython.display.Audio`` way with the same voice and text (timed to ``playing``);
   10 and 10,000 characters (piper). The ways alternate within each repeat, so drift in the
   machine's load hits them alike. Between cells every player is stopped, as a user would.
@@ -78,8 +79,8 @@ CELLS = {
     "piper20k": "%%speak\n" + P20K,
     "plain20k": "_ = " + repr(P20K),  # the same 20,000 characters, not spoken (a control)
     "stop": STOP_CELL,
-    "spare_on": SPARES + "_a().spares.enabled = True\n_a().spares.refill()",
-    "spare_off": SPARES + "_a().spares.enabled = False",
+    "spare_on": SPARES + "_a().spares.enabled = _a().sockets.enabled = True\n_a().spares.refill()",
+    "spare_off": SPARES + "_a().spares.enabled = _a().sockets.enabled = False",
 }
 INDEX = {name: i for i, name in enumerate(CELLS)}
 SECOND = ["%load_ext eleven_nb", "%%speak\n" + P300]
@@ -136,9 +137,10 @@ def measure(page, app, browser, repeats: int) -> dict:
         for spare in ((False, True) if i % 2 else (True, False)):  # A/B, in both orders
             run_and_wait(page, INDEX["spare_on" if spare else "spare_off"])
             page.wait_for_timeout(300)  # as between a user's cells: the spare's comm_open has arrived
-            tag = "" if spare else "_nospare"  # no spare: the player is made in the cell, as before
-            out["piper300" + tag].append(speak(page, INDEX["piper300"]))
-            out["heart300" + tag].append(speak(page, INDEX["heart300"]))
+            tag = "" if spare else "_nospare"  # no spare: the player and socket are made in the cell, as before
+            for name in ("piper300", "heart300"):  # each twice: the second follows a cell with the same voice
+                speak(page, INDEX[name])
+                out[name + tag].append(speak(page, INDEX[name]))
         out["audio_piper"].append(audio_way(page, INDEX["audio_piper"]))
         out["audio_heart"].append(audio_way(page, INDEX["audio_heart"]))
         out["piper10"].append(speak(page, INDEX["piper10"]))
@@ -183,7 +185,7 @@ def report(out: dict, repeats: int, load: str) -> str:
          "≤ 100"),
         (f"warm TTFA, the same with hibari `{HEART}` (ms)", f"{m['heart300']:.0f} (heard at {heard['heart300']:.0f})",
          "≤ 60"),
-        ("A/B, the same cells with no spare player (made in the cell), piper / heart (ms)",
+        ("A/B, the same cells with no player or socket made ahead (as before), piper / heart (ms)",
          f"{m['piper300_nospare']:.0f} / {m['heart300_nospare']:.0f}", ""),
         ("synthesize-then-`Audio`, piper / heart, to `playing` (ms)",
          f"{m['audio_piper']:.0f} / {m['audio_heart']:.0f}", ""),

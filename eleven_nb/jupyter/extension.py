@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import functools
 import threading
 from dataclasses import replace
@@ -23,8 +24,9 @@ from .magic import SpeakMagics
 from .options import SpeakOptions
 from .queue import SpeechQueue
 from .spare import SparePlayers
-from .speaker import SpeechJob, TextSource
+from .speaker import SpeechJob, TextSource, connection_kwargs
 from .tracing import TraceMagics, watch_cells
+from .warm import SpareSockets
 from .widget import PROCESS_QUEUE_ID, Player
 
 HISTORY = 20  # jobs kept for a look afterwards (which voice spoke whom, how it ended)
@@ -39,7 +41,8 @@ class SpeechExtension:
     on first use, so loading the extension starts nothing; ``defaults`` are the options the next
     ``%%speak`` starts from (the voice-controls panel edits them);
     ``player_class`` makes the players (a subclass can record what they send);
-    with ``spare_players`` one player is made ahead of each ``%%speak`` (see :mod:`.spare`).
+    with ``spare_players`` one player is made ahead of each ``%%speak`` (see :mod:`.spare`) and,
+    after a cell has spoken, a socket is opened for the next one (see :mod:`.warm`).
     """
 
     def __init__(self, client: Any = None, *, defaults: SpeakOptions | None = None,
@@ -54,6 +57,7 @@ class SpeechExtension:
         self.queue_id = queue_id  # the browser orders the playback of the players of one queue id
         self.history: collections.deque[SpeechJob] = collections.deque(maxlen=HISTORY)  # latest jobs, newest last
         self.spares = SparePlayers(lambda: self._new_player(SpeakOptions()), enabled=spare_players)
+        self.sockets = SpareSockets(enabled=spare_players)
 
     def __repr__(self) -> str:
         return f"<eleven_nb SpeechExtension queue {self.queue_id}, {len(self.queue.pending)} job(s) pending>"
@@ -97,6 +101,8 @@ class SpeechExtension:
         display(player)  # shown before the job starts, so its first message finds the output in place
         job = self.submit(text, options, player)
         job.future.add_done_callback(self.spares.refill)  # the next cell's player, made while none speaks
+        if not options.dialog:  # and a socket for it, if it speaks with the same voice and options
+            job.future.add_done_callback(lambda _: self._open_spare_socket(options))
         if options.wait:
             self.queue.wait(job)
 
@@ -104,6 +110,7 @@ class SpeechExtension:
         """Queue the job (with a new player unless given one); the caller decides how to show the player."""
         player = player if player is not None else self._player(options)
         job = SpeechJob(source, options, player)
+        job.sockets = self.sockets
         self.history.append(job)
 
         def again(*_: Any) -> None:  # "Speak again": the same text with the current session settings
@@ -135,9 +142,15 @@ class SpeechExtension:
         wanted = {"show_timeline": options.timeline, "queue_id": self.queue_id}
         return cls(**{k: v for k, v in wanted.items() if cls.class_traits().get(k) is not None})
 
+    def _open_spare_socket(self, options: SpeakOptions) -> None:
+        asyncio.run_coroutine_threadsafe(
+            self.sockets.open(self.client, options.voice, connection_kwargs(options)), background_loop())
+
     def stop(self) -> None:
-        """Stop every unfinished job (``%unload_ext``)."""
+        """Stop every unfinished job (``%unload_ext``), and close a socket opened ahead."""
         self.queue.stop_all()
+        closing = asyncio.run_coroutine_threadsafe(self.sockets.discard(), background_loop())
+        concurrent.futures.wait([closing], timeout=5)  # best effort: never a hang on unload
 
     # --- settings --------------------------------------------------------------------------------
 

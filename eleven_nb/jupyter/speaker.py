@@ -28,6 +28,7 @@ from .dialog import assign_voices, context_id, parse_dialog
 from .options import SpeakOptions
 from . import tracing
 from .sequencer import Placed, Sequencer
+from .warm import SpareSockets, socket_key
 
 log = logging.getLogger(__name__)
 TextSource = str | Iterable[str] | AsyncIterable[str]
@@ -59,6 +60,7 @@ class SpeechJob:
         self._open: list[Any] = []  # contexts opened at the server
         self.voices: dict[str, str] = {}  # lane -> voice id, once the job has started
         self.trace = trace.claim()  # stage times (ELEVEN_NB_TRACE=1; else a no-op)
+        self.sockets: SpareSockets | None = None  # sockets opened ahead (the extension's), if any
 
     def turns(self, voice_list: VoiceList | None = None) -> list[Turn]:
         """The contexts to open. A dialog's speakers without a voice get distinct ones from ``voice_list``."""
@@ -130,8 +132,14 @@ class SpeechJob:
             muxes = {}
             for voice in dict.fromkeys(t.voice for t in turns):  # one socket per voice
                 self.trace.mark("kernel: connecting")
-                muxes[voice] = await stack.enter_async_context(
-                    client.multi_stream_input(voice, decode=True, **_connection_kwargs(opts)))
+                kwargs = connection_kwargs(opts)
+                spare = self.sockets.take(socket_key(voice, kwargs)) if self.sockets is not None else None
+                if spare is not None:  # opened ahead: no handshake now
+                    stack.push_async_exit(spare[0])
+                    muxes[voice] = spare[1]
+                else:
+                    muxes[voice] = await stack.enter_async_context(
+                        client.multi_stream_input(voice, decode=True, **kwargs))
                 tracing.connected(self.trace, muxes[voice])
                 windows[voice] = asyncio.Semaphore(MAX_OPEN_CONTEXTS)
             readers = [asyncio.create_task(read(v, m)) for v, m in muxes.items()]
@@ -217,7 +225,8 @@ async def _label_endpoint(player: Any, client: Any) -> None:
     player.endpoint_label = getattr(endpoint, "label", None) or endpoint.http_url
 
 
-def _connection_kwargs(opts: SpeakOptions) -> dict[str, Any]:
+def connection_kwargs(opts: SpeakOptions) -> dict[str, Any]:
+    """The connection options of a cell's sockets, as ``multi_stream_input`` keywords."""
     c = opts.connection_options()
     return {f.name: getattr(c, f.name) for f in fields(c) if getattr(c, f.name) is not None}
 

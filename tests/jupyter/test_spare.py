@@ -56,3 +56,31 @@ def test_the_cell_displays_the_spare_and_a_new_one_is_made_after_it(espeak_serve
         assert "chunk" in players[1].kinds() and players[1].show_timeline is True
     finally:
         ext.stop()
+
+
+def test_the_next_cell_speaks_on_the_socket_opened_after_the_last(espeak_server, monkeypatch):
+    monkeypatch.setenv("ELEVEN_NB_TRACE", "1")  # the trace notes each job's socket (its local port)
+    ext = SpeechExtension(eleven_nb.AsyncClient(base_url=espeak_server.url),
+                          player_class=recording_into([]), spare_players=True)
+    shell = start_ipython() or get_ipython()
+
+    def spare_port(timeout: float = 10.0) -> int:
+        deadline = time.monotonic() + timeout
+        while ext.sockets._spare is None:
+            assert time.monotonic() < deadline, "no socket was opened ahead"
+            time.sleep(0.02)
+        return ext.sockets._spare[2]._socket.local_port
+
+    try:
+        ext.register(shell)
+        assert shell.run_cell("%%speak --wait\nOne.").success
+        ahead = spare_port()
+        assert shell.run_cell("%%speak --wait\nTwo.").success
+        assert ext.history[-1].trace.notes["port"] == ahead  # taken: no handshake in that cell
+        assert "chunk" in ext.history[-1].player.kinds()
+        ahead = spare_port()
+        assert shell.run_cell("%%speak --wait --format pcm_16000\nThree.").success  # other options
+        assert ext.history[-1].trace.notes["port"] != ahead and "chunk" in ext.history[-1].player.kinds()
+    finally:
+        ext.stop()
+    assert ext.sockets._spare is None
