@@ -143,7 +143,8 @@ def speak(page: Any, index: int, *, traced: bool = True, long: bool = False,
         silence_players(page)
         run_and_wait(page, stop_index)
     elif traced:
-        page.wait_for_function(f"() => 'kernel: magic parsed' in {handle}.trace", timeout=180_000)
+        page.wait_for_function(f"() => {{ const h = {handle}; return !!h && 'kernel: magic parsed' in h.trace; }}",
+                               timeout=180_000)
     wait_idle(page)
     pid = json.dumps(player_id(page, index))
     got = page.evaluate(f"""(() => {{ const h = {handle};
