@@ -5,7 +5,9 @@ here) came before the first text could go out. After a cell has spoken, a fresh 
 same voice and options is opened in the background; the next cell that matches takes it and
 starts sending at once. A spare is never reused after a job: it is always a new, unused
 connection, so no state carries over. Unused for ``IDLE_S`` it is closed, so an idle kernel
-does not keep a (shared) server busy. Everything here runs on the client's background loop.
+does not keep a (shared) server busy. Only for a local or custom server: an idle connection to
+the real service could count against the account's concurrency. Everything here runs on the
+client's background loop.
 """
 from __future__ import annotations
 
@@ -50,6 +52,9 @@ class SpareSockets:
                                 and self._spare[2].close_code is None):
             return
         await self.discard()
+        endpoint = await asyncio.to_thread(lambda: client.endpoint)  # resolved by the job: no server start
+        if getattr(endpoint, "kind", "real") == "real":
+            return
         opener = client.multi_stream_input(voice, decode=True, **kwargs)
         try:
             mux = await opener.__aenter__()

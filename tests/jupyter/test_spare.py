@@ -1,6 +1,7 @@
 """A player made ahead of time: handed out once, made again after each spoken cell (real server, espeak)."""
 from __future__ import annotations
 
+import asyncio
 import time
 
 from IPython import get_ipython
@@ -84,3 +85,18 @@ def test_the_next_cell_speaks_on_the_socket_opened_after_the_last(espeak_server,
     finally:
         ext.stop()
     assert ext.sockets._spare is None
+
+
+def test_no_socket_is_held_open_to_the_real_service():
+    from eleven_nb.client.endpoint import Endpoint
+    from eleven_nb.jupyter.warm import SpareSockets
+
+    class RealServiceClient:  # resolves to the real service; connecting would fail the test
+        endpoint = Endpoint("real", "https://api.elevenlabs.io")
+
+        def multi_stream_input(self, *args, **kwargs):
+            raise AssertionError("a spare socket was opened to the real service")
+
+    sockets = SpareSockets(enabled=True)
+    asyncio.run(sockets.open(RealServiceClient(), "joe", {"output_format": "pcm_22050"}))
+    assert sockets._spare is None
