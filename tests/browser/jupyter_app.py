@@ -41,7 +41,11 @@ PAGE_RECORDER = """(() => {
   const onFrame = (data) => {
     let type, content;
     if (typeof data === 'string') { const m = JSON.parse(data); type = m.header.msg_type; content = m.content; }
-    else { const part = parts(data); type = JSON.parse(part(1)).msg_type; if (type === 'comm_msg') content = JSON.parse(part(4)); }
+    else {
+      const part = parts(data);
+      type = JSON.parse(part(1)).msg_type;
+      if (type === 'comm_msg') content = JSON.parse(part(4));
+    }
     const msg = type === 'comm_msg' && content?.data?.method === 'custom' ? content.data.content : null;
     if (msg && msg.type === 'begin')
       window.__begins.push({ text: msg.text, interrupt: !!msg.interrupt, perf: performance.now(), ctx: ctxTime() });
