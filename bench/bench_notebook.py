@@ -1,20 +1,29 @@
-"""Time to first audio in the browser, highlight lag and a long transcript, in real JupyterLab + Chromium.
+"""Time to first audio in the browser, stage by stage, in real JupyterLab + headless Chromium.
 
-    python bench/bench_notebook.py [--repeats 5]
+    python bench/bench_notebook.py [--repeats 10] [--no-write]
 
-Warm TTFA: from pressing Shift+Enter on a ``%%speak`` cell to the first audio scheduled by the player
-(both on the browser's clock), local piper voice, server already warm; 10, 300 and 10,000 characters.
-Side by side, in the same run: what a user does today, synthesize everything and then
-``IPython.display.Audio(..., autoplay=True)``, timed to the audio element's ``playing`` event.
-Cold TTFA: the first ``%%speak`` in a fresh kernel (server start and model load included).
-Highlight lag: how long after the audio clock enters a word the highlight moves to it.
-Long transcript: the longest main-thread task while a 20,000-character cell streams.
-Writes a section of bench/RESULTS.md.
+A real JupyterLab (kernels with ``ELEVEN_NB_TRACE=1`` and ``ELEVEN_NB_PLAYER_DEBUG=1``) and the
+local voice server its first kernel starts. Every ``%%speak`` is traced (see docs/latency.md):
+the kernel's, the server's and the browser's stages on one clock, timed from pressing Ctrl+Enter.
+
+- Warm TTFA, 300 characters, piper (``joe``) and hibari (``heart``), each after a cell with the same voice,
+  with and without the player and socket made ahead (A/B, both orders), and against the synthesize
+  everything-then-``IPython.display.Audio`` way with the same voice and text (timed to ``playing``);
+  10 and 10,000 characters (piper). The ways alternate within each repeat, so drift in the
+  machine's load hits them alike. Between cells every player is stopped, as a user would.
+- Stage table: the median of each stage over the warm 300-character runs, per voice.
+- Cold TTFA: the first ``%%speak`` in a fresh kernel with no voice server running (its trace).
+- A second kernel's first ``%%speak`` while the first kernel's server is up (shared server).
+- Highlight lag behind the audio clock; the longest main-thread task while 20,000 characters stream.
+
+TTFA here is "to the first source start" (the player's ``AudioBufferSourceNode.start`` call, as the
+earlier figures were); "to the audio" adds the scheduling lead. Writes a section of bench/RESULTS.md.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -24,8 +33,18 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import machine_line, write_section  # noqa: E402
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.browser.jupyter_app import JupyterApp, wait_for_kernel  # noqa: E402
+from bench.jupyter_app import CHROMIUM, CHROMIUM_ARGS, JupyterApp  # noqa: E402
+from bench.notebook_page import (  # noqa: E402
+    STOP_CELL,
+    SpeakRun,
+    audio_way,
+    open_notebook,
+    silence_players,
+    player_id,
+    run_and_wait,
+    speak,
+)
+from eleven_nb.spawn import stop_pid  # noqa: E402
 
 P300 = ("Streaming speech lets a listener hear the first words while the rest is still being made. "
         "This paragraph is about three hundred characters long, with a few sentences of ordinary prose, "
@@ -36,145 +55,208 @@ P20K = (P300 + " ") * 68
 AUDIO_WAY = '''import numpy as np
 from IPython.display import Audio
 import eleven_nb
+from eleven_nb.jupyter.options import NOTEBOOK_FORMAT as _fmt
 _client = eleven_nb.AsyncClient()
-async with _client.stream_input(output_format="pcm_22050") as _s:  # synthesize everything first
+async with _client.stream_input(VOICE, output_format=_fmt) as _s:  # synthesize everything first
     await _s.send(TEXT)
     await _s.close()
     async for _ in _s:
         pass
-Audio(np.frombuffer(_s.audio(), np.int16), rate=22050, autoplay=True)'''
+Audio(np.frombuffer(_s.audio(), np.int16), rate=int(_fmt.split("_")[1]), autoplay=True)'''
+HEART = "heart"
+SPARES = "from eleven_nb.jupyter.extension import active as _a\n"
 
-CELLS = ["%load_ext eleven_nb\nimport eleven_nb", "%%speak --wait\nWarm up the voice.",
-         "%%speak\n" + P10, "%%speak\n" + P300, "%%speak\n" + P10K, AUDIO_WAY.replace("TEXT", repr(P300)),
-         "%%speak\n" + P20K, "_ = " + repr(P20K)]  # the last: the same 20,000 characters, not spoken
-SPEAK_10, SPEAK_300, SPEAK_10K, AUDIO_300, SPEAK_20K, PLAIN_20K = 2, 3, 4, 5, 6, 7
-
-PROBE = """() => {
-  window.__playing = null;
-  document.addEventListener("playing", () => { window.__playing = performance.now(); }, true);
-  window.__longest = 0;
-  new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__longest = Math.max(window.__longest, e.duration); })
-    .observe({type: "longtask"});
-}"""
-
-
-def cell(page, index):
-    return page.locator(".jp-CodeCell").nth(index)
-
-
-def player_id(page, index):
-    return page.evaluate(f"document.querySelectorAll('.jp-CodeCell')[{index}].querySelector('.enb-player')?.dataset.playerId || null")
-
-
-def run_cell(page, index):
-    cell(page, index).locator(".jp-InputArea-editor").click()
-    page.evaluate("window.__runAt = performance.now(); window.__playing = null;")
-    page.keyboard.press("Control+Enter")
+CELLS = {
+    "load": "%load_ext eleven_nb\nimport eleven_nb",
+    "cold": "%%speak\n" + P300,  # the first in a fresh kernel: server start and model load
+    "warm_heart": f"%%speak --wait --voice {HEART}\nWarm up this voice.",
+    "piper300": "%%speak\n" + P300,
+    "audio_piper": AUDIO_WAY.replace("VOICE", "eleven_nb.jupyter.options.DEFAULT_VOICE_ID").replace("TEXT", repr(P300)),
+    "heart300": f"%%speak --voice {HEART}\n" + P300,
+    "audio_heart": AUDIO_WAY.replace("VOICE", repr(HEART)).replace("TEXT", repr(P300)),
+    "piper10": "%%speak\n" + P10,
+    "piper10k": "%%speak\n" + P10K,
+    "piper20k": "%%speak\n" + P20K,
+    "plain20k": "_ = " + repr(P20K),  # the same 20,000 characters, not spoken (a control)
+    "stop": STOP_CELL,
+    "spare_on": SPARES + "_a().spares.enabled = _a().sockets.enabled = True\n_a().spares.refill()",
+    "spare_off": SPARES + "_a().spares.enabled = _a().sockets.enabled = False",
+}
+INDEX = {name: i for i, name in enumerate(CELLS)}
+SECOND = ["%load_ext eleven_nb", "%%speak\n" + P300]
 
 
-def speak_ttfa(page, index) -> float:
-    before = player_id(page, index)
-    run_cell(page, index)
-    page.wait_for_function(
-        f"""() => {{ const el = document.querySelectorAll('.jp-CodeCell')[{index}].querySelector('.enb-player');
-                   const p = el && (window.__elevenPlayers || {{}})[el.dataset.playerId];
-                   return p && el.dataset.playerId !== {json.dumps(before)} && p.firstScheduledAt !== null; }}""",
-        timeout=120_000)
-    pid = player_id(page, index)
-    value = page.evaluate(f"window.__elevenPlayers['{pid}'].firstScheduledAt - window.__runAt")
-    wait_idle(page)
-    # a next %%speak would queue behind this one: measure each with the queue empty
-    page.wait_for_function(f"document.querySelectorAll('.jp-CodeCell')[{index}].querySelector('.enb-status')"
-                           f"?.textContent === 'done'", timeout=180_000)
-    return value
+def notebook(path: Path, cells: list[str]) -> None:
+    book = nbformat.v4.new_notebook()
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    book.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(book, path)
 
 
-def audio_ttfa(page, index) -> float:
-    run_cell(page, index)
-    page.wait_for_function("window.__playing !== null", timeout=120_000)
-    value = page.evaluate("window.__playing - window.__runAt")
-    wait_idle(page)
-    return value
+def median_stages(runs: list[SpeakRun]) -> dict[str, tuple[float, int]]:
+    """stage -> (median ms after the key press, runs it was seen in)."""
+    names = {k for r in runs for k in r.stages}
+    return {k: (statistics.median(v), len(v)) for k in names
+            if (v := [r.stages[k] for r in runs if k in r.stages])}
 
 
-def wait_idle(page):
-    page.wait_for_function("document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status') === 'idle'",
-                           timeout=180_000)
+def stage_table(columns: dict[str, list[SpeakRun]]) -> str:
+    meds = {name: median_stages(runs) for name, runs in columns.items()}
+    first = next(iter(meds.values()))
+    names = sorted({k for m in meds.values() for k in m}, key=lambda k: (first.get(k, (1e9,))[0], k))
+    head = "| stage (ms after Ctrl+Enter) | " + " | ".join(f"{n} (runs)" for n in columns) + " |"
+    lines = [head, "|---" * (len(columns) + 1) + "|"]
+    for k in names:
+        cells = [f"{m[k][0]:.0f} ({m[k][1]})" if k in m else "" for m in meds.values()]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def single_table(run: SpeakRun) -> str:
+    rows = sorted(run.stages.items(), key=lambda kv: kv[1])
+    return "| stage | ms after Ctrl+Enter |\n|---|---|\n" + "\n".join(f"| {k} | {v:.0f} |" for k, v in rows)
+
+
+def stop_voice_servers(runtime: Path) -> None:
+    """The kernels' shared voice server outlives Jupyter (own session, idle exit): stop it by its PID."""
+    for info in runtime.glob("eleven_nb-server-*.json"):
+        try:
+            stop_pid(int(json.loads(info.read_text())["pid"]))
+        except (OSError, ValueError, KeyError):
+            pass
+
+
+def measure(page, app, browser, repeats: int) -> dict:
+    out: dict = {k: [] for k in ("piper300", "heart300", "audio_piper", "audio_heart", "piper10", "piper10k",
+                                 "piper300_nospare", "heart300_nospare")}
+    run_and_wait(page, INDEX["load"])
+    out["cold"] = speak(page, INDEX["cold"])
+    run_and_wait(page, INDEX["warm_heart"])
+    silence_players(page)
+    for i in range(repeats):  # alternate, so drift hits every way alike
+        for spare in ((False, True) if i % 2 else (True, False)):  # A/B, in both orders
+            run_and_wait(page, INDEX["spare_on" if spare else "spare_off"])
+            page.wait_for_timeout(300)  # as between a user's cells: the spare's comm_open has arrived
+            tag = "" if spare else "_nospare"  # no spare: the player and socket are made in the cell, as before
+            for name in ("piper300", "heart300"):  # each twice: the second follows a cell with the same voice
+                speak(page, INDEX[name])
+                out[name + tag].append(speak(page, INDEX[name]))
+        out["audio_piper"].append(audio_way(page, INDEX["audio_piper"]))
+        out["audio_heart"].append(audio_way(page, INDEX["audio_heart"]))
+        out["piper10"].append(speak(page, INDEX["piper10"]))
+        out["piper10k"].append(speak(page, INDEX["piper10k"], long=True, stop_index=INDEX["stop"]))
+    # highlight lag over 12 s of a 300-character playback
+    speak(page, INDEX["piper300"], traced=False, keep_playing=True)
+    page.wait_for_timeout(12_000)
+    out["lags"] = page.evaluate(f"window.__elevenPlayers['{player_id(page, INDEX['piper300'])}'].lags")
+    silence_players(page)
+    # the long transcript: the longest main-thread task while it streams for 8 s
+    page.evaluate("window.__longest = 0")
+    speak(page, INDEX["piper20k"], traced=False, keep_playing=True)
+    page.wait_for_timeout(8_000)
+    out["longest"] = page.evaluate("window.__longest")
+    pid20 = player_id(page, INDEX["piper20k"])
+    out["words20"] = page.evaluate(f"window.__elevenPlayers['{pid20}'].words.length")
+    silence_players(page)
+    run_and_wait(page, INDEX["stop"])
+    page.evaluate("window.__longest = 0")
+    run_and_wait(page, INDEX["plain20k"])
+    page.wait_for_timeout(2_000)
+    out["longest_plain"] = page.evaluate("window.__longest")
+    # a second kernel, the shared server already up
+    second = open_notebook(browser, app, "second.ipynb")
+    run_and_wait(second, 0)
+    silence_players(page)
+    out["second"] = speak(second, 1)
+    return out
+
+
+def report(out: dict, repeats: int, load: str) -> str:
+    def med(key: str, attr: str = "to_start_ms") -> float:
+        values = [getattr(r, attr) if isinstance(r, SpeakRun) else r for r in out[key]]
+        return statistics.median([v for v in values if v is not None])
+
+    lags, m = out["lags"], {k: med(k) for k in ("piper300", "heart300", "audio_piper", "audio_heart",
+                                                 "piper10", "piper10k", "piper300_nospare", "heart300_nospare")}
+    heard = {k: med(k, "to_audio_ms") for k in ("piper300", "heart300")}
+    offsets = [r.clock_offset_ms for k in ("piper300", "heart300") for r in out[k]]
+    rows = [
+        ("warm TTFA, `%%speak` 300 characters, piper (ms)", f"{m['piper300']:.0f} (heard at {heard['piper300']:.0f})",
+         "≤ 100"),
+        (f"warm TTFA, the same with hibari `{HEART}` (ms)", f"{m['heart300']:.0f} (heard at {heard['heart300']:.0f})",
+         "≤ 60"),
+        ("A/B, the same cells with no player or socket made ahead (as before), piper / heart (ms)",
+         f"{m['piper300_nospare']:.0f} / {m['heart300_nospare']:.0f}", ""),
+        ("synthesize-then-`Audio`, piper / heart, to `playing` (ms)",
+         f"{m['audio_piper']:.0f} / {m['audio_heart']:.0f}", ""),
+        ("ratio to synthesize-then-`Audio`, piper / heart",
+         f"{m['piper300'] / m['audio_piper']:.2f} / {m['heart300'] / m['audio_heart']:.2f}", "≤ 0.12"),
+        ("TTFA at 10 and 10,000 characters vs 300, piper (ms)",
+         f"{m['piper10']:.0f} / {m['piper10k']:.0f} vs {m['piper300']:.0f}", "within ±20 %"),
+        ("first `%%speak` in a second kernel, shared server up (ms, 1 run)", f"{out['second'].to_start_ms:.0f}",
+         "≤ 200"),
+        ("cold TTFA, fresh kernel, no server running (ms, 1 run)", f"{out['cold'].to_start_ms:.0f}", "≤ 1500"),
+        (f"longest main-thread task while 20,000 characters stream ({out['words20']} words so far) (ms)",
+         f"{out['longest']:.0f}", "≤ 50"),
+        ("control: longest task while Lab runs a 20,000-character cell that speaks nothing (ms)",
+         f"{out['longest_plain']:.0f}", ""),
+        (f"highlight lag behind the audio clock, median over {len(lags)} words (ms)",
+         f"{statistics.median(lags):.1f}" if lags else "n/a", "≤ 17"),
+    ]
+    table = "| measure | value | goal |\n|---|---|---|\n" + "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
+    raw = {k: [round(r.to_start_ms if isinstance(r, SpeakRun) else r) for r in out[k]]
+           for k in ("piper300", "heart300", "audio_piper", "audio_heart", "piper10", "piper10k",
+                     "piper300_nospare", "heart300_nospare")}
+    return (f"{machine_line()} Load average at start: {load}.\n\n"
+            f"JupyterLab 4 + headless Chromium, local server (piper `joe`, hibari `{HEART}`), tracing on. "
+            f"Medians of {repeats} warm runs per way, the ways alternating within each repeat. "
+            "TTFA: Ctrl+Enter to the player's first `AudioBufferSourceNode.start` (\"heard at\": the time "
+            "that source was scheduled to sound, after the scheduling lead).\n\n" + table +
+            "\n\n### Stage table (medians of the warm 300-character runs)\n\n" +
+            stage_table({"piper": out["piper300"], HEART: out["heart300"], "piper, no spare": out["piper300_nospare"],
+                         f"{HEART}, no spare": out["heart300_nospare"]}) +
+            f"\n\nPage clock vs system clock (median): {statistics.median(offsets):+.2f} ms, corrected.\n\n"
+            "### Cold: the first `%%speak` in a fresh kernel, no voice server running\n\n" +
+            single_table(out["cold"]) + "\n\n### A second kernel's first `%%speak`, shared server up\n\n" +
+            single_table(out["second"]) + f"\n\nAll runs, TTFA (ms): {raw}.")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    parser.add_argument("--json-out", help="also write every run's stages to this file")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    root = Path(tempfile.mkdtemp(prefix="enb-bench-")) / "nb"
+    base = Path(tempfile.mkdtemp(prefix="enb-bench-"))
+    root, runtime = base / "nb", base / "enb-runtime"
     root.mkdir()
-    book = nbformat.v4.new_notebook()
-    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    book.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
-    nbformat.write(book, root / "bench.ipynb")
-    app = JupyterApp(root, env={"ELEVEN_NB_ENGINE": "piper"})
-    results: dict[str, list[float]] = {k: [] for k in ("10", "300", "10k", "audio300", "cold")}
+    notebook(root / "bench.ipynb", list(CELLS.values()))
+    notebook(root / "second.ipynb", SECOND)
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    env = {"ELEVEN_NB_ENGINE": "piper", "ELEVEN_NB_TRACE": "1", "ELEVEN_NB_PLAYER_DEBUG": "1",
+           "ELEVEN_NB_RUNTIME_DIR": str(runtime)}  # a fresh runtime dir: no voice server running yet
+    app = JupyterApp(root, env=env)
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            page.goto(app.lab("bench.ipynb"))
-            wait_for_kernel(page)
-            page.evaluate(PROBE)
-            run_cell(page, 0)
-            wait_idle(page)
-            results["cold"].append(speak_ttfa(page, SPEAK_300))  # fresh kernel: server start + model load
-            run_cell(page, 1)
-            wait_idle(page)
-            for _ in range(args.repeats):  # alternate, so drift hits every way alike
-                results["300"].append(speak_ttfa(page, SPEAK_300))
-                results["audio300"].append(audio_ttfa(page, AUDIO_300))
-                results["10"].append(speak_ttfa(page, SPEAK_10))
-                results["10k"].append(speak_ttfa(page, SPEAK_10K))
-                page.keyboard.press("Escape")
-            # highlight lag over a whole 300-character playback
-            pid = player_id(page, SPEAK_300)
-            speak_ttfa(page, SPEAK_300)
-            pid = player_id(page, SPEAK_300)
-            page.wait_for_timeout(15_000)
-            lags = page.evaluate(f"window.__elevenPlayers['{pid}'].lags")
-            page.evaluate("window.__longest = 0")
-            speak_ttfa(page, SPEAK_20K)
-            page.wait_for_timeout(8_000)
-            longest = page.evaluate("window.__longest")
-            pid20 = player_id(page, SPEAK_20K)
-            words20 = page.evaluate(f"window.__elevenPlayers['{pid20}'].words.length")
-            page.evaluate("window.__longest = 0")  # control: JupyterLab running a 20,000-character cell alone
-            run_cell(page, PLAIN_20K)
-            wait_idle(page)
-            page.wait_for_timeout(2_000)
-            longest_plain = page.evaluate("window.__longest")
+            page = open_notebook(browser, app, "bench.ipynb")
+            out = measure(page, app, browser, args.repeats)
             browser.close()
     finally:
         app.stop()
-
-    med = {k: statistics.median(v) for k, v in results.items() if v}
-    lag_med = statistics.median(lags) if lags else float("nan")
-    body = (f"{machine_line()}\n\nJupyterLab 4 + headless Chromium, local piper voice. Medians of {args.repeats} "
-            "runs, the ways alternating in one run.\n\n"
-            "| measure | value | goal |\n|---|---|---|\n"
-            f"| warm TTFA, `%%speak`, 300 characters (ms) | {med['300']:.0f} | ≤ 100 |\n"
-            f"| synthesize everything, then `IPython.display.Audio`, 300 characters (ms) | {med['audio300']:.0f} | |\n"
-            f"| ratio `%%speak` / synthesize-then-Audio | {med['300'] / med['audio300']:.2f} | ≤ 0.12 |\n"
-            f"| warm TTFA, 10 characters (ms) | {med['10']:.0f} | about the same as 300 |\n"
-            f"| warm TTFA, 10,000 characters (ms) | {med['10k']:.0f} | about the same as 300 |\n"
-            f"| cold TTFA, first `%%speak` in a fresh kernel (ms) | {med['cold']:.0f} | ≤ 2000 |\n"
-            f"| highlight lag behind the audio clock, median over {len(lags)} words (ms) | {lag_med:.1f} | ≤ 17 |\n"
-            f"| longest main-thread task while a 20,000-character cell streams ({words20} words so far) (ms) | "
-            f"{longest:.0f} | no task > 50 |\n"
-            f"| control: longest task while JupyterLab runs a 20,000-character cell that speaks nothing (ms) | "
-            f"{longest_plain:.0f} | |\n\n"
-            f"All runs (ms): {', '.join(f'{k}: {[round(x) for x in v]}' for k, v in results.items())}.")
+        stop_voice_servers(runtime)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(
+            {k: [vars(r) if isinstance(r, SpeakRun) else r for r in v] if isinstance(v, list) else
+             (vars(v) if isinstance(v, SpeakRun) else v) for k, v in out.items()}))
+    body = report(out, args.repeats, load)
     print(body)
-    write_section("Notebook: time to first audio, highlight lag, long transcript", body)
+    if not args.no_write:
+        write_section("Notebook: time to first audio, stage by stage", body)
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 MAX_ENGINE_PIECE = 300  # characters; a piece longer than this is cut at a phrase or word
-FIRST_PHRASE_CHARS = 32  # how short the first client chunk aims to be, for a fast first audio
+FIRST_PHRASE_CHARS = 20  # the first client chunk: 2-3 words (32 cost piper ~100 ms more; docs/latency.md)
 
 
 def is_speakable(text: str) -> bool:

@@ -15,7 +15,7 @@ _SENTENCE_END = re.compile(r"""[.!?…]+["')\]]*(?=\s|$)""")
 _PHRASE_END = re.compile(r"""(?:[.!?…,;:—–]+["')\]]*(?=\s|$))|\n""")
 
 MAX_ENGINE_PIECE = 300  # characters; a piece longer than this is cut at a phrase or word
-FIRST_PHRASE_CHARS = 32  # how short the first client chunk aims to be, for a fast first audio
+from eleven_nb.chunking import FIRST_PHRASE_CHARS  # the same policy: these tests compare the algorithms
 
 
 def is_speakable(text: str) -> bool:

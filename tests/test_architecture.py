@@ -4,7 +4,7 @@ Every import counts, including the ones inside functions: a cycle hidden by a la
 import is still a cycle. Layers, lowest first (a module may import its own layer's
 siblings and any lower layer, never a higher one):
 
-0. pure text: ``alignment``, ``chunking``, ``ssml``, ``normalize``
+0. pure: ``alignment``, ``chunking``, ``ssml``, ``normalize``, ``trace`` (stage times)
 1. ``protocol`` (the wire, and the sans-I/O connection state machines)
 2. ``audio``, ``spawn``
 3. ``client``, ``server`` (which never import each other)
@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "eleven_nb"
 LAYERS = {
     "alignment": 0, "chunking": 0, "ssml": 0, "normalize": 0,
     "protocol": 1,
-    "audio": 2, "spawn": 2, "local_server": 2, "boundaries": 0, "schedule": 0,
+    "audio": 2, "spawn": 2, "local_server": 2, "boundaries": 0, "schedule": 0, "trace": 0,
     "client": 3, "server": 3,
     "jupyter": 4,
     "cli": 5, "__main__": 5, "__init__": 5,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,12 +21,7 @@ from .. import protocol
 from ..protocol import ConnectionOptions, OutputFormat
 from ..protocol import client as pc
 from .endpoint import Endpoint
-from .errors import (
-    ConnectionClosedError,
-    ElevenError,
-    InvalidServerMessageError,
-    ServerError,
-)
+from .errors import ConnectionClosedError, ElevenError, InvalidServerMessageError, ServerError
 from .errors import TimeoutError as ClientTimeoutError
 from .reconnect import RECONNECTABLE, Reconnect
 from .tracks import DEFAULT_MAX_BUFFERED_CHUNKS as MAX_BUFFERED
@@ -42,16 +38,12 @@ WS_CLOSE_TIMEOUT = 2.0  # how long a closing handshake may take
 
 
 class Socket:
-    """A stream-input or multi-stream-input connection and its tracks.
+    """A stream-input or multi-stream-input connection and its tracks (docs/client-internals.md).
 
-    Memory: a queue keeps chunks only for a reader who may come: at most
-    ``max_buffered_chunks`` until someone reads it. The socket-wide queue and the
-    per-context queues are alternatives (once one is read the other stops filling);
-    with ``listeners`` (the event-handler API) neither fills until read, unless
-    ``queue_chunks=True``. Chunks keep the raw JSON only with ``keep_raw``.
-
-    Pacing: :meth:`send` waits while a context has ``window`` characters sent but not
-    yet spoken; :meth:`send_nowait` never waits (the connection holds such text back).
+    Memory: a queue keeps at most ``max_buffered_chunks`` for a reader who has not started; the
+    socket-wide and per-context queues are alternatives; with ``listeners`` neither fills unless
+    ``queue_chunks=True``; raw JSON only with ``keep_raw``. Pacing: :meth:`send` waits while a
+    context has ``window`` characters sent but not yet spoken; :meth:`send_nowait` never waits.
     """
 
     def __init__(self, endpoint: Endpoint, voice_id: str, endpoint_name: str, options: ConnectionOptions, *,
@@ -98,6 +90,7 @@ class Socket:
         self._abort = asyncio.Event()  # the connection failed on the client's side: stop reading
         self._closing = False  # the user closed the socket: no reconnect
         self._fatal: ElevenError | None = None  # the error the socket ends with, whatever the close code
+        self.first_audio_ms: tuple[float, float] | None = None  # wall ms: first audio received, decoded (a trace)
         self._lost: ElevenError | None = None  # why the last connection dropped, if the client knows
         self._local_close: int | None = None  # close code the client must send (a corrupt frame)
 
@@ -129,6 +122,10 @@ class Socket:
             raise ElevenError(f"cannot connect to {self.endpoint.http_url}: {exc}") from None
         if first:  # a reconnect is not a new "open": handlers would send their text again
             self._emit("on_open")
+
+    @property
+    def local_port(self) -> int | None:  # a local server's trace of this socket is keyed by it
+        return int(self._ws.get_extra_info("sockname")[1]) if self._ws is not None else None
 
     async def aclose(self) -> None:
         """Close the socket now (without waiting for pending audio) and release everything."""
@@ -286,6 +283,7 @@ class Socket:
                 return str(self._fatal)
 
     def _on_frame(self, data: str) -> None:
+        self._received_ms = time.time() * 1000
         events = self.connection.receive_text(data, self._loop.time())
         for event in events:
             message = getattr(event, "message", None)
@@ -305,6 +303,8 @@ class Socket:
             track = self._track_of(event.context_id)
             raw = json.loads(data) if self._track_args["keep_raw"] and data is not None else None
             self._delivery.deliver(track, track.feed(event.message, raw))
+            if self.first_audio_ms is None and isinstance(event, pc.AudioReceived):
+                self.first_audio_ms = (self._received_ms, time.time() * 1000)
         elif isinstance(event, pc.ErrorReceived):
             self._on_error_event(event)
         elif isinstance(event, pc.TimedOut):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import functools
 import threading
 import time
@@ -23,7 +24,10 @@ from .controls import build_panel, parse_speaker_specs
 from .magic import SpeakMagics
 from .options import SpeakOptions
 from .queue import SpeechQueue, still_playing
-from .speaker import SpeechJob, TextSource
+from .spare import SparePlayers
+from .speaker import SpeechJob, TextSource, connection_kwargs
+from .tracing import TraceMagics, watch_cells
+from .warm import SpareSockets
 from .widget import PROCESS_QUEUE_ID, Player
 
 HISTORY = 20  # jobs kept for a look afterwards (which voice spoke whom, how it ended)
@@ -37,11 +41,14 @@ class SpeechExtension:
     background event loop the jobs run on); it defaults to ``AsyncClient()``, made
     on first use, so loading the extension starts nothing; ``defaults`` are the options the next
     ``%%speak`` starts from (the voice-controls panel edits them);
-    ``player_class`` makes the players (a subclass can record what they send).
+    ``player_class`` makes the players (a subclass can record what they send);
+    with ``spare_players`` one player is made ahead of each ``%%speak`` (see :mod:`.spare`) and,
+    after a cell has spoken, a socket is opened for the next one (see :mod:`.warm`).
     """
 
     def __init__(self, client: Any = None, *, defaults: SpeakOptions | None = None,
-                 queue_id: str = PROCESS_QUEUE_ID, player_class: type[Player] = Player):
+                 queue_id: str = PROCESS_QUEUE_ID, player_class: type[Player] = Player,
+                 spare_players: bool = False):
         self._client = client
         self._player_class = player_class
         self._lock = threading.Lock()
@@ -50,6 +57,8 @@ class SpeechExtension:
         self.queue = SpeechQueue()
         self.queue_id = queue_id  # the browser orders the playback of the players of one queue id
         self.history: collections.deque[SpeechJob] = collections.deque(maxlen=HISTORY)  # latest jobs, newest last
+        self.spares = SparePlayers(lambda: self._new_player(SpeakOptions()), enabled=spare_players)
+        self.sockets = SpareSockets(enabled=spare_players)
 
     def __repr__(self) -> str:
         return f"<eleven_nb SpeechExtension queue {self.queue_id}, {len(self.queue.pending)} job(s) pending>"
@@ -96,6 +105,9 @@ class SpeechExtension:
         player = self._player(options)
         display(player)  # shown before the job starts, so its first message finds the output in place
         job = self.submit(text, options, player)
+        job.future.add_done_callback(self.spares.refill)  # the next cell's player, made while none speaks
+        if not options.dialog:  # and a socket for it, if it speaks with the same voice and options
+            job.future.add_done_callback(lambda _: self._open_spare_socket(options))
         if options.wait:
             self.queue.wait(job)
 
@@ -103,6 +115,7 @@ class SpeechExtension:
         """Queue the job (with a new player unless given one); the caller decides how to show the player."""
         player = player if player is not None else self._player(options)
         job = SpeechJob(source, options, player)
+        job.sockets = self.sockets
         self.history.append(job)
 
         def again(*_: Any) -> None:  # "Speak again": the same text with the current session settings
@@ -116,6 +129,7 @@ class SpeechExtension:
             self.queue.submit(again_job, self._run)
 
         player.on_speak_again(again)
+        job.trace.mark("kernel: job queued")
         self.queue.submit(job, self._run, interrupt=options.interrupt)
         return job
 
@@ -132,12 +146,28 @@ class SpeechExtension:
     def _run(self, job: SpeechJob) -> Any:
         return job.run(self.client, self.voices)
 
-    def _player(self, options: SpeakOptions) -> Player:
-        return self._player_class(show_timeline=options.timeline, queue_id=self.queue_id)
+    def _player(self, options: SpeakOptions) -> Any:
+        spare = self.spares.take()
+        if spare is None:
+            return self._new_player(options)
+        if spare.show_timeline != options.timeline:
+            spare.show_timeline = options.timeline
+        return spare
+
+    def _new_player(self, options: SpeakOptions) -> Any:
+        cls = self._player_class
+        wanted = {"show_timeline": options.timeline, "queue_id": self.queue_id}
+        return cls(**{k: v for k, v in wanted.items() if cls.class_traits().get(k) is not None})
+
+    def _open_spare_socket(self, options: SpeakOptions) -> None:
+        asyncio.run_coroutine_threadsafe(
+            self.sockets.open(self.client, options.voice, connection_kwargs(options)), background_loop())
 
     def stop(self) -> None:
-        """Stop every unfinished job (``%unload_ext``)."""
+        """Stop every unfinished job (``%unload_ext``), and close a socket opened ahead."""
         self.queue.stop_all()
+        closing = asyncio.run_coroutine_threadsafe(self.sockets.discard(), background_loop())
+        concurrent.futures.wait([closing], timeout=5)  # best effort: never a hang on unload
 
     # --- settings --------------------------------------------------------------------------------
 
@@ -157,12 +187,15 @@ class SpeechExtension:
     def register(self, ipython: Any) -> None:
         """Register ``%%speak`` / ``%speak`` on ``ipython``, bound to this extension."""
         ipython.register_magics(SpeakMagics(ipython, self))
+        ipython.register_magics(TraceMagics(ipython))
+        watch_cells(ipython)
+        self.spares.refill()  # the first %%speak's player, made now
 
 
 @functools.cache
 def active() -> SpeechExtension:
     """The extension the module-level functions use: made once, by ``%load_ext`` or the first call."""
-    return SpeechExtension()
+    return SpeechExtension(spare_players=True)
 
 
 def load_ipython_extension(ipython: Any) -> SpeechExtension:

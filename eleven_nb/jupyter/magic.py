@@ -15,6 +15,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from .. import trace
 from .dialog import parse_dialog
 from .options import SpeakOptions, parse_speakers
 
@@ -148,6 +149,7 @@ class SpeakMagics(Magics):
                 parse_dialog(text)  # a script without 'Name: text' lines fails here, not in the player
         except ValueError as exc:
             raise UsageError(str(exc)) from None
+        trace.start("kernel: magic parsed")  # (a no-op unless ELEVEN_NB_TRACE=1)
         self.extension.speak_cell(text, options)
 
 

@@ -18,14 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from .. import protocol
+from .. import protocol, trace
 from ..audio import save_audio
 from ..chunking import PhraseChunker, chunk_text
 from ..client.errors import ElevenError
 from ..protocol import OutputFormat, VoiceSettings, parse_output_format
 from .dialog import assign_voices, context_id, parse_dialog
 from .options import SpeakOptions
+from . import tracing
 from .sequencer import Placed, Sequencer
+from .warm import SpareSockets, socket_key
 from .widget import Player
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,8 @@ class SpeechJob:
         self.voices: dict[str, str] = {}  # lane -> voice id, once the job has started
         self.first_audio_at: float | None = None  # time.monotonic() when its first audio went to the browser
         self.audio_ms = 0.0  # audio sent to the browser so far
+        self.trace = trace.claim()  # stage times (ELEVEN_NB_TRACE=1; else a no-op)
+        self.sockets: SpareSockets | None = None  # sockets opened ahead (the extension's), if any
 
     def turns(self, voice_list: VoiceList | None = None) -> list[Turn]:
         """The contexts to open. A dialog's speakers without a voice get distinct ones from ``voice_list``."""
@@ -86,8 +90,10 @@ class SpeechJob:
     async def run(self, client: Any, voice_list: VoiceList | None = None) -> None:
         """Speak every turn; raise the first turn's failure once the others have played."""
         started = time.perf_counter()
+        self.trace.mark("kernel: job started")
         player, opts = self.player, self.options
-        turns = await asyncio.to_thread(self.turns, voice_list)
+        # only a dialog may list the voices (blocking); a thread hop costs the first audio ~5-20 ms
+        turns = await asyncio.to_thread(self.turns, voice_list) if opts.dialog else self.turns()
         self.voices = {t.lane: t.voice for t in turns}
         fmt = parse_output_format(opts.output_format)
         lanes = list(dict.fromkeys(t.lane for t in turns))
@@ -95,7 +101,6 @@ class SpeechJob:
                          if isinstance(t.source, str))
         # interrupt=True: the browser silences this kernel's earlier players
         player.begin(text, [{"id": lane, "label": lane} for lane in lanes], interrupt=opts.interrupt)
-        await _label_endpoint(player, client)
         sequencer = Sequencer(fmt.sample_rate)
         for turn in turns:
             sequencer.add_turn(turn.context_id, turn.lane)
@@ -109,19 +114,23 @@ class SpeechJob:
             for p in placed:
                 if opts.save:
                     saved.append(p.pcm)
-                if not first_audio and len(p.pcm):
+                first = not first_audio and len(p.pcm) > 0
+                if first:
                     first_audio.append(time.perf_counter() - started)
                     self.first_audio_at = time.monotonic()
-                    player.set_status("streaming")
-                    player.set_metrics(ttfa_ms=first_audio[0] * 1000)
                 self.audio_ms = max(self.audio_ms, p.at_ms + len(p.pcm) * 1000 / fmt.sample_rate)
                 a = p.alignment
                 player.add_chunk(p.lane, p.at_ms, p.pcm.astype("<i2").tobytes(), fmt.sample_rate,
                                  list(a.chars) if a else [], list(a.starts_ms) if a else [],
                                  list(a.durations_ms) if a else [])
+                self.trace.mark("kernel: first chunk widget.send")
+                if first:  # after the chunk: the audio goes out ahead of these two messages
+                    player.set_status("streaming")
+                    player.set_metrics(ttfa_ms=first_audio[0] * 1000)
 
         async def read(voice: str, mux: Any) -> None:
             async for chunk in mux:
+                tracing.first_audio(self.trace, mux)
                 if chunk.pcm is not None or chunk.alignment is not None:
                     pcm = chunk.pcm if chunk.pcm is not None else np.zeros(0, np.int16)
                     play(sequencer.add_chunk(chunk.context_id, pcm, chunk.alignment))
@@ -134,10 +143,20 @@ class SpeechJob:
         async with contextlib.AsyncExitStack() as stack:
             muxes = {}
             for voice in dict.fromkeys(t.voice for t in turns):  # one socket per voice
-                muxes[voice] = await stack.enter_async_context(
-                    client.multi_stream_input(voice, decode=True, **_connection_kwargs(opts)))
+                self.trace.mark("kernel: connecting")
+                kwargs = connection_kwargs(opts)
+                spare = self.sockets.take(socket_key(voice, kwargs)) if self.sockets is not None else None
+                if spare is not None:  # opened ahead: no handshake now
+                    stack.push_async_exit(spare[0])
+                    muxes[voice] = spare[1]
+                else:
+                    muxes[voice] = await stack.enter_async_context(
+                        client.multi_stream_input(voice, decode=True, **kwargs))
+                tracing.connected(self.trace, muxes[voice])
                 windows[voice] = asyncio.Semaphore(MAX_OPEN_CONTEXTS)
             readers = [asyncio.create_task(read(v, m)) for v, m in muxes.items()]
+            # the endpoint is resolved now (connected): label it beside the first text, not before it
+            readers.append(asyncio.create_task(_label_endpoint(player, client)))
             try:
                 for turn in turns:
                     await windows[turn.voice].acquire()  # released by that context's final
@@ -156,6 +175,7 @@ class SpeechJob:
             raise failures[0]
         self._write_files(sequencer, saved)
         player.finish()
+        await tracing.finish(self.trace, client, player)
 
     async def _send_turn(self, mux: Any, turn: Turn) -> None:
         ctx = await mux.context(turn.context_id, voice_settings=turn.settings)
@@ -168,6 +188,8 @@ class SpeechJob:
             # awaited (the client may pace too); the first piece is flushed, so first audio never
             # waits for more text
             await ctx.send(piece, flush=first)
+            if first:
+                self.trace.mark("kernel: first text queued on the socket")
             first, sent = False, sent + len(piece)
         await ctx.close()
 
@@ -223,7 +245,8 @@ async def _label_endpoint(player: Player, client: Any) -> None:
     player.endpoint_label = getattr(endpoint, "label", None) or endpoint.http_url
 
 
-def _connection_kwargs(opts: SpeakOptions) -> dict[str, Any]:
+def connection_kwargs(opts: SpeakOptions) -> dict[str, Any]:
+    """The connection options of a cell's sockets, as ``multi_stream_input`` keywords."""
     c = opts.connection_options()
     return {f.name: getattr(c, f.name) for f in fields(c) if getattr(c, f.name) is not None}
 

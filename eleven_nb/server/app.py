@@ -19,7 +19,7 @@ from ..protocol import ProtocolError
 from ..protocol.server import ServerConfig
 from .auth import key_from_request, key_matches, keys_from_env
 from .session import Session, SessionSetup
-from . import http_tts
+from . import http_tts, tracing
 from .state import DEFAULT_MAX_CONNECTIONS, STATE, ServerState, VoiceChoice, build_state
 from .voices import listed_voices, voice_json
 
@@ -64,6 +64,7 @@ def create_app(state: ServerState | None = None, **kwargs) -> web.Application:
         web.get("/healthz", _health),
     ])
     http_tts.add_routes(app)
+    tracing.add_routes(app)  # GET /debug/trace, only with ELEVEN_NB_TRACE=1
     app.on_shutdown.append(_close_connections)
     app.on_cleanup.append(_stop_pool)
     return app

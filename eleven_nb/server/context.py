@@ -15,9 +15,11 @@ from concurrent.futures import Executor
 from typing import Protocol
 
 from ..protocol import ProtocolError
+from ..trace import OFF, Trace
 from .engines.base import Engine, SynthesisSettings, Utterance
 from .frames import Frame, FrameBuilder
 from .synthesis import LARGE_TEXT, utterances
+from .tracing import ENGINE_END, ENGINE_START
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +40,13 @@ class ContextWorker:
     """Speaks one context's generations in order; ends after its close, a failure or :meth:`cancel`."""
 
     def __init__(self, ref: int, *, engine: Engine, engine_voice_id: str, settings: SynthesisSettings,
-                 builder: FrameBuilder, pool: Executor, reports: Reports, phonemes: bool = False):
+                 builder: FrameBuilder, pool: Executor, reports: Reports, phonemes: bool = False,
+                 trace: Trace = OFF):
         self.ref = ref
         self._engine, self._voice_id, self._settings = engine, engine_voice_id, settings
         self._builder, self._pool, self._reports = builder, pool, reports
         self._phonemes = phonemes  # enable_ssml_parsing: <phoneme> elements choose the pronunciation
+        self._trace = trace  # the socket's stage times (a no-op unless ELEVEN_NB_TRACE=1)
         self._loop = asyncio.get_running_loop()
         self._jobs: asyncio.Queue[object] = asyncio.Queue()
         self.task = asyncio.create_task(self._run(), name=f"eleven_nb-context-{ref}")
@@ -90,8 +94,10 @@ class ContextWorker:
     async def _generate(self, text: str) -> None:
         speech = utterances(self._engine, self._voice_id, text, self._settings, self._pool,
                             phonemes=self._phonemes)
+        self._trace.mark(ENGINE_START)
         try:
             async for utterance in speech:
+                self._trace.mark(ENGINE_END)
                 for frame in await self._frames(utterance):
                     await self._reports.frame(self.ref, frame)
         finally:

@@ -33,6 +33,7 @@ from .engines.base import SynthesisSettings
 from .frames import Frame, FrameBuilder, Spoken
 from .synthesis import spoken_function
 from .memory import trim_memory
+from .tracing import FRAME_SENT, note_text, socket_trace
 from .state import ServerState, VoiceChoice
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class Session:
         self._lock = asyncio.Lock()  # one caller of the protocol at a time (a big frame is fed from the pool)
         self._send_lock = asyncio.Lock()
         self._wake = asyncio.Event()  # the protocol wants to close
+        self.trace = socket_trace(transport)  # stage times, with ELEVEN_NB_TRACE=1 (else a no-op)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -109,6 +111,7 @@ class Session:
                     continue
                 msg, receive = receive.result(), None
                 if msg.type == WSMsgType.TEXT:  # type: ignore[attr-defined]
+                    note_text(self.trace, msg.data)  # type: ignore[attr-defined]
                     await self._feed(msg.data)  # type: ignore[attr-defined]
                 elif msg.type == WSMsgType.BINARY:  # type: ignore[attr-defined]
                     self.conn.receive_binary()
@@ -174,7 +177,7 @@ class Session:
         settings = SynthesisSettings(speed=vs.get("speed"), stability=vs.get("stability"), seed=setup.options.seed)
         return ContextWorker(event.ref, engine=engine, engine_voice_id=setup.voice.engine_voice_id,
                              settings=settings, builder=builder, pool=setup.pool,  # type: ignore[arg-type]
-                             reports=self, phonemes=bool(setup.options.enable_ssml_parsing))
+                             reports=self, phonemes=bool(setup.options.enable_ssml_parsing), trace=self.trace)
 
     def _drop(self) -> None:
         """Abort the transport: the client cannot be waited for."""
@@ -193,6 +196,8 @@ class Session:
                                                  ref, frame.audio, frame.alignment, frame.normalized)
             else:
                 self.conn.audio(ref, frame.audio, frame.alignment, frame.normalized)
+        if frame.audio:
+            self.trace.mark(FRAME_SENT)  # as it is handed to the socket (the client may read it before we resume)
         await self._flush()
 
     async def generation_done(self, ref: int) -> None:

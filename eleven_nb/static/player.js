@@ -33,7 +33,8 @@ function debugLog(on) {
     lags: [],
     frameAt: [],
     frameMedia: [],
-    frameLag: []
+    frameLag: [],
+    trace: {}
   };
 }
 function debugWanted(model) {
@@ -283,8 +284,28 @@ function handStart(m, p = page()) {
   m.play();
 }
 
+// src/trace.js
+function wallNow() {
+  return performance.timeOrigin + performance.now();
+}
+function markStage(d, stage, at) {
+  if (d.on && !(stage in d.trace)) d.trace[stage] = at ?? wallNow();
+}
+function traceTable(stages) {
+  const rows = Object.entries(stages).filter(([, t]) => Number.isFinite(t)).sort((a, b) => a[1] - b[1]);
+  if (!rows.length) return "";
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const start = rows[0][1];
+  let previous = start;
+  return rows.map(([k, t]) => {
+    const line = `${k.padEnd(width)}  ${(t - start).toFixed(1).padStart(8)} ms  ${(t - previous).toFixed(1).padStart(7)} ms`;
+    previous = t;
+    return line;
+  }).join("\n");
+}
+
 // src/playback.js
-var LEAD_S = 0.03;
+var LEAD_S = 0.012;
 var BLOCKED_AFTER_MS = 300;
 function ensureAudio(s) {
   const ctx = audioContext();
@@ -314,7 +335,13 @@ function schedule(s, c) {
   const src = s.ctx.createBufferSource();
   src.buffer = c.buffer;
   src.connect(s.out);
-  src.start(s.anchorCtx + Math.max(0, -offset) / 1e3, Math.max(0, offset) / 1e3);
+  const when = s.anchorCtx + Math.max(0, -offset) / 1e3;
+  src.start(when, Math.max(0, offset) / 1e3);
+  if (s.debug.on && !("browser: first source start" in s.debug.trace)) {
+    const at = wallNow();
+    markStage(s.debug, "browser: first source start", at);
+    markStage(s.debug, "browser: first audio due (scheduled time)", at + (when - s.ctx.currentTime) * 1e3);
+  }
   src.onended = () => {
     s.sources.delete(src);
     if (!s.sources.size) checkEnd(s);
@@ -589,11 +616,13 @@ function registerWords(s, words) {
   }
 }
 function onChunk(s, msg, bytes) {
+  markStage(s.debug, "browser: first chunk received");
   const lane = String(msg.lane ?? "speech");
   const at = +msg.at_ms || 0;
   seeLane(s, lane);
   const before = s.contiguousEnd;
   const c = makeChunk(lane, at, bytes, +msg.sample_rate || 22050);
+  markStage(s.debug, "browser: first chunk in an AudioBuffer");
   c.log = logChunk(s.debug, at);
   insertChunk(s, c);
   const grow = msg.grow;
@@ -628,7 +657,10 @@ function endStream(s) {
 function begin(s, msg) {
   stopSources(s);
   const wantsNow = s.wantsNow;
+  const earlier = s.debug.trace;
   Object.assign(s, freshStream(s.debug.on));
+  if (!("browser: begin received" in earlier)) Object.assign(s.debug.trace, earlier);
+  markStage(s.debug, "browser: begin received");
   s.wantsNow = wantsNow;
   s.kernel = "connecting";
   s.kernelMessage = "";
@@ -653,6 +685,10 @@ function onMessage(s, msg, buffers) {
       break;
     case "status":
       setKernelStatus(s, String(msg.status), String(msg.message || ""));
+      break;
+    case "trace":
+      for (const [k, t] of Object.entries(msg.stages || {})) markStage(s.debug, k, +t);
+      refresh(s);
       break;
     case "stop":
       silence(s, "interrupted");
@@ -1175,6 +1211,8 @@ function makeView(s, el) {
   const timeline = timelineView(s, () => wake(s));
   const transcript = transcriptView(s, () => timeline.changed());
   root.append(controls.bar, controls.unlockBtn, transcript.box, timeline.root, transcript.plain);
+  const tracePre = s.debug.on ? h("pre", "enb-trace") : null;
+  if (tracePre) root.append(tracePre);
   el.appendChild(root);
   const recolor = () => {
     timeline.recolor();
@@ -1216,6 +1254,7 @@ function makeView(s, el) {
     },
     refresh() {
       controls.refresh(root);
+      if (tracePre) tracePre.textContent = traceTable(s.debug.trace);
       timeline.setHidden(model.get("show_timeline") === false);
       root.classList.toggle("enb-multi", lanesOf(s).length > 1);
       timeline.syncLanes();
@@ -1320,6 +1359,10 @@ function debugHandle(s) {
       return s.list.words.map((w) => ({ text: w.text, start: w.start, end: w.end, lane: w.lane }));
     },
     // performance.now() when each chunk arrived and when it was scheduled: [{at_ms, receivedAt, scheduledAt}]
+    // stage -> wall-clock ms: the browser's, plus the kernel's and the server's once the stream ended
+    get trace() {
+      return { ...s.debug.trace };
+    },
     get chunkLog() {
       return s.debug.chunkLog.map((c) => ({ ...c }));
     },
@@ -1348,6 +1391,7 @@ var index_default = {
   /** @param {{model: Model}} args */
   initialize({ model }) {
     const s = stateFor(model);
+    markStage(s.debug, "browser: widget initialized");
     s.model = model;
     s.text = model.get("text") || s.text;
     const st = model.get("status");
@@ -1390,6 +1434,7 @@ var index_default = {
       ensureAudio(s);
     } catch (_) {
     }
+    markStage(s.debug, "browser: view created");
     const view = makeView(s, el);
     s.views.add(view);
     if (s.debug.on) el.__elevenPlayer = handles()[s.id];

@@ -24,12 +24,13 @@ const FRAME_LOG = 20000; // per-frame samples kept
  * @property {number[]} frameAt
  * @property {number[]} frameMedia
  * @property {number[]} frameLag
+ * @property {Record<string, number>} trace  stage -> wall-clock ms (trace.js)
  */
 
 /** @param {boolean} on @returns {DebugLog} */
 export function debugLog(on) {
   return { on, chunksReceived: 0, firstChunkAt: null, firstScheduledAt: null, chunkLog: [], lags: [],
-           frameAt: [], frameMedia: [], frameLag: [] };
+           frameAt: [], frameMedia: [], frameLag: [], trace: {} };
 }
 
 /** @param {{get(key: string): any}} model */

@@ -27,6 +27,7 @@ import { refresh, wake } from "./loop.js";
 import { ensureAudio, memberOf, release } from "./playback.js";
 import { createPlayer, lanesOf } from "./state.js";
 import { onMessage, restore, setKernelStatus } from "./stream.js";
+import { markStage } from "./trace.js";
 import { makeView } from "./view.js";
 
 /** @typedef {import("./state.js").Player} Player */
@@ -53,6 +54,8 @@ function debugHandle(s) {
     get out() { return s.out; }, // the player's gain node: its sources feed it
     get words() { return s.list.words.map((w) => ({ text: w.text, start: w.start, end: w.end, lane: w.lane })); },
     // performance.now() when each chunk arrived and when it was scheduled: [{at_ms, receivedAt, scheduledAt}]
+    // stage -> wall-clock ms: the browser's, plus the kernel's and the server's once the stream ended
+    get trace() { return { ...s.debug.trace }; },
     get chunkLog() { return s.debug.chunkLog.map((c) => ({ ...c })); },
     // per highlight change: how far (media ms) past the word's start the highlight reached it
     get lags() { return s.debug.lags.slice(); },
@@ -78,6 +81,7 @@ export default {
   /** @param {{model: Model}} args */
   initialize({ model }) {
     const s = stateFor(model);
+    markStage(s.debug, "browser: widget initialized");
     s.model = model;
     s.text = model.get("text") || s.text;
     const st = model.get("status");
@@ -110,6 +114,7 @@ export default {
     const s = stateFor(model);
     if (!s.chunks.length && !s.list.words.length) restore(s);
     try { ensureAudio(s); } catch (_) { /* no Web Audio: the transcript still shows */ }
+    markStage(s.debug, "browser: view created");
     const view = makeView(s, el);
     s.views.add(view);
     if (s.debug.on) /** @type {any} */ (el).__elevenPlayer = handles()[s.id];

@@ -9,6 +9,7 @@ import { asDataView, int16ToFloat } from "./pcm.js";
 import { audible, memberOf, playByHand, scheduleArrival, silence, stopSources } from "./playback.js";
 import * as queue from "./queue.js";
 import { freshStream } from "./state.js";
+import { markStage } from "./trace.js";
 import { addWords, growWord, nonSpaceCount } from "./words.js";
 
 /** @typedef {import("./state.js").Player} Player */
@@ -59,11 +60,13 @@ function registerWords(s, words) {
 
 /** @param {Player} s @param {any} msg @param {DataView} bytes */
 function onChunk(s, msg, bytes) {
+  markStage(s.debug, "browser: first chunk received");
   const lane = String(msg.lane ?? "speech");
   const at = +msg.at_ms || 0;
   seeLane(s, lane);
   const before = s.contiguousEnd;
   const c = makeChunk(lane, at, bytes, +msg.sample_rate || 22050);
+  markStage(s.debug, "browser: first chunk in an AudioBuffer");
   c.log = logChunk(s.debug, at);
   insertChunk(s, c);
   const grow = msg.grow;
@@ -99,7 +102,10 @@ export function endStream(s) {
 function begin(s, msg) {
   stopSources(s);
   const wantsNow = s.wantsNow;
+  const earlier = s.debug.trace; // stages before the first begin (view created) belong to this utterance
   Object.assign(s, freshStream(s.debug.on));
+  if (!("browser: begin received" in earlier)) Object.assign(s.debug.trace, earlier);
+  markStage(s.debug, "browser: begin received");
   s.wantsNow = wantsNow;
   s.kernel = "connecting";
   s.kernelMessage = "";
@@ -130,6 +136,10 @@ export function onMessage(s, msg, buffers) {
       break;
     case "status":
       setKernelStatus(s, String(msg.status), String(msg.message || ""));
+      break;
+    case "trace": // the kernel's and the server's stages, sent when the stream ended (debug)
+      for (const [k, t] of Object.entries(msg.stages || {})) markStage(s.debug, k, +t);
+      refresh(s);
       break;
     case "stop": // the kernel interrupts this player
       silence(s, "interrupted");

@@ -7,6 +7,7 @@ import { wake } from "./loop.js";
 import { playByHand, seek, stopByUser, togglePlay, unlock } from "./playback.js";
 import { lanesOf } from "./state.js";
 import { timelineView } from "./timeline.js";
+import { traceTable } from "./trace.js";
 import { transcriptView } from "./transcript.js";
 
 /** @typedef {import("./state.js").Player} Player */
@@ -28,6 +29,8 @@ export function makeView(s, el) {
   const timeline = timelineView(s, () => wake(s));
   const transcript = transcriptView(s, () => timeline.changed());
   root.append(controls.bar, controls.unlockBtn, transcript.box, timeline.root, transcript.plain);
+  const tracePre = s.debug.on ? h("pre", "enb-trace") : null; // debug: the utterance's stage times
+  if (tracePre) root.append(tracePre);
   el.appendChild(root);
 
   const recolor = () => { timeline.recolor(); wake(s); };
@@ -48,6 +51,7 @@ export function makeView(s, el) {
     frame(t) { controls.frame(t, timeline.total()); timeline.frame(t); },
     refresh() {
       controls.refresh(root);
+      if (tracePre) tracePre.textContent = traceTable(s.debug.trace);
       timeline.setHidden(model.get("show_timeline") === false);
       root.classList.toggle("enb-multi", lanesOf(s).length > 1);
       timeline.syncLanes();

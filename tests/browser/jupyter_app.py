@@ -1,84 +1,9 @@
-"""A real JupyterLab server (which also serves Notebook 7) on loopback, for end-to-end widget tests.
-
-Runs on a temporary copy of the notebooks, with its own config, runtime and
-workspace folders, news and windowing off (off-screen cells would leave the DOM).
-"""
+"""A real JupyterLab for end-to-end widget tests (the server helper lives in bench/, shared), and page recorders."""
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
+from bench.jupyter_app import JupyterApp, wait_for_kernel
 
-from tests.conftest import free_port, stop_process
-
-SETTINGS = {
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
-                                                                       "checkForUpdates": False},
-}
-
-
-class JupyterApp:
-    def __init__(self, root: Path, env: dict[str, str] | None = None):
-        self.root = root
-        self.port = free_port()
-        self.token = secrets.token_hex(16)
-        base = root.parent
-        settings_dir = base / "settings"
-        for name, value in SETTINGS.items():
-            target = settings_dir / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(value))
-        environ = {**os.environ, "JUPYTER_CONFIG_DIR": str(base / "config"),
-                   "JUPYTER_RUNTIME_DIR": str(base / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(base / "ws"),
-                   "JUPYTERLAB_SETTINGS_DIR": str(settings_dir), **(env or {})}
-        self.log = open(base / "jupyter.log", "wb")  # noqa: SIM115 (closed by stop())
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={self.port}",
-             "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}", "--allow-root",
-             f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False"],
-            env=environ, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        self._wait()
-
-    def _wait(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyter exited early; see {self.log.name}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=2):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise TimeoutError(f"jupyter did not start within {timeout} s")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def lab(self, name: str) -> str:
-        return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
-
-    def notebook7(self, name: str) -> str:
-        return f"{self.url}/notebooks/{name}?token={self.token}"
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self.log.close()
-
-
-def wait_for_kernel(page, timeout_ms: int = 60_000) -> None:
-    """Wait until the kernel is connected and idle: Run All before that opens a "Select Kernel" dialog."""
-    page.wait_for_function(
-        """() => { const i = document.querySelector('.jp-Notebook-ExecutionIndicator');
-                   const k = document.querySelector('.jp-KernelName, .jp-Toolbar-kernelName');
-                   return i && i.getAttribute('data-status') === 'idle' && k && !/No Kernel/.test(k.textContent); }""",
-        timeout=timeout_ms)
+__all__ = ["CELL_AUDIO", "PAGE_RECORDER", "JupyterApp", "run_all", "wait_for_kernel"]
 
 
 def run_all(page) -> None:
@@ -87,13 +12,13 @@ def run_all(page) -> None:
 
 
 # What a test needs besides the harness's SOURCE_RECORDER (audible intervals of every source): when each
-# source was stopped (page clock), every status a player's root shows, and when each cell's execute_input
-# and each player's "begin" arrived from the kernel, decoded off the kernel WebSocket (JSON, or Jupyter's v1 binary framing). Each
+# source was stopped (page clock), every status a player's root shows, and when each player's "begin"
+# arrived from the kernel, decoded off the kernel WebSocket (JSON, or Jupyter's v1 binary framing). Each
 # record carries performance.now() and the shared AudioContext's time, so both clocks can be compared.
 PAGE_RECORDER = """(() => {
   globalThis.__ELEVEN_NB_DEBUG = true;
   const ctxTime = () => globalThis.__elevenNbAudio?.ctx?.currentTime ?? null;
-  window.__statuses = []; window.__begins = []; window.__inputs = [];
+  window.__statuses = []; window.__begins = [];
   const P = AudioBufferSourceNode.prototype, stop = P.stop;
   P.stop = function (when = 0) {
     if (this.__rec && this.__rec.stopPerf === undefined) this.__rec.stopPerf = performance.now();
@@ -117,11 +42,10 @@ PAGE_RECORDER = """(() => {
     let type, content;
     if (typeof data === 'string') { const m = JSON.parse(data); type = m.header.msg_type; content = m.content; }
     else {
-      const part = parts(data); type = JSON.parse(part(1)).msg_type;
-      if (type === 'comm_msg' || type === 'execute_input') content = JSON.parse(part(4));
+      const part = parts(data);
+      type = JSON.parse(part(1)).msg_type;
+      if (type === 'comm_msg') content = JSON.parse(part(4));
     }
-    if (type === 'execute_input')
-      window.__inputs.push({ code: content.code, perf: performance.now(), ctx: ctxTime() });
     const msg = type === 'comm_msg' && content?.data?.method === 'custom' ? content.data.content : null;
     if (msg && msg.type === 'begin')
       window.__begins.push({ text: msg.text, interrupt: !!msg.interrupt, perf: performance.now(), ctx: ctxTime() });
