@@ -11,27 +11,23 @@ __all__ = ["AudioReceived", "ClientEvent", "ErrorReceived", "FinalReceived", "Ot
 
 
 @dataclass(frozen=True)
-class AudioReceived:
-    """An audio chunk (or alignment without audio) for a context (``None`` on stream-input)."""
+class _FrameReceived:
+    """A parsed server frame for a context (``None`` on stream-input)."""
 
     context_id: str | None
     message: ServerMessage
 
 
-@dataclass(frozen=True)
-class FinalReceived:
+class AudioReceived(_FrameReceived):
+    """An audio chunk (or alignment without audio)."""
+
+
+class FinalReceived(_FrameReceived):
     """The context's final message: nothing more comes for it."""
 
-    context_id: str | None
-    message: ServerMessage
 
-
-@dataclass(frozen=True)
-class OtherReceived:
+class OtherReceived(_FrameReceived):
     """A frame with nothing to play (e.g. ``flush_done``), or one for a context already finished."""
-
-    context_id: str | None
-    message: ServerMessage
 
 
 @dataclass(frozen=True)
