@@ -12,13 +12,13 @@ def run_all(page) -> None:
 
 
 # What a test needs besides the harness's SOURCE_RECORDER (audible intervals of every source): when each
-# source was stopped (page clock), every status a player's root shows, and when each player's "begin"
-# arrived from the kernel, decoded off the kernel WebSocket (JSON, or Jupyter's v1 binary framing). Each
+# source was stopped (page clock), every status a player's root shows, and when each cell's execute_input
+# and each player's "begin" arrived from the kernel, decoded off the kernel WebSocket (JSON, or Jupyter's v1 binary framing). Each
 # record carries performance.now() and the shared AudioContext's time, so both clocks can be compared.
 PAGE_RECORDER = """(() => {
   globalThis.__ELEVEN_NB_DEBUG = true;
   const ctxTime = () => globalThis.__elevenNbAudio?.ctx?.currentTime ?? null;
-  window.__statuses = []; window.__begins = [];
+  window.__statuses = []; window.__begins = []; window.__inputs = [];
   const P = AudioBufferSourceNode.prototype, stop = P.stop;
   P.stop = function (when = 0) {
     if (this.__rec && this.__rec.stopPerf === undefined) this.__rec.stopPerf = performance.now();
@@ -42,10 +42,11 @@ PAGE_RECORDER = """(() => {
     let type, content;
     if (typeof data === 'string') { const m = JSON.parse(data); type = m.header.msg_type; content = m.content; }
     else {
-      const part = parts(data);
-      type = JSON.parse(part(1)).msg_type;
-      if (type === 'comm_msg') content = JSON.parse(part(4));
+      const part = parts(data); type = JSON.parse(part(1)).msg_type;
+      if (type === 'comm_msg' || type === 'execute_input') content = JSON.parse(part(4));
     }
+    if (type === 'execute_input')
+      window.__inputs.push({ code: content.code, perf: performance.now(), ctx: ctxTime() });
     const msg = type === 'comm_msg' && content?.data?.method === 'custom' ? content.data.content : null;
     if (msg && msg.type === 'begin')
       window.__begins.push({ text: msg.text, interrupt: !!msg.interrupt, perf: performance.now(), ctx: ctxTime() });
