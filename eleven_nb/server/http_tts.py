@@ -25,11 +25,11 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import protocol
+from .. import normalize, protocol, ssml
 from ..protocol import OutputFormat, VoiceSettings
 from .engines.base import SynthesisSettings, Utterance
 from .state import STATE, ServerState, VoiceChoice
-from .synthesis import utterances
+from .synthesis import spoken_function, utterances
 from .voices import listed_voices
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class _Request:
     text: str
     fmt: OutputFormat
     settings: SynthesisSettings
+    normalization: str = "auto"  # apply_text_normalization: what normalized_alignment shows
 
 
 def _unprocessable(field: str, message: str, kind: str = "value_error") -> web.HTTPUnprocessableEntity:
@@ -94,7 +95,7 @@ async def _read(request: web.Request) -> _Request:
         body = protocol.load_json_object(await request.read())
     except protocol.ProtocolError:
         raise _unprocessable("body", "the body must be a JSON object", "json_invalid") from None
-    return _Request(voice, _text(body, state), fmt, _settings(body))
+    return _Request(voice, _text(body, state), fmt, *_settings(body))
 
 
 def _text(body: dict[str, Any], state: ServerState) -> str:
@@ -109,13 +110,18 @@ def _text(body: dict[str, Any], state: ServerState) -> str:
         raise _unprocessable("text", "text holds a lone surrogate, which is not valid text") from None
     if not text.strip():
         raise _unprocessable("text", "text must contain something to speak")
+    if ssml.has_markup(text):  # unreadable markup is refused before any audio, as on the WebSockets
+        try:
+            ssml.parse(text, phonemes=False)
+        except ssml.SsmlError as exc:
+            raise _unprocessable("text", f"The text holds SSML that cannot be read: {exc}", "invalid_ssml") from None
     if len(text) > state.max_buffered_chars:
         raise _status_error(web.HTTPBadRequest, "max_character_limit_exceeded",
                             f"text has {len(text)} characters; the limit here is {state.max_buffered_chars}.")
     return text
 
 
-def _settings(body: dict[str, Any]) -> SynthesisSettings:
+def _settings(body: dict[str, Any]) -> tuple[SynthesisSettings, str]:
     try:
         voice = VoiceSettings.from_dict(body.get("voice_settings")) or VoiceSettings()
         options = protocol.ConnectionOptions(seed=body.get("seed"),
@@ -124,7 +130,8 @@ def _settings(body: dict[str, Any]) -> SynthesisSettings:
         field = "voice_settings" if "voice_settings" in str(exc) else "seed" if "seed" in str(exc) else \
             "apply_text_normalization"
         raise _unprocessable(field, str(exc)) from None
-    return SynthesisSettings(speed=voice.get("speed"), stability=voice.get("stability"), seed=options.seed)
+    settings = SynthesisSettings(speed=voice.get("speed"), stability=voice.get("stability"), seed=options.seed)
+    return settings, options.apply_text_normalization or "auto"
 
 
 # --- synthesis -----------------------------------------------------------------------------------
@@ -169,10 +176,18 @@ def _alignment(chars: list[str], starts: list[float], ends: list[float]) -> dict
             "character_end_times_seconds": [round(e, 3) for e in ends]}
 
 
-def _timestamped(piece: _Piece) -> dict[str, Any]:
-    alignment = _alignment(piece.chars, piece.starts, piece.ends) if piece.chars else None
-    return {"audio_base64": base64.b64encode(piece.audio).decode("ascii"), "alignment": alignment,
-            "normalized_alignment": alignment}
+def _timestamped(piece: _Piece, normalization: str, lead: str = " ") -> dict[str, Any]:
+    """The JSON of a piece: ``alignment`` is the text sent, ``normalized_alignment`` the text as spoken
+    (numbers written out unless normalization is off, tags silent), led by one space per request."""
+    if not piece.chars:
+        return {"audio_base64": base64.b64encode(piece.audio).decode("ascii"), "alignment": None,
+                "normalized_alignment": None}
+    spans = spoken_function(normalization)("".join(piece.chars))
+    durations = [e - s for s, e in zip(piece.starts, piece.ends)]
+    chars, starts, spoken_durations = normalize.normalized_alignment(spans, piece.starts, durations, lead)
+    return {"audio_base64": base64.b64encode(piece.audio).decode("ascii"),
+            "alignment": _alignment(piece.chars, piece.starts, piece.ends),
+            "normalized_alignment": _alignment(chars, starts, [s + d for s, d in zip(starts, spoken_durations)])}
 
 
 # --- handlers ------------------------------------------------------------------------------------
@@ -192,7 +207,7 @@ async def _convert_with_timestamps(request: web.Request) -> web.Response:
         whole.chars += piece.chars
         whole.starts += piece.starts
         whole.ends += piece.ends
-    return web.json_response(_timestamped(whole))
+    return web.json_response(_timestamped(whole, req.normalization))
 
 
 async def _stream(request: web.Request) -> web.StreamResponse:
@@ -202,8 +217,13 @@ async def _stream(request: web.Request) -> web.StreamResponse:
 
 async def _stream_with_timestamps(request: web.Request) -> web.StreamResponse:
     req = await _read(request)
-    return await _send_stream(request, req, "application/x-ndjson",
-                              lambda piece: (json.dumps(_timestamped(piece)) + "\n").encode())
+    leads = iter([" "])  # the spoken text of the request starts with one space, as a generation's does
+
+    def line(piece: _Piece) -> bytes:
+        lead = next(leads, "") if piece.chars else ""
+        return (json.dumps(_timestamped(piece, req.normalization, lead)) + "\n").encode()
+
+    return await _send_stream(request, req, "application/x-ndjson", line)
 
 
 async def _send_stream(request: web.Request, req: _Request, content_type: str, render: Any) -> web.StreamResponse:

@@ -14,6 +14,7 @@ Every source character, tags included, lands in exactly one utterance, so
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import Executor, Future
 
@@ -24,6 +25,7 @@ from .engines.base import Engine, SynthesisSettings, Utterance, silence_utteranc
 from .frames import Spoken
 
 LARGE_TEXT = 4096  # characters: a longer text is cut in the pool, off the event loop
+_TAG_SHAPED = re.compile(r"</?[A-Za-z][^<>]*>")  # what normalizedAlignment never shows
 
 
 async def utterances(engine: Engine, voice_id: str, text: str, settings: SynthesisSettings,
@@ -51,6 +53,7 @@ async def utterances(engine: Engine, voice_id: str, text: str, settings: Synthes
         source = text[piece.start:piece.end]
         if isinstance(piece, ssml.Break):
             yield silence_utterance(source, engine.sample_rate, seconds=piece.seconds)
+            await asyncio.sleep(0)  # a run of breaks makes frames without the engine: let other sockets in
         elif isinstance(piece, ssml.Phoneme):
             steps = engine.synthesize_phonemes(piece.ipa, source, voice_id, settings)
             async for utterance in _stepped(steps, pool):
@@ -104,8 +107,8 @@ def spoken_function(normalization: str = "auto", phonemes: bool = False) -> Spok
         if ssml.has_markup(text):
             try:
                 fixed = ssml.spoken_overrides(ssml.parse(text, phonemes=phonemes), len(text))
-            except ssml.SsmlError:
-                fixed = []  # the synthesis reports it; the timing falls back to the text as written
+            except ssml.SsmlError:  # e.g. a lone "<phoneme ...>" (its element spans utterances): silent
+                fixed = [(m.start(), m.end(), "") for m in _TAG_SHAPED.finditer(text)]
         spans = normalize.spoken_form(text, normalization, fixed=fixed)
         if spans and text[:1].isspace() and not spans[0][2]:
             # spoken_form reads a text from its start; here the text may follow a word (a piece after

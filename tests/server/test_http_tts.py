@@ -175,3 +175,24 @@ async def test_async_client_convert_and_its_errors(espeak_server):
     assert unknown.value.error == "voice_not_found" and unknown.value.code == 404
     with pytest.raises(ValueError):
         await client.convert("espeak-en-us", "   ")
+
+
+def test_normalized_alignment_is_the_text_as_spoken(sdk):
+    text = 'I have 2 cats <break time="0.5s"/> now.'
+    result = sdk.text_to_speech.convert_with_timestamps("espeak-en-us", text=text, output_format="pcm_16000")
+    assert "".join(result.alignment.characters) == text  # the text sent, tag included
+    spoken = "".join(result.normalized_alignment.characters)
+    assert spoken.startswith(" ") and "two" in spoken and "<" not in spoken
+    off = sdk.text_to_speech.convert_with_timestamps("espeak-en-us", text="I have 2 cats.",
+                                                      apply_text_normalization="off", output_format="pcm_16000")
+    assert "".join(off.normalized_alignment.characters) == " I have 2 cats."
+
+
+def test_unreadable_ssml_is_a_422_before_any_audio(espeak_server):
+    import httpx
+
+    for path in ("", "/stream", "/stream/with-timestamps"):
+        response = httpx.post(f"{espeak_server.url}/v1/text-to-speech/espeak-en-us{path}",
+                              json={"text": 'Hello <break time="x"/> there'})
+        assert response.status_code == 422, path
+        assert "SSML" in response.json()["detail"][0]["msg"]
