@@ -192,3 +192,9 @@ def test_parse_server_message_reads_both_spellings():
     assert flush_done.raw_type == "flush_done" and flush_done.audio is None and not flush_done.is_final
     with pytest.raises(ValueError):
         protocol.parse_server_message("nope")
+
+
+def test_a_lone_surrogate_cannot_be_sent():
+    with pytest.raises(ValueError, match="lone surrogate"):
+        protocol.send_text("bad \ud800 text ")
+    assert protocol.send_text("fine 😀 text ")["text"] == "fine 😀 text "

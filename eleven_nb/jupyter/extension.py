@@ -19,6 +19,7 @@ from typing import Any
 from IPython.display import display
 
 from ..client import AsyncClient
+from ..protocol import check_text
 from ..client.loop import background_loop
 from .controls import build_panel, parse_speaker_specs
 from .magic import SpeakMagics
@@ -91,6 +92,8 @@ class SpeechExtension:
         complete and raises :class:`~eleven_nb.jupyter.queue.SpeechFailed` if it failed.
         """
         opts = self.defaults.updated(**options)
+        if isinstance(source, str):
+            check_text(source)  # a lone surrogate: a one-line ValueError now, not a traceback from the comm
         if opts.interrupt:
             self._silence_earlier()
         job = self.submit(source, opts)

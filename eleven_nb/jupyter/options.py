@@ -47,8 +47,8 @@ class SpeakOptions:
         parse_output_format(self.output_format)
         ConnectionOptions(model_id=self.model)
         chunk = self.chunk
-        if not (isinstance(chunk, int) and chunk > 0 or chunk in CHUNK_MODES or (isinstance(chunk, str)
-                                                                                  and chunk.isdigit())):
+        size = int(chunk) if isinstance(chunk, str) and chunk.isdigit() else chunk
+        if not (isinstance(size, int) and not isinstance(size, bool) and size > 0 or chunk in CHUNK_MODES):
             raise ValueError(f"--chunk must be one of {', '.join(CHUNK_MODES)} or a number of characters, "
                              f"not {chunk!r}")
         if self.context is not None and not re.fullmatch(r"[\w.-]{1,64}", self.context):

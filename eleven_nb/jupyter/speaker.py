@@ -235,8 +235,9 @@ async def _wait_for_room(ctx: Any, sent: int) -> None:
 
 
 def _captions(path: str, player: Player, sequencer: Sequencer) -> str:
-    """SRT from the timeline; VTT exactly as the player's own ⤓ VTT download gives it."""
-    return sequencer.timeline.to_srt() if path.lower().endswith(".srt") else player.captions_vtt()
+    """The player's one timeline of every lane (a dialog's speakers named): VTT exactly as its ⤓ VTT
+    download gives it, SRT from the same timeline."""
+    return player.timeline().to_srt() if path.lower().endswith(".srt") else player.captions_vtt()
 
 
 async def _label_endpoint(player: Player, client: Any) -> None:

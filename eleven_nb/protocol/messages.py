@@ -14,7 +14,7 @@ from .limits import KEEP_ALIVE_TEXT
 from .settings import VoiceSettings, validate_chunk_length_schedule
 
 __all__ = [
-    'initialize_connection', 'send_text', 'is_text_content', 'close_connection', 'keep_alive',
+    'initialize_connection', 'send_text', 'check_text', 'is_text_content', 'close_connection', 'keep_alive',
     'keep_alive_socket', 'context_id_of',
     'flush_context', 'close_context', 'close_socket', 'ClientMessage', 'load_json_object',
     'parse_client_message', 'alignment_to_wire', 'audio_message', 'final_message', 'dumps',
@@ -60,6 +60,7 @@ def send_text(text: str, try_trigger_generation: bool = False, flush: bool = Fal
     """Text to speak. Text should end with a space; ``""`` is reserved (end of stream / keep-alive)."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, not {type(text).__name__}")
+    check_text(text)
     message: dict[str, Any] = {"text": text}
     if context_id is not None:
         message["context_id"] = _check_context_id(context_id)
@@ -80,6 +81,16 @@ def is_text_content(text: str | None, first: bool = False) -> bool:
     spoken.
     """
     return bool(text) and not (first and text == KEEP_ALIVE_TEXT)
+
+
+def check_text(text: str) -> str:
+    """``text``, or a ``ValueError`` when it cannot be sent (a lone surrogate is not valid UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"text holds a lone surrogate ({text[exc.start:exc.end]!r} at character {exc.start}), "
+                         "which is not valid text; decode it with errors='replace' first") from None
+    return text
 
 
 def close_connection() -> dict[str, Any]:

@@ -148,6 +148,7 @@ def test_captions_come_from_one_timeline_of_all_lanes(player):
     assert vtt == timeline.to_vtt() and vtt.startswith("WEBVTT")
     assert [w.text for w in timeline.words()] == ["Hello", "there.", "Hi."]
     assert "<v Alice>Hello there." in vtt and "<v Bob>Hi." in vtt  # a dialog's captions name the speakers
+    assert "Alice: Hello there." in timeline.to_srt() and "Bob: Hi." in timeline.to_srt()  # --captions x.srt
     assert player.captions == ""  # synced once, at the end
     player.finish()
     assert player.captions == vtt
