@@ -19,7 +19,7 @@ def _serve(args: argparse.Namespace) -> int:
         serve(args.host, args.port, engine=args.engine, voice_path=args.voice, api_keys=keys,
               max_connections=args.max_connections, announce=args.announce, publish=args.publish,
               idle_exit=args.idle_exit)
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, OverflowError) as exc:  # OverflowError: a port past 65535
         print(f"eleven-nb serve: {exc}", file=sys.stderr)
         return 1
     return 0

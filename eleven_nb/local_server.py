@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import secrets
 import time
@@ -33,6 +34,8 @@ try:
     import fcntl
 except ImportError:  # not POSIX (Windows): no shared server, each process starts its own
     fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
 
 RUNTIME_DIR_ENV = "ELEVEN_NB_RUNTIME_DIR"
 CACHE_ENV = "ELEVEN_NB_CACHE"
@@ -107,8 +110,14 @@ def publish(path: Path, info: SharedServer) -> None:
 
 
 def read(path: Path) -> SharedServer | None:
-    """The runtime file's content, or None if it is missing or unreadable."""
+    """The runtime file's content, or None if it is missing, unreadable, or not this user's alone
+    (a file another user could write might point this user's text at their server)."""
     try:
+        if hasattr(os, "getuid"):
+            stat = path.stat()
+            if stat.st_uid != os.getuid() or stat.st_mode & 0o077:
+                log.warning("ignoring %s: it must belong to this user and be private (mode 0600)", path)
+                return None
         data = json.loads(path.read_text())
         return SharedServer(str(data["url"]), int(data["pid"]), str(data["engine"]), str(data["key"]),
                             float(data.get("started", 0.0)))

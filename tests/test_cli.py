@@ -78,3 +78,20 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_a_long_say_keeps_all_of_its_audio(tmp_path, server_url):
+    """More chunks than the stream keeps in memory (max_buffered_chunks): the file still holds them all,
+    and the captions end where the audio does."""
+    import wave
+
+    text = " ".join(f"This is sentence number {i} of a long text." for i in range(300))  # > 1,000 chunks
+    (tmp_path / "long.txt").write_text(text)
+    result = eleven_nb("say", "-f", "long.txt", "-o", "long.wav", "--captions", "long.vtt", "--format", "pcm_8000",
+                       cwd=tmp_path, base_url=server_url)
+    assert result.returncode == 0, result.stderr
+    with wave.open(str(tmp_path / "long.wav")) as audio:
+        seconds = audio.getnframes() / audio.getframerate()
+    last_cue_end = (tmp_path / "long.vtt").read_text().strip().split("\n\n")[-1].split(" --> ")[1].split("\n")[0]
+    h, m, s = last_cue_end.split(":")
+    assert seconds > 300 and abs(seconds - (int(h) * 3600 + int(m) * 60 + float(s))) < 2.0

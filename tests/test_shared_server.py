@@ -232,3 +232,18 @@ def test_the_neural_voice_starts_cold_as_a_shared_server(runtime, monkeypatch):
         assert sum(len(chunk.audio or b"") for chunk in stream) > 20_000
     info = local_server.find("piper")
     assert info is not None and client.endpoint.http_url == info.url and server_pids(runtime) == [info.pid]
+
+
+def test_a_runtime_file_others_could_write_is_ignored(tmp_path):
+    """A file another user could have planted (not private, or not ours) never points our text anywhere."""
+    import json as _json
+
+    from eleven_nb import local_server
+
+    path = tmp_path / "eleven_nb-server-default.json"
+    path.write_text(_json.dumps({"url": "http://127.0.0.1:9", "pid": os.getpid(), "engine": "default",
+                                 "key": "k", "started": 0}))
+    path.chmod(0o644)
+    assert local_server.read(path) is None
+    path.chmod(0o600)
+    assert local_server.read(path) is not None

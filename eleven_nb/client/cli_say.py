@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 from .. import protocol
+from ..protocol import check_text
+from ..audio import save_audio
 from ..chunking import chunk_text
 
 # the output format that suits each file type, when --format is not given
@@ -93,16 +95,29 @@ async def _speak(args: argparse.Namespace, text: str, audio_path: str) -> tuple[
     progress = sys.stderr.isatty()
     async with client.stream_input(args.voice, voice_settings=settings or None, model_id=args.model,
                                    output_format=fmt, sync_alignment=True, auto_mode=True) as stream:
-        for piece in chunk_text(text, "sentence"):
-            await stream.send(piece)
-        await stream.close()
-        async for _ in stream:
+        async def send_all() -> None:
+            for piece in chunk_text(text, "sentence"):
+                await stream.send(piece)  # paced by what has been spoken
+            await stream.close()
+
+        sender = asyncio.create_task(send_all())
+        # every chunk's audio goes to disk as it arrives: the stream keeps only the last
+        # max_buffered_chunks in memory, and a long text has many more
+        with tempfile.TemporaryFile() as audio:
+            try:
+                async for chunk in stream:
+                    if chunk.audio:
+                        audio.write(chunk.audio)
+                    if progress:
+                        done = len(stream.timeline.chars)
+                        print(f"\r{done}/{len(text)} characters spoken", end="", file=sys.stderr, flush=True)
+            finally:
+                sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
             if progress:
-                done = len(stream.timeline.chars)
-                print(f"\r{done}/{len(text)} characters spoken", end="", file=sys.stderr, flush=True)
-        if progress:
-            print(file=sys.stderr)
-        stream.save(audio_path)
+                print(file=sys.stderr)
+            audio.seek(0)
+            save_audio(audio_path, audio.read(), protocol.parse_output_format(fmt))
         captions = None
         if args.captions:
             timeline = stream.timeline
@@ -132,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         check_paths(args.output, args.captions)
-        text = _read_text(args)
+        text = check_text(_read_text(args))
         if not text.strip():
             raise ValueError("there is no text to speak")
         seconds, fmt = _speak_to_files(args, text)

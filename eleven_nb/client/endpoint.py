@@ -132,7 +132,8 @@ class EmbeddedServer:
 
     def _private_endpoint(self) -> Endpoint:
         if self._child is None or not self._child.alive():
-            self._child = spawn_server(self.engine)
+            # it exits by itself when idle, so a parent killed without its atexit leaves nothing for long
+            self._child = spawn_server(self.engine, "--idle-exit", f"{local_server.idle_seconds():g}")
             atexit.register(self.close)
             log.info("started a private %s voice server at %s (pid %d)", self.engine, self._child.url,
                      self._child.pid)

@@ -98,7 +98,11 @@ async def _serve_socket(request: web.Request, multi: bool) -> web.StreamResponse
         raise web.HTTPForbidden(text=protocol.UNAVAILABLE_MODELS[model_id])
     # Frames a little over the limit reach us and get a clear error; aiohttp drops far larger ones.
     ws = web.WebSocketResponse(max_msg_size=2 * protocol.MAX_INPUT_FRAME, autoping=True, heartbeat=None)
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except (ConnectionError, RuntimeError) as exc:  # the client left during the handshake: nothing to say
+        log.debug("handshake abandoned by %s: %s", request.remote, exc)
+        return ws
     problem = _handshake_problem(request, state)
     if problem is not None:
         await ws.send_str(protocol.dumps(problem.to_message()))
