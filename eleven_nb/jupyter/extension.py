@@ -13,6 +13,7 @@ import concurrent.futures
 import functools
 import threading
 import time
+from collections.abc import AsyncIterable
 from dataclasses import replace
 from typing import Any
 
@@ -26,7 +27,7 @@ from .magic import SpeakMagics
 from .options import SpeakOptions
 from .queue import SpeechQueue, still_playing
 from .spare import SparePlayers
-from .speaker import SpeechJob, TextSource, connection_kwargs
+from .speaker import OnItsLoop, SpeechJob, TextSource, connection_kwargs
 from .tracing import TraceMagics, watch_cells
 from .warm import SpareSockets
 from .widget import PROCESS_QUEUE_ID, Player
@@ -94,6 +95,8 @@ class SpeechExtension:
         opts = self.defaults.updated(**options)
         if isinstance(source, str):
             check_text(source)  # a lone surrogate: a one-line ValueError now, not a traceback from the comm
+        elif isinstance(source, AsyncIterable):
+            source = OnItsLoop.here(source)  # its tokens are awaited on the loop that made it
         if opts.interrupt:
             self._silence_earlier()
         job = self.submit(source, opts)

@@ -260,14 +260,44 @@ async def _pieces(source: TextSource, chunk: str | int):
         return
     chunker = PhraseChunker()
     if hasattr(source, "__aiter__"):
-        async for token in source:  # type: ignore[union-attr]
+        async for token in source if isinstance(source, OnItsLoop) else OnItsLoop(source):  # type: ignore[arg-type]
             for piece in chunker.feed(token):
                 yield piece
     else:
         # a plain generator may block (an LLM client, time.sleep): pull it from a worker thread
         tokens, done = iter(source), object()  # type: ignore[arg-type]
-        while (token := await asyncio.to_thread(next, tokens, done)) is not done:
+        while (token := await asyncio.to_thread(next, tokens, done)) is not done:  # type: ignore[arg-type]
             for piece in chunker.feed(token):  # type: ignore[arg-type]
                 yield piece
     for piece in chunker.close():
         yield piece
+
+
+class OnItsLoop:
+    """An async token stream pulled on the event loop that made it (the kernel's, for an LLM client
+    opened in a notebook), while the speech runs on the client's background loop: awaiting a
+    future of one loop from another fails ("attached to a different loop")."""
+
+    def __init__(self, source: AsyncIterable[str], loop: asyncio.AbstractEventLoop | None = None):
+        self._tokens = source.__aiter__()
+        self._loop = loop
+
+    @classmethod
+    def here(cls, source: AsyncIterable[str]) -> OnItsLoop:
+        """Bound to the loop running now, if any (call it where the stream was made)."""
+        try:
+            return cls(source, asyncio.get_running_loop())
+        except RuntimeError:
+            return cls(source)
+
+    def __aiter__(self) -> OnItsLoop:
+        return self
+
+    async def __anext__(self) -> str:
+        owner = self._loop
+        if owner is None or owner is asyncio.get_running_loop() or owner.is_closed():
+            return await self._tokens.__anext__()
+        async def pull() -> str:
+            return await self._tokens.__anext__()
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(pull(), owner))

@@ -136,3 +136,31 @@ def test_still_playing_is_a_lower_bound_on_what_the_browser_plays():
     stopped = finished_job(100.0, 60_000, outcome="cancelled")  # interrupted: adds no playing time
     silent = finished_job(None, 0)  # failed before any audio
     assert still_playing([stopped, silent, b], 103.0) == [b] and still_playing([stopped, silent, b], 104.0) == []
+
+
+async def test_an_async_token_stream_is_pulled_on_the_loop_that_made_it(ext, players):
+    """An LLM client opened in the notebook lives on the kernel's loop: its stream (here an
+    asyncio.Queue fed by a task on this test's loop) must be awaited there, not on the client's."""
+    feed: asyncio.Queue[str | None] = asyncio.Queue()
+    here, seen = asyncio.get_running_loop(), set()
+
+    async def llm():
+        while (token := await feed.get()) is not None:
+            seen.add(asyncio.get_running_loop())
+            yield token
+
+    async def produce():
+        for word in "Tokens from a stream that lives on another loop. ".split(" "):
+            await asyncio.sleep(0.01)
+            await feed.put(word + " ")
+        await feed.put(None)
+
+    producer = asyncio.create_task(produce())
+    player = ext.speak(llm())
+    deadline = time.monotonic() + 30
+    while player.status not in ("done", "error") and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)  # this loop keeps running: the stream's tokens come from it
+    await producer
+    assert player.status == "done", player.status_message
+    assert seen == {here}  # every token was awaited on the loop that made the stream
+    assert "another loop." in " ".join(w["text"] for w in player.collected_words())
