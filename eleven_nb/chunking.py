@@ -36,12 +36,13 @@ from .boundaries import (
 from .schedule import DEFAULT_CHUNK_LENGTH_SCHEDULE, MIN_CHUNK_LENGTH, ScheduleBuffer
 
 __all__ = [
-    "CHUNK_MODES", "DEFAULT_CHUNK_LENGTH_SCHEDULE", "FIRST_PHRASE_CHARS", "MAX_ENGINE_PIECE",
+    "CHUNK_MODES", "DEFAULT_CHUNK_LENGTH_SCHEDULE", "FIRST_PHRASE_CHARS", "MAX_ENGINE_PIECE", "MAX_SEND_PIECE",
     "MIN_CHUNK_LENGTH", "PhraseChunker", "ScheduleBuffer", "chunk_text", "is_speakable", "iter_phrases",
     "split_for_engine", "split_sentences",
 ]
 
 MAX_ENGINE_PIECE = 300  # characters; a piece longer than this is cut at a phrase or word
+MAX_SEND_PIECE = 2000  # characters; a longer "sentence" is sent in pieces, so sending can be paced
 FIRST_PHRASE_CHARS = 20  # the first client chunk: 2-3 words (32 cost piper ~100 ms more; docs/latency.md)
 
 
@@ -177,6 +178,9 @@ def chunk_text(text: str, mode: str | int = "sentence", first_phrase: bool = Tru
         pieces = [m.group(0) for m in WORD.finditer(text)] or [text]
     else:
         raise ValueError(f"chunk mode must be one of {CHUNK_MODES} or a number of characters, not {mode!r}")
+    if any(len(p) > MAX_SEND_PIECE for p in pieces):  # a text without sentence ends (a log, a list)
+        pieces = [part for p in pieces for part in (_pack(p, MAX_SEND_PIECE, Spans(p))
+                                                     if len(p) > MAX_SEND_PIECE else [p])]
     if first_phrase and pieces and len(pieces[0]) > FIRST_PHRASE_CHARS:
         head = _pack(pieces[0], FIRST_PHRASE_CHARS, Spans(pieces[0]))
         pieces = [head[0], "".join(head[1:])] + pieces[1:]

@@ -278,3 +278,12 @@ def test_hostile_whitespace_and_punctuation_stay_cheap():
     assert [g for _ in range(4_000) for g in auto.append(", ")] == [] and len(auto) == 8_000
     assert list(iter_phrases(["我们"] * 20_000))
     assert time.process_time() - start < 3.0
+
+
+def test_a_text_without_sentence_ends_is_sent_in_bounded_pieces():
+    from eleven_nb.chunking import MAX_SEND_PIECE
+
+    for text in ("word " * 30000, "😀" * 30000):
+        pieces = chunk_text(text)
+        assert max(map(len, pieces)) <= MAX_SEND_PIECE + 1  # (+1: the trailing space a piece must end with)
+        assert "".join(pieces).replace(" ", "") == text.replace(" ", "")  # nothing lost
