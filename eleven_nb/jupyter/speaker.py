@@ -170,7 +170,8 @@ class SpeechJob:
         audio_s = sequencer.timeline.audio_ms / 1000
         elapsed = time.perf_counter() - started
         player.set_metrics(ttfa_ms=first_audio[0] * 1000 if first_audio else None,
-                           rtf=elapsed / audio_s if audio_s else None)
+                           rtf=elapsed / audio_s if audio_s else None,
+                           audio_ms=sequencer.timeline.audio_ms)  # all of it, past the player's replay bound
         if failures:
             raise failures[0]
         self._write_files(sequencer, saved)
