@@ -197,11 +197,21 @@ class SpeechExtension:
         watch_cells(ipython)
         self.spares.refill()  # the first %%speak's player, made now
 
+    def unregister(self, ipython: Any) -> None:
+        """Take ``%speak``, ``%%speak`` and ``%speak_trace`` away again (``%unload_ext``)."""
+        for kind in ("line", "cell"):
+            for name in ("speak", "speak_trace"):
+                _magic_table(ipython).get(kind, {}).pop(name, None)
+
 
 @functools.cache
 def active() -> SpeechExtension:
     """The extension the module-level functions use: made once, by ``%load_ext`` or the first call."""
     return SpeechExtension(spare_players=True)
+
+
+def _magic_table(ipython: Any) -> dict[str, dict[str, Any]]:
+    return getattr(getattr(ipython, "magics_manager", None), "magics", {})
 
 
 def load_ipython_extension(ipython: Any) -> SpeechExtension:
@@ -212,8 +222,10 @@ def load_ipython_extension(ipython: Any) -> SpeechExtension:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """``%unload_ext eleven_nb``: stop what is still speaking."""
-    active().stop()
+    """``%unload_ext eleven_nb``: stop what is still speaking, and take ``%speak``/``%%speak`` away."""
+    extension = active()
+    extension.stop()
+    extension.unregister(ipython)
 
 
 def speak(source: TextSource, **options: Any) -> Any:

@@ -113,7 +113,7 @@ class SpeechQueue:
             return
         except KeyboardInterrupt:
             self.stop(job)
-            raise
+            raise KeyboardInterrupt("the speech was stopped") from None  # one line, not the wait's frames
 
 
 def still_playing(jobs: list[SpeechJob], now: float) -> list[SpeechJob]:

@@ -196,3 +196,12 @@ def test_save_keeps_all_the_audio_beyond_the_players_replay_bound(ip, players, t
     sent = sum(len(b[0]) for _, b in players[-1].chunks()) // 2
     with wave.open(str(wav)) as w:
         assert w.getnframes() == sent > 3 * w.getframerate()  # every sample sent is in the file
+
+
+def test_unloading_the_extension_takes_its_magics_away(ip, ext):
+    assert "speak" in ip.magics_manager.magics["cell"]
+    ext.unregister(ip)
+    assert "speak" not in ip.magics_manager.magics["cell"] and "speak" not in ip.magics_manager.magics["line"]
+    with pytest.raises(UsageError):
+        ip.run_line_magic("speak", "hello")
+    ext.register(ip)  # the shell is shared by the other tests
