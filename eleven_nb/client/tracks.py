@@ -22,7 +22,7 @@ from .errors import ElevenError
 
 log = logging.getLogger("eleven_nb.client")
 
-DEFAULT_MAX_BUFFERED_CHUNKS = 1000  # the gem's MAX_BUFFER_SIZE
+DEFAULT_MAX_BUFFERED_CHUNKS = 1000  # as the Ruby client's guide bounds its buffer (MAX_BUFFER_SIZE)
 MAX_QUEUED_CHUNKS = 10_000  # chunks waiting for an iterator; the oldest are dropped past this
 
 
