@@ -23,6 +23,7 @@ from ..audio import save_audio
 from ..chunking import PhraseChunker, chunk_text
 from ..client.errors import ElevenError
 from ..protocol import OutputFormat, VoiceSettings, parse_output_format
+from ..protocol.client import WINDOW_CHARS
 from .dialog import assign_voices, context_id, parse_dialog
 from .options import SpeakOptions
 from . import tracing
@@ -35,7 +36,9 @@ TextSource = str | Iterable[str] | AsyncIterable[str]
 VoiceList = Callable[[], list[dict[str, Any]]]  # blocking: GET /v1/voices (cached by the extension)
 MAX_OPEN_CONTEXTS = protocol.MAX_CONTEXTS - 1  # one slot spare, so a late final never blocks a new turn
 CLOSE_TIMEOUT_S = 2.0  # closing an interrupted job's contexts: best effort, never a hang
-SEND_AHEAD_CHARS = 20_000  # unspoken text on the wire per context (the server holds at most 100,000)
+# unspoken text on the wire per context: the client's own window (the server holds at most 100,000); the
+# speaker also flushes before it waits, so text the server's schedule holds back never stalls a long cell
+SEND_AHEAD_CHARS = WINDOW_CHARS
 PACE_POLL_S = 0.05
 STALL_TIMEOUT_S = 60.0
 
