@@ -20,9 +20,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "eleven_nb"
 LAYERS = {
-    "alignment": 0, "chunking": 0, "ssml": 0, "normalize": 0,
+    "alignment": 0, "chunking": 0, "boundaries": 0, "schedule": 0, "ssml": 0, "normalize": 0, "trace": 0,
     "protocol": 1,
-    "audio": 2, "spawn": 2, "local_server": 2, "boundaries": 0, "schedule": 0, "trace": 0,
+    "audio": 2, "spawn": 2, "local_server": 2,
     "client": 3, "server": 3,
     "jupyter": 4,
     "cli": 5, "__main__": 5, "__init__": 5,
