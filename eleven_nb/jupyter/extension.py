@@ -41,11 +41,12 @@ class SpeechExtension:
 
     ``client`` is an :class:`~eleven_nb.AsyncClient` (its sockets live on the
     background event loop the jobs run on); it defaults to ``AsyncClient()``, made
-    on first use, so loading the extension starts nothing; ``defaults`` are the options the next
+    on first use; ``defaults`` are the options the next
     ``%%speak`` starts from (the voice-controls panel edits them);
     ``player_class`` makes the players (a subclass can record what they send);
-    with ``spare_players`` one player is made ahead of each ``%%speak`` (see :mod:`.spare`) and,
-    after a cell has spoken, a socket is opened for the next one (see :mod:`.warm`).
+    with ``spare_players`` one player is made ahead of each ``%%speak`` (see :mod:`.spare`) and
+    a socket is opened for the next one, at :meth:`register` and after each spoken cell (see
+    :mod:`.warm`; at register this starts the local voice server in the background).
     """
 
     def __init__(self, client: Any = None, *, defaults: SpeakOptions | None = None,
@@ -196,6 +197,7 @@ class SpeechExtension:
         ipython.register_magics(TraceMagics(ipython))
         watch_cells(ipython)
         self.spares.refill()  # the first %%speak's player, made now
+        self._open_spare_socket(self.defaults)  # and its socket (starting the local server in the background)
 
     def unregister(self, ipython: Any) -> None:
         """Take ``%speak``, ``%%speak`` and ``%speak_trace`` away again (``%unload_ext``)."""

@@ -1,5 +1,9 @@
 """A socket opened ahead for the next cell with the same voice and connection options.
 
+When the extension loads, one is opened for the session defaults: with no key and no base URL
+that starts (or finds) the local voice server in the background, so the first ``%%speak`` does
+not wait for the server and its models (about 1.3 s here) unless it comes at once.
+
 Each spoken cell opened its own multi-stream-input WebSocket, and the handshake (10-30 ms
 here) came before the first text could go out. After a cell has spoken, a fresh socket for the
 same voice and options is opened in the background; the next cell that matches takes it and
@@ -52,7 +56,11 @@ class SpareSockets:
                                 and self._spare[2].close_code is None):
             return
         await self.discard()
-        endpoint = await asyncio.to_thread(lambda: client.endpoint)  # resolved by the job: no server start
+        try:  # after a job the endpoint is resolved; at load this starts (or finds) the local server
+            endpoint = await asyncio.to_thread(lambda: client.endpoint)
+        except ElevenError as exc:  # the cell will say so, with the whole reason
+            log.debug("no spare socket: %s", exc)
+            return
         if getattr(endpoint, "kind", "real") == "real":
             return
         opener = client.multi_stream_input(voice, decode=True, **kwargs)

@@ -87,6 +87,38 @@ def test_the_next_cell_speaks_on_the_socket_opened_after_the_last(espeak_server,
     assert ext.sockets._spare is None
 
 
+def test_loading_opens_a_socket_for_the_first_cell(espeak_server, monkeypatch):
+    monkeypatch.setenv("ELEVEN_NB_TRACE", "1")
+    ext = SpeechExtension(eleven_nb.AsyncClient(base_url=espeak_server.url),
+                          player_class=recording_into([]), spare_players=True)
+    shell = start_ipython() or get_ipython()
+    try:
+        ext.register(shell)  # with the local server as endpoint, this is what starts it early
+        deadline = time.monotonic() + 10
+        while ext.sockets._spare is None:
+            assert time.monotonic() < deadline, "loading opened no socket for the session defaults"
+            time.sleep(0.02)
+        ahead = ext.sockets._spare[2]._socket.local_port
+        assert shell.run_cell("%%speak --wait\nFirst.").success
+        assert ext.history[-1].trace.notes["port"] == ahead and "chunk" in ext.history[-1].player.kinds()
+    finally:
+        ext.stop()
+
+
+def test_an_endpoint_that_cannot_start_leaves_no_spare_and_no_error():
+    from eleven_nb.client.errors import EndpointError
+    from eleven_nb.jupyter.warm import SpareSockets
+
+    class NoServerClient:
+        @property
+        def endpoint(self):
+            raise EndpointError("cannot start the local voice server: no engine")
+
+    sockets = SpareSockets(enabled=True)
+    asyncio.run(sockets.open(NoServerClient(), "joe", {}))  # quiet: the first cell will say why
+    assert sockets._spare is None
+
+
 def test_no_socket_is_held_open_to_the_real_service():
     from eleven_nb.client.endpoint import Endpoint
     from eleven_nb.jupyter.warm import SpareSockets

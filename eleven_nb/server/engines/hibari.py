@@ -31,7 +31,7 @@ from .base import (
 )
 from .cache import cache_dir, model_sha256, write_atomically
 from .hibari_text import Word, call_phonemes, plan_calls, text_words
-from .memory import release_memory
+from .memory import onnx_session, run_model
 from .phonemes import misaki
 from .timing import char_spans, snap_cut, trim_edges, trim_trailing_silence
 
@@ -91,18 +91,6 @@ def patched_model(model: Path, digest: str) -> Path:
     return target
 
 
-def _session(path: Path):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1  # hibari runs ~100x real time on one core; threads serve streams
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    options.enable_cpu_mem_arena = False  # give each call's memory back (see docs/engines.md)
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 class HibariEngine(Engine):
     """The hibari voice "heart" (en_US, female, 24 kHz).
 
@@ -127,7 +115,8 @@ class HibariEngine(Engine):
         if self.model_sha256 != HEART_SHA256:
             log.error("the hibari model %s has sha256 %s, not the pinned %s (hibari-tts 0.2.1): its alignment "
                       "and sound are untested", model, self.model_sha256, HEART_SHA256)
-        self._session = _session(patched_model(model, self.model_sha256))
+        # one thread: hibari runs ~100x real time on one core; the server's threads serve streams
+        self._session = onnx_session(patched_model(model, self.model_sha256), threads=1)
         self._has_durations = any(o.name == DURATIONS for o in self._session.get_outputs())
         self._vocab: dict[str, int] = json.loads(Path(ASSETS, "vocab.json").read_text(encoding="utf-8"))
         self._g2p = G2P(british=False)
@@ -210,13 +199,12 @@ class HibariEngine(Engine):
         ids.append(0)
         if len(ids) < 3:
             return np.zeros(0, np.int16), [(0, 0)] * len(owned)
-        outputs = self._session.run(None, {"ids": np.array([ids], np.int64),
-                                           "speed": np.array([speed], np.float32)})
+        outputs = run_model(self._session, {"ids": np.array([ids], np.int64), "speed": np.array([speed], np.float32)},
+                            large=len(ids) > FIRST_CALL_PHONEMES + 2)
         lh, th, ln, lr, phi, f0 = (o[0] for o in outputs[:6])
         audio = self._dsp.synth(lh, th, ln, lr, phi, f0, rng)
         durations = outputs[6].reshape(-1).astype(np.float64) if self._has_durations else np.ones(len(ids))
         del outputs, lh, th, ln, lr, phi, f0
-        release_memory()
         pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
         total = float(durations.sum()) or 1.0
         bounds = np.round(np.concatenate([[0.0], np.cumsum(durations)]) * (len(pcm) / total)).astype(np.int64)

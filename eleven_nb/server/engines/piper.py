@@ -32,7 +32,7 @@ from .base import (
 from .cache import model_sha256
 from .espeak import Word, espeak_words
 from .espeak_lib import espeak
-from .memory import release_memory
+from .memory import onnx_session, run_model
 from .phonemes import espeak_ipa
 from .piper_patch import NOISE_PREFIX, SEEDABLE_KEY, patched_model
 from .timing import char_spans, snap_cut, trim_edges
@@ -46,22 +46,16 @@ ELEVENLABS_DEFAULT_VOICE = "21m00Tcm4TlvDq8ikWAM"  # the id ElevenLabs examples 
 NOISE_PER_ID = 1024
 FIRST_CHUNK_PHONEMES = 40  # a longer first sentence is spoken in two runs (see _split_first)
 MIN_CHUNK_PHONEMES = 12
-# phonemes per model call: bounds one call's memory (~2 MB of activations per phoneme) and
-# time whatever the text; espeak reads an emoji or a CJK character as a dozen phonemes or more
-MAX_CALL_PHONEMES = 100
+# phonemes per model call: bounds one call's memory (measured +1.8 MB per phoneme for English, +3 MB
+# for Arabic read by the English voice) and time whatever the text; espeak reads an emoji or a CJK
+# character as a dozen phonemes or more. 70 keeps any 300-character message under 500 MB in a server
+# with three engines loaded; 100 reached 512 MB (bench/RESULTS.md)
+MAX_CALL_PHONEMES = 70
+# a call of at most this many phonemes (a first phrase) keeps its memory in onnxruntime's arena for the
+# next one, ~10 ms faster; longer calls give theirs back (memory.py)
+SMALL_CALL_PHONEMES = 32
 CLAUSE_MARKS = (",", ";", ":")
 _SKIP = set(" ,.;:!?¡¿—–-…\"'()[]«»“”")  # not sounds: word breaks and punctuation in phoneme strings
-
-
-def _session(path: Path):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # spinning doubles tail latency
-    options.enable_cpu_mem_arena = False  # an arena keeps a long call's gigabytes for good
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 @dataclass
@@ -111,7 +105,7 @@ class PiperEngine(Engine):
                       "alignment and sound are untested", model, self.model_sha256, JOE_SHA256)
         try:
             self._config = PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
-            self._session = _session(patched_model(model))
+            self._session = onnx_session(patched_model(model), threads=2)
         except ImportError:
             raise
         except Exception as exc:  # onnx, protobuf and onnxruntime each raise their own kind
@@ -192,9 +186,8 @@ class PiperEngine(Engine):
             feeds[name] = rng.standard_normal(len(ids) * NOISE_PER_ID, dtype=np.float32)
         if self._has_sid:
             feeds["sid"] = np.array([self._config.default_speaker_id or 0], np.int64)
-        outputs = self._session.run(None, feeds)
+        outputs = run_model(self._session, feeds, large=len(phonemes) > SMALL_CALL_PHONEMES)
         del feeds
-        release_memory()
         audio = outputs[0].reshape(-1)
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         pcm = (np.clip(audio / peak, -1.0, 1.0) * 32767).astype(np.int16) if peak > 1e-8 else \
