@@ -42,6 +42,8 @@ class Socket:
     socket-wide and per-context queues are alternatives; with ``listeners`` neither fills unless
     ``queue_chunks=True``; raw JSON only with ``keep_raw``. Pacing: :meth:`send` waits while a
     context has ``window`` characters sent but not yet spoken; :meth:`send_nowait` never waits.
+    ``endpoint_source`` (the client's endpoint choice) is asked again before each reconnect: the
+    local voice server may have been restarted on another port, with another key.
     """
 
     def __init__(self, endpoint: Endpoint, voice_id: str, endpoint_name: str, options: ConnectionOptions, *,
@@ -50,9 +52,11 @@ class Socket:
                  max_queued_chunks: int = MAX_QUEUED, keep_raw: bool = False,
                  queue_chunks: bool | None = None, window: int | None = pc.WINDOW_CHARS,
                  receive_timeout: float | None = pc.RECEIVE_TIMEOUT, connect_timeout: float = CONNECT_TIMEOUT,
-                 heartbeat: float | None = HEARTBEAT):
+                 heartbeat: float | None = HEARTBEAT, endpoint_source: Callable[[], Endpoint] | None = None):
         self.endpoint = endpoint
+        self.endpoint_source = endpoint_source
         self.voice_id = voice_id
+        self.endpoint_name = endpoint_name
         self.multi = endpoint_name == protocol.MULTI_STREAM_INPUT
         self.options = options
         self.format: OutputFormat = protocol.parse_output_format(options.output_format)
@@ -107,6 +111,9 @@ class Socket:
 
     async def _connect(self, first: bool = True) -> None:
         assert self._session is not None
+        if not first and self.endpoint_source is not None:  # starting a new local server blocks: off the loop
+            self.endpoint = await asyncio.to_thread(self.endpoint_source)
+            self.url = self.endpoint.ws_url(self.voice_id, self.endpoint_name, self.options.to_query())
         self._ws = await dial(self._session, self.endpoint, self.url, heartbeat=self.heartbeat,
                               connect_timeout=self.connect_timeout)
         if first:  # a reconnect is not a new "open": handlers would send their text again
