@@ -102,6 +102,8 @@ class BaseClient(ABC, Generic[S, M]):
 
         ``make`` builds an unopened :class:`Socket` on the running loop. The endpoint is resolved
         in a worker thread the first time, so starting the embedded server never blocks a loop.
+        On the embedded server the socket asks the choice again before a reconnect: the shared
+        server may have died and been started anew elsewhere (the others never move).
         """
         policy = self.reconnect if reconnect is None else reconnect_policy(reconnect)
         conn = connection_options(options, reconnect=policy is not None)
@@ -112,8 +114,9 @@ class BaseClient(ABC, Generic[S, M]):
         async def make() -> Socket:
             choice = self._endpoints  # starting a server blocks: never on the event loop
             endpoint = await asyncio.to_thread(choice.current) if choice.may_block() else choice.current()
+            source = choice.current if endpoint.kind == "embedded" else None
             return Socket(endpoint, voice_id, endpoint_name, conn, reconnect=policy, keepalive=self.keepalive,
-                          decode=decode, use_normalized=alignment == "normalized",
+                          decode=decode, use_normalized=alignment == "normalized", endpoint_source=source,
                           max_buffered_chunks=self.max_buffered_chunks, max_queued_chunks=self.max_queued_chunks)
 
         return make

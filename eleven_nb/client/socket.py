@@ -20,6 +20,7 @@ import aiohttp
 from .. import protocol
 from ..protocol import ConnectionOptions, OutputFormat
 from ..protocol import client as pc
+from .dial import CONNECT_TIMEOUT, HEARTBEAT, dial
 from .endpoint import Endpoint
 from .errors import ConnectionClosedError, ElevenError, InvalidServerMessageError, ServerError
 from .errors import TimeoutError as ClientTimeoutError
@@ -31,10 +32,7 @@ from .wirelog import redact, wire
 
 log = logging.getLogger("eleven_nb.client")
 
-CONNECT_TIMEOUT = 30.0  # seconds for the WebSocket handshake
-HEARTBEAT = 30.0  # a ping after this long without a frame; no pong within half of it: the peer is gone
 CLOSE_GRACE = 5.0  # after an error frame, how long the server has to close before the client does
-WS_CLOSE_TIMEOUT = 2.0  # how long a closing handshake may take
 
 
 class Socket:
@@ -44,6 +42,8 @@ class Socket:
     socket-wide and per-context queues are alternatives; with ``listeners`` neither fills unless
     ``queue_chunks=True``; raw JSON only with ``keep_raw``. Pacing: :meth:`send` waits while a
     context has ``window`` characters sent but not yet spoken; :meth:`send_nowait` never waits.
+    ``endpoint_source`` (the client's endpoint choice) is asked again before each reconnect: the
+    local voice server may have been restarted on another port, with another key.
     """
 
     def __init__(self, endpoint: Endpoint, voice_id: str, endpoint_name: str, options: ConnectionOptions, *,
@@ -52,9 +52,11 @@ class Socket:
                  max_queued_chunks: int = MAX_QUEUED, keep_raw: bool = False,
                  queue_chunks: bool | None = None, window: int | None = pc.WINDOW_CHARS,
                  receive_timeout: float | None = pc.RECEIVE_TIMEOUT, connect_timeout: float = CONNECT_TIMEOUT,
-                 heartbeat: float | None = HEARTBEAT):
+                 heartbeat: float | None = HEARTBEAT, endpoint_source: Callable[[], Endpoint] | None = None):
         self.endpoint = endpoint
+        self.endpoint_source = endpoint_source
         self.voice_id = voice_id
+        self.endpoint_name = endpoint_name
         self.multi = endpoint_name == protocol.MULTI_STREAM_INPUT
         self.options = options
         self.format: OutputFormat = protocol.parse_output_format(options.output_format)
@@ -109,17 +111,11 @@ class Socket:
 
     async def _connect(self, first: bool = True) -> None:
         assert self._session is not None
-        try:
-            self._ws = await self._session.ws_connect(
-                self.url, headers=self.endpoint.headers(), max_msg_size=protocol.CLIENT_MAX_FRAME,
-                heartbeat=self.heartbeat, timeout=aiohttp.ClientWSTimeout(ws_close=WS_CLOSE_TIMEOUT))
-        except aiohttp.WSServerHandshakeError as exc:
-            raise ElevenError(f"the server refused the WebSocket ({exc.status}): {exc.message}") from None
-        except asyncio.TimeoutError:
-            raise ClientTimeoutError(f"the WebSocket handshake with {self.endpoint.http_url} did not complete "
-                                     f"within {self.connect_timeout:g} s", self.connect_timeout) from None
-        except aiohttp.ClientError as exc:
-            raise ElevenError(f"cannot connect to {self.endpoint.http_url}: {exc}") from None
+        if not first and self.endpoint_source is not None:  # starting a new local server blocks: off the loop
+            self.endpoint = await asyncio.to_thread(self.endpoint_source)
+            self.url = self.endpoint.ws_url(self.voice_id, self.endpoint_name, self.options.to_query())
+        self._ws = await dial(self._session, self.endpoint, self.url, heartbeat=self.heartbeat,
+                              connect_timeout=self.connect_timeout)
         if first:  # a reconnect is not a new "open": handlers would send their text again
             self._emit("on_open")
 

@@ -1,9 +1,11 @@
-"""Reconnect after a killed server, the embedded server, and the spellings the server may send."""
+"""Reconnect after a killed server (the same port, or a shared server started anew), the embedded server,
+and the spellings the server may send."""
 from __future__ import annotations
 
 import json
 import logging
 import os
+import signal
 import socket
 import time
 
@@ -11,8 +13,10 @@ import pytest
 from aiohttp import web
 
 import eleven_nb
+from eleven_nb import local_server
 from eleven_nb.client import EndpointError, Reconnect
 from eleven_nb.client.endpoint import EmbeddedServer
+from eleven_nb.spawn import pid_alive, stop_pid
 from tests.client.conftest import start_server
 
 SENTENCES = [f"Sentence number {n} is spoken and must be spoken exactly once. " for n in range(1, 13)]
@@ -58,6 +62,48 @@ async def test_reconnect_after_the_server_is_killed_loses_and_repeats_nothing(mu
         first.stop()
         if second is not None:
             second.stop()
+
+
+async def test_reconnect_after_the_shared_server_is_killed_dials_the_new_one(tmp_path, monkeypatch, caplog):
+    """The shared server dies mid-stream: the reconnect asks for the endpoint again, which starts a new
+    server (another port, another key), and the text goes on there, nothing lost or spoken twice."""
+    caplog.set_level(logging.INFO, logger="eleven_nb.client")
+    monkeypatch.setenv(local_server.RUNTIME_DIR_ENV, str(tmp_path / "run"))  # this test's own shared server
+    monkeypatch.setenv("ELEVEN_NB_ENGINE", "espeak")
+    for name in ("ELEVENLABS_API_KEY", "ELEVEN_NB_BASE_URL", local_server.SHARED_ENV):
+        monkeypatch.delenv(name, raising=False)
+    sentences = SENTENCES * 3  # a long text: the kill lands well inside it
+    client = eleven_nb.AsyncClient(reconnect=Reconnect(max_attempts=5, base_delay=0.1, max_delay=0.5))
+    pids: list[int] = []
+    try:
+        async with client.stream_input(output_format="pcm_16000", auto_mode=True) as stream:
+            first = local_server.read(local_server.runtime_path("espeak"))
+            assert first is not None and client.endpoint.http_url == first.url
+            pids.append(first.pid)
+            for sentence in sentences[:6]:
+                await stream.send(sentence)
+            got = 0
+            async for _chunk in stream:  # some audio has arrived: now kill the server mid-stream
+                got += 1
+                if got == 3:
+                    break
+            os.kill(first.pid, signal.SIGKILL)
+            for sentence in sentences[6:]:
+                await stream.send(sentence)
+            await stream.close()
+            async for chunk in stream:
+                if chunk.is_final:
+                    break
+            second = local_server.read(local_server.runtime_path("espeak"))
+            assert second is not None and second.pid != first.pid
+            pids.append(second.pid)
+        assert stream.timeline.text == "".join(sentences)  # nothing lost, nothing spoken twice
+        assert client.endpoint.http_url == second.url and client.endpoint.api_key == second.key != first.key
+        assert f"reconnected to {second.url}" in caplog.text
+    finally:
+        for pid in pids + [info.pid for info in local_server.running()]:
+            if pid_alive(pid):
+                stop_pid(pid)
 
 
 def test_gem_connection_reconnects_without_a_second_open(caplog):
