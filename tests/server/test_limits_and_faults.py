@@ -18,7 +18,6 @@ from eleven_nb.server.app import build_state
 from eleven_nb.server.engines.espeak import EspeakEngine
 from tests.conftest import ThreadedServer
 
-pytestmark = pytest.mark.asyncio
 
 
 class FailingEngine(EspeakEngine):

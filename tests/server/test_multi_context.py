@@ -11,7 +11,6 @@ import pytest
 
 from eleven_nb import protocol
 
-pytestmark = pytest.mark.asyncio
 
 
 async def read_all(ws, timeout=30.0):

@@ -16,7 +16,6 @@ from eleven_nb import protocol
 from eleven_nb.alignment import Timeline
 from eleven_nb.audio import decode_all
 
-pytestmark = pytest.mark.asyncio
 
 
 async def exchange(url, messages, *, headers=None, timeout=30.0, pause=0.0):
