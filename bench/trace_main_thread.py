@@ -224,8 +224,9 @@ def report(tasks: list[Task], stages: dict[str, Any], top: int) -> str:
         fns = ", ".join(f"{k} {v:.1f}" for k, v in t.functions.most_common(top))
         ours = ", ".join(f"{k} {v:.1f}" for k, v in t.ours.most_common(3))
         lines.append(f"| {t.start:.1f} | {t.dur:.1f} | {what} | {ours} | {fns} |")
-    busy = sum(t.dur for t in tasks)
-    return "\n".join(lines) + f"\n\nbusy in these tasks: {busy:.0f} ms. Stages: {json.dumps(stages)}"
+    busy, ours = sum(t.dur for t in tasks), sum(sum(t.ours.values()) for t in tasks)
+    return "\n".join(lines) + (f"\n\nbusy in these tasks: {busy:.0f} ms, of which in the player's module "
+                                f"(sampled): {ours:.0f} ms. Stages: {json.dumps(stages)}")
 
 
 def main() -> None:
