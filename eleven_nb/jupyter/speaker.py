@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass, fields
@@ -66,6 +67,7 @@ class SpeechJob:
         self._open: list[Any] = []  # contexts opened at the server
         self.voices: dict[str, str] = {}  # lane -> voice id, once the job has started
         self.first_audio_at: float | None = None  # time.monotonic() when its first audio went to the browser
+        self.first_chunk_sent = threading.Event()  # set then (and when the job ends, by the queue)
         self.audio_ms = 0.0  # audio sent to the browser so far
         self.trace = trace.claim()  # stage times (ELEVEN_NB_TRACE=1; else a no-op)
         self.sockets: SpareSockets | None = None  # sockets opened ahead (the extension's), if any
@@ -132,6 +134,7 @@ class SpeechJob:
                     player.set_status("streaming")
                     player.set_metrics(ttfa_ms=first_audio[0] * 1000)
                     first_sent.set()
+                    self.first_chunk_sent.set()
 
         async def read(voice: str, mux: Any) -> None:
             try:
