@@ -9,9 +9,14 @@ V8 sampling profiler). Before each run every player is stopped, as bench_noteboo
 
 For each recorded run it prints the main-thread tasks longer than ``--min-ms`` from the key press to the
 player's first ``AudioBufferSourceNode.start``, each with what it was: the events inside it that took
-the most time (script evaluation, a WebSocket ``message`` dispatch, style recalculation, layout, GC, ...)
-and the JavaScript functions the profiler sampled most in it (self time, with their script), and the
-times the kernel's messages reached the page's WebSocket (the PROBE of bench/notebook_page.py).
+the most time (script evaluation, a WebSocket ``message`` dispatch, style recalculation, layout, GC, ...),
+the time in the player's own module (its outermost function on the sampled stack) and the JavaScript
+functions the profiler sampled most in it (self time, with their script). Then each kernel message: when
+the kernel made it (its header's ``date``) and when the page's main thread got it (CDP
+``Network.webSocketFrameReceived``, which Chromium reports from the renderer's main thread, so it is not
+the network's arrival time). A message that is late while the main thread was idle was late upstream
+(the kernel's iopub thread, the Jupyter server). Tracing makes everything about twice as slow: read the
+shares, not the TTFA.
 
 Times are ms after the key press, on the page's ``performance.now()`` clock (a ``performance.mark`` at
 the key press ties the trace's clock to it). ``--save-trace DIR`` keeps each trace (JSON, for
