@@ -34,6 +34,7 @@ from .widget import PROCESS_QUEUE_ID, Player
 
 HISTORY = 20  # jobs kept for a look afterwards (which voice spoke whom, how it ended)
 VOICES_TIMEOUT_S = 150.0  # the first listing may wait for the local server to start
+FIRST_CHUNK_HOLD_S = 0.3  # a %%speak cell ends when its first chunk is out, or after this (see SpeechQueue.hold)
 
 
 class SpeechExtension:
@@ -117,6 +118,8 @@ class SpeechExtension:
             job.future.add_done_callback(lambda _: self._open_spare_socket(options))
         if options.wait:
             self.queue.wait(job)
+        elif self.queue.pending == [job]:  # it starts now: end the cell once its first audio is out
+            self.queue.hold(job, FIRST_CHUNK_HOLD_S)
 
     def submit(self, source: TextSource, options: SpeakOptions, player: Player | None = None) -> SpeechJob:
         """Queue the job (with a new player unless given one); the caller decides how to show the player."""

@@ -56,6 +56,7 @@ class SpeechQueue:
             self._jobs = [*earlier, job]
             job.future = asyncio.run_coroutine_threadsafe(self._runner(job, earlier, run, interrupt),
                                                           self._loop())
+        job.future.add_done_callback(lambda _: job.first_chunk_sent.set())  # no audio will come now
         return job.future
 
     async def _runner(self, job: SpeechJob, earlier: list[SpeechJob],
@@ -100,6 +101,20 @@ class SpeechQueue:
         """Stop every unfinished job, and wait (briefly) until they have stopped."""
         futures = [self.stop(job) for job in self.pending]
         concurrent.futures.wait(futures, timeout=5)
+
+    def hold(self, job: SpeechJob, timeout: float) -> None:
+        """Block until ``job``'s first chunk has gone to the browser (or it ended), at most ``timeout`` s.
+
+        A cell that returns at once has the kernel send its ``execute_reply`` and ``idle`` while the
+        first chunk is being made; the page handles them (the prompt, the toolbar, a redraw) first, and
+        the chunk waits behind that work. Held this long, the cell's end reaches the page after the
+        chunk. A kernel interrupt while holding stops the job, as in :meth:`wait`.
+        """
+        try:
+            job.first_chunk_sent.wait(timeout)
+        except KeyboardInterrupt:
+            self.stop(job)
+            raise KeyboardInterrupt("the speech was stopped") from None
 
     def wait(self, job: SpeechJob, timeout: float | None = None) -> None:
         """Block until ``job``'s synthesis is complete; raise :class:`SpeechFailed` if it failed.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass, fields
@@ -66,6 +67,7 @@ class SpeechJob:
         self._open: list[Any] = []  # contexts opened at the server
         self.voices: dict[str, str] = {}  # lane -> voice id, once the job has started
         self.first_audio_at: float | None = None  # time.monotonic() when its first audio went to the browser
+        self.first_chunk_sent = threading.Event()  # set then (and when the job ends, by the queue)
         self.audio_ms = 0.0  # audio sent to the browser so far
         self.trace = trace.claim()  # stage times (ELEVEN_NB_TRACE=1; else a no-op)
         self.sockets: SpareSockets | None = None  # sockets opened ahead (the extension's), if any
@@ -108,6 +110,7 @@ class SpeechJob:
         for turn in turns:
             sequencer.add_turn(turn.context_id, turn.lane)
         first_audio: list[float] = []
+        first_sent = asyncio.Event()  # the first chunk has gone to the browser, or no audio will come
         windows: dict[str, asyncio.Semaphore] = {}
         failures: list[BaseException] = []
         # --save keeps every sample here: the player keeps only its replay bound (ten minutes)
@@ -130,18 +133,23 @@ class SpeechJob:
                 if first:  # after the chunk: the audio goes out ahead of these two messages
                     player.set_status("streaming")
                     player.set_metrics(ttfa_ms=first_audio[0] * 1000)
+                    first_sent.set()
+                    self.first_chunk_sent.set()
 
         async def read(voice: str, mux: Any) -> None:
-            async for chunk in mux:
-                tracing.first_audio(self.trace, mux)
-                if chunk.pcm is not None or chunk.alignment is not None:
-                    pcm = chunk.pcm if chunk.pcm is not None else np.zeros(0, np.int16)
-                    play(sequencer.add_chunk(chunk.context_id, pcm, chunk.alignment))
-                if chunk.error is not None:
-                    failures.append(chunk.error)  # that turn is skipped; the others still play
-                if chunk.is_final or chunk.error is not None:
-                    play(sequencer.finish_turn(chunk.context_id))
-                    windows[voice].release()
+            try:
+                async for chunk in mux:
+                    tracing.first_audio(self.trace, mux)
+                    if chunk.pcm is not None or chunk.alignment is not None:
+                        pcm = chunk.pcm if chunk.pcm is not None else np.zeros(0, np.int16)
+                        play(sequencer.add_chunk(chunk.context_id, pcm, chunk.alignment))
+                    if chunk.error is not None:
+                        failures.append(chunk.error)  # that turn is skipped; the others still play
+                    if chunk.is_final or chunk.error is not None:
+                        play(sequencer.finish_turn(chunk.context_id))
+                        windows[voice].release()
+            finally:
+                first_sent.set()  # no audio from this socket: the label need not wait for it
 
         async with contextlib.AsyncExitStack() as stack:
             muxes = {}
@@ -158,8 +166,8 @@ class SpeechJob:
                 tracing.connected(self.trace, muxes[voice])
                 windows[voice] = asyncio.Semaphore(MAX_OPEN_CONTEXTS)
             readers = [asyncio.create_task(read(v, m)) for v, m in muxes.items()]
-            # the endpoint is resolved now (connected): label it beside the first text, not before it
-            readers.append(asyncio.create_task(_label_endpoint(player, client)))
+            # the endpoint is resolved now (connected): label it once the first chunk has gone out
+            readers.append(asyncio.create_task(_label_endpoint(player, client, first_sent)))
             try:
                 for turn in turns:
                     await windows[turn.voice].acquire()  # released by that context's final
@@ -244,9 +252,12 @@ def _captions(path: str, player: Player, sequencer: Sequencer) -> str:
     return player.timeline().to_srt() if path.lower().endswith(".srt") else player.captions_vtt()
 
 
-async def _label_endpoint(player: Player, client: Any) -> None:
-    """Say in the player which endpoint speaks (resolving it may start the local server)."""
+async def _label_endpoint(player: Player, client: Any, first_sent: asyncio.Event) -> None:
+    """Say in the player which endpoint speaks (resolving it may start the local server), after the
+    first chunk: the browser handles the kernel's messages one task each, in order, so a label sent
+    before the chunk is one more task (and redraw) the first audio waits behind."""
     endpoint = await asyncio.to_thread(lambda: client.endpoint)
+    await first_sent.wait()
     player.endpoint_label = getattr(endpoint, "label", None) or endpoint.http_url
 
 

@@ -158,11 +158,15 @@ class Player(anywidget.AnyWidget):
         declared = [{"id": str(lane["id"]), "label": str(lane.get("label", lane["id"]))} for lane in lanes]
         with self._lock:
             self._reset()
+        # one message and one state update: the browser handles each kernel message in a task of its own
+        # (and redraws after it), while the first chunk waits behind them. `begin` means connecting and
+        # carries what the view shows, so the state update after it (for a re-rendered output) changes
+        # nothing on the page and costs no redraw.
+        self.send({"type": "begin", "text": text, "lanes": declared, "interrupt": bool(interrupt)})
         with self.hold_sync():
             self.words, self.audio, self.metrics, self.captions = [], b"", {}, ""
             self.text, self.lanes = text, declared
-        self.send({"type": "begin", "text": text, "lanes": declared, "interrupt": bool(interrupt)})
-        self.set_status("connecting")
+            self.status, self.status_message = "connecting", ""
 
     def add_chunk(self, lane: str, at_ms: float, pcm: bytes, sample_rate: int, chars: list[str],
                   starts_ms: list[float], durations_ms: list[float]) -> None:

@@ -493,6 +493,7 @@ function freshStream(debugOn) {
     list: wordList(),
     alignedChars: 0,
     seenLanes: [],
+    begunLanes: null,
     streamDone: false,
     mode: "idle",
     userPaused: false,
@@ -523,7 +524,7 @@ function createPlayer(id, model, debugOn) {
   });
 }
 function lanesOf(s) {
-  const declared = (s.model.get("lanes") || []).map((l) => ({ id: String(l.id), label: String(l.label ?? l.id) }));
+  const declared = (s.begunLanes || s.model.get("lanes") || []).map((l) => ({ id: String(l.id), label: String(l.label ?? l.id) }));
   for (const id of s.seenLanes) if (!declared.some((l) => l.id === id)) declared.push({ id, label: id });
   return declared;
 }
@@ -665,6 +666,7 @@ function begin(s, msg) {
   s.kernel = "connecting";
   s.kernelMessage = "";
   if (typeof msg.text === "string") s.text = msg.text;
+  if (Array.isArray(msg.lanes)) s.begunLanes = msg.lanes;
   for (const v of s.views) v.reset();
   join(memberOf(s), !!msg.interrupt);
   for (const v of s.views) v.setText();
@@ -733,6 +735,18 @@ function button(cls, text, label) {
   b.title = label;
   b.setAttribute("aria-label", label);
   return b;
+}
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+function setData(el, key, value) {
+  if (el.dataset[key] !== value) el.dataset[key] = value;
+}
+function setAttr(el, name, value) {
+  if (el.getAttribute(name) !== value) el.setAttribute(name, value);
+}
+function setProp(el, name, value) {
+  if (el[name] !== value) el[name] = value;
 }
 
 // src/format.js
@@ -841,12 +855,12 @@ function controlsView(s) {
     /** @param {HTMLElement} root */
     refresh(root) {
       const playing = audible(s);
-      play.textContent = playing ? "\u275A\u275A" : "\u25B6";
-      play.setAttribute("aria-label", playing ? "Pause" : "Play");
-      play.title = playing ? "Pause (space)" : "Play (space)";
-      play.disabled = !s.chunks.length;
-      stop.disabled = !s.chunks.length;
-      unlockBtn.hidden = !s.blocked;
+      setText(play, playing ? "\u275A\u275A" : "\u25B6");
+      setAttr(play, "aria-label", playing ? "Pause" : "Play");
+      setProp(play, "title", playing ? "Pause (space)" : "Play (space)");
+      setProp(play, "disabled", !s.chunks.length);
+      setProp(stop, "disabled", !s.chunks.length);
+      setProp(unlockBtn, "hidden", !s.blocked);
       const m = memberOf(s);
       const line = statusLine({
         kernel: s.kernel,
@@ -855,22 +869,22 @@ function controlsView(s) {
         terminal: s.terminal,
         queued: !playing && (m.pending() || s.autoplay) && waiting(m)
       });
-      if (status.textContent !== line.text) status.textContent = line.text;
-      status.dataset.status = line.status;
-      root.dataset.status = line.status;
-      root.dataset.mode = s.blocked ? "blocked" : s.mode;
+      setText(status, line.text);
+      setData(status, "status", line.status);
+      setData(root, "status", line.status);
+      setData(root, "mode", s.blocked ? "blocked" : s.mode);
       const label = String(s.model.get("endpoint_label") || "");
       if (endpoint.textContent !== label) {
         endpoint.textContent = label;
         endpoint.title = label ? `Speaking through ${label}` : "";
       }
-      endpoint.hidden = !label;
-      meter.textContent = readout(s.model.get("metrics") || {});
+      setProp(endpoint, "hidden", !label);
+      setText(meter, readout(s.model.get("metrics") || {}));
       const kernelIdle = s.kernel === "done" || s.kernel === "error" || s.kernel === "idle";
-      again.disabled = !kernelIdle;
-      wav.disabled = !s.chunks.length;
-      vtt.disabled = !s.model.get("captions");
-      vtt.title = vtt.disabled ? "Captions (WebVTT): ready when the speech is complete" : "Download the captions (WebVTT)";
+      setProp(again, "disabled", !kernelIdle);
+      setProp(wav, "disabled", !s.chunks.length);
+      setProp(vtt, "disabled", !s.model.get("captions"));
+      setProp(vtt, "title", vtt.disabled ? "Captions (WebVTT): ready when the speech is complete" : "Download the captions (WebVTT)");
     },
     /** The position shown by keyboard seeks. */
     now: () => mediaTime(s)
@@ -918,6 +932,8 @@ function timelineView(s, wake2) {
   let countedText = "", textChars = 0;
   const shown = { played: -1, head: -1, buffered: -1 };
   let colors = null;
+  let drawn = [];
+  let drawnColors = null;
   const resize = new ResizeObserver((entries) => {
     const w = Math.round(entries[0].contentRect.width);
     if (w !== width) {
@@ -973,6 +989,11 @@ function timelineView(s, wake2) {
     const rows = Math.max(1, lanes.length);
     const cssH = rows * (ROW_H + ROW_GAP) + AXIS_H;
     const dpr = globalThis.devicePixelRatio || 1;
+    const order = s.list.order, last = order.length ? order[order.length - 1] : null;
+    const picture = [width, dpr, laneKey, order.length, s.current, total(), s.bufferedEnd, last?.end, last?.text];
+    if (c === drawnColors && picture.every((v, i) => v === drawn[i])) return;
+    drawn = picture;
+    drawnColors = c;
     if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(cssH * dpr)) {
       canvas.width = Math.round(width * dpr);
       canvas.height = Math.round(cssH * dpr);
@@ -986,7 +1007,6 @@ function timelineView(s, wake2) {
     g.fillStyle = c.lane;
     for (let i = 0; i < rows; i++) g.fillRect(0, i * (ROW_H + ROW_GAP), width, ROW_H);
     const all = total(), scale = width / all;
-    const order = s.list.order;
     const current = s.current >= 0 ? order[s.current] : null;
     for (let p = 0; p < order.length; p++) {
       const w = order[p];
@@ -1024,7 +1044,7 @@ function timelineView(s, wake2) {
     },
     /** @param {boolean} hidden */
     setHidden(hidden) {
-      root.hidden = hidden;
+      if (root.hidden !== hidden) root.hidden = hidden;
     },
     syncLanes,
     /** @param {number} t */
@@ -1254,7 +1274,7 @@ function makeView(s, el) {
     },
     refresh() {
       controls.refresh(root);
-      if (tracePre) tracePre.textContent = traceTable(s.debug.trace);
+      if (tracePre) setText(tracePre, traceTable(s.debug.trace));
       timeline.setHidden(model.get("show_timeline") === false);
       root.classList.toggle("enb-multi", lanesOf(s).length > 1);
       timeline.syncLanes();

@@ -2,7 +2,7 @@
 // The control bar: play/pause, stop, clock, status line, the endpoint speaking, readout, speak again,
 // downloads; and the "click to enable audio" button when the browser blocked audio.
 import { mediaTime } from "./clock.js";
-import { button, h } from "./dom.js";
+import { button, h, setAttr, setData, setProp, setText } from "./dom.js";
 import { clock, readout, statusLine } from "./format.js";
 import { audible, memberOf } from "./playback.js";
 import * as queue from "./queue.js";
@@ -36,30 +36,30 @@ export function controlsView(s) {
       if (text !== shownClock) { time.textContent = text; shownClock = text; }
     },
     /** @param {HTMLElement} root */
-    refresh(root) {
+    refresh(root) { // once per kernel message: only what changed is written
       const playing = audible(s);
-      play.textContent = playing ? "❚❚" : "▶";
-      play.setAttribute("aria-label", playing ? "Pause" : "Play");
-      play.title = playing ? "Pause (space)" : "Play (space)";
-      play.disabled = !s.chunks.length;
-      stop.disabled = !s.chunks.length;
-      unlockBtn.hidden = !s.blocked;
+      setText(play, playing ? "❚❚" : "▶");
+      setAttr(play, "aria-label", playing ? "Pause" : "Play");
+      setProp(play, "title", playing ? "Pause (space)" : "Play (space)");
+      setProp(play, "disabled", !s.chunks.length);
+      setProp(stop, "disabled", !s.chunks.length);
+      setProp(unlockBtn, "hidden", !s.blocked);
       const m = memberOf(s);
       const line = statusLine({ kernel: s.kernel, message: s.kernelMessage, mode: s.mode, terminal: s.terminal,
                                 queued: !playing && (m.pending() || s.autoplay) && queue.waiting(m) });
-      if (status.textContent !== line.text) status.textContent = line.text;
-      status.dataset.status = line.status;
-      root.dataset.status = line.status;
-      root.dataset.mode = s.blocked ? "blocked" : s.mode;
+      setText(status, line.text);
+      setData(status, "status", line.status);
+      setData(root, "status", line.status);
+      setData(root, "mode", s.blocked ? "blocked" : s.mode);
       const label = String(s.model.get("endpoint_label") || "");
       if (endpoint.textContent !== label) { endpoint.textContent = label; endpoint.title = label ? `Speaking through ${label}` : ""; }
-      endpoint.hidden = !label;
-      meter.textContent = readout(s.model.get("metrics") || {});
+      setProp(endpoint, "hidden", !label);
+      setText(meter, readout(s.model.get("metrics") || {}));
       const kernelIdle = s.kernel === "done" || s.kernel === "error" || s.kernel === "idle";
-      again.disabled = !kernelIdle;
-      wav.disabled = !s.chunks.length;
-      vtt.disabled = !s.model.get("captions"); // the kernel's captions come when the speech is complete
-      vtt.title = vtt.disabled ? "Captions (WebVTT): ready when the speech is complete" : "Download the captions (WebVTT)";
+      setProp(again, "disabled", !kernelIdle);
+      setProp(wav, "disabled", !s.chunks.length);
+      setProp(vtt, "disabled", !s.model.get("captions")); // the kernel's captions come when the speech is complete
+      setProp(vtt, "title", vtt.disabled ? "Captions (WebVTT): ready when the speech is complete" : "Download the captions (WebVTT)");
     },
     /** The position shown by keyboard seeks. */
     now: () => mediaTime(s),

@@ -4,7 +4,8 @@
 //
 // Kernel -> browser ("msg:custom"):
 //   {type: "begin", text, lanes: [{id, label}], interrupt}   a new utterance: reset, join the kernel's
-//       playback queue (queue_id); with interrupt, silence every other player of that queue first
+//       playback queue (queue_id); with interrupt, silence every other player of that queue first. The
+//       kernel is connecting. The synced text, lanes and status follow it (the same values).
 //   {type: "chunk", lane, at_ms, sample_rate, words: [{text, start_ms, end_ms}], grow: {index, text, end_ms} | null,
 //    aligned_chars} + buffers[0] = int16 LE mono PCM
 //       at_ms and the words' times are absolute on the player's one timeline; `grow` updates word `index`

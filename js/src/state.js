@@ -47,6 +47,8 @@ import { wordList } from "./words.js";
  * @property {import("./words.js").WordList} list
  * @property {number} alignedChars   non-space characters aligned so far (the kernel counts them)
  * @property {string[]} seenLanes
+ * @property {{id: string, label: string}[] | null} begunLanes  the lanes `begin` declared (the synced
+ *   `lanes` follow it a message later); null for an output rebuilt from the synced state alone
  * @property {boolean} streamDone    the kernel finished (or failed): no more audio comes
  * @property {Mode} mode   waiting = underrun: the clock waits for audio
  * @property {boolean} userPaused
@@ -69,7 +71,7 @@ import { wordList } from "./words.js";
 /** @param {boolean} debugOn @returns {Stream} */
 export function freshStream(debugOn) {
   return {
-    chunks: [], contiguousEnd: 0, bufferedEnd: 0, list: wordList(), alignedChars: 0, seenLanes: [],
+    chunks: [], contiguousEnd: 0, bufferedEnd: 0, list: wordList(), alignedChars: 0, seenLanes: [], begunLanes: null,
     streamDone: false, mode: "idle", userPaused: false, autoplay: false, terminal: "", anchorMedia: 0,
     anchorCtx: 0, current: -1, debug: debugLog(debugOn),
   };
@@ -97,7 +99,7 @@ export function createPlayer(id, model, debugOn) {
  */
 export function lanesOf(s) {
   /** @type {{id: string, label: string}[]} */
-  const declared = (s.model.get("lanes") || []).map((/** @type {any} */ l) => ({ id: String(l.id), label: String(l.label ?? l.id) }));
+  const declared = (s.begunLanes || s.model.get("lanes") || []).map((/** @type {any} */ l) => ({ id: String(l.id), label: String(l.label ?? l.id) }));
   for (const id of s.seenLanes) if (!declared.some((l) => l.id === id)) declared.push({ id, label: id });
   return declared;
 }

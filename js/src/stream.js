@@ -110,6 +110,7 @@ function begin(s, msg) {
   s.kernel = "connecting";
   s.kernelMessage = "";
   if (typeof msg.text === "string") s.text = msg.text;
+  if (Array.isArray(msg.lanes)) s.begunLanes = msg.lanes;
   for (const v of s.views) v.reset();
   queue.join(memberOf(s), !!msg.interrupt);
   for (const v of s.views) v.setText();

@@ -30,6 +30,10 @@ export function timelineView(s, wake) {
   const shown = { played: -1, head: -1, buffered: -1 };
   /** @type {{lane: string, lanes: string[], spoken: string, current: string, muted: string, font: string} | null} */
   let colors = null;
+  /** @type {unknown[]} */
+  let drawn = []; // what the canvas shows now (see draw)
+  /** @type {object | null} */
+  let drawnColors = null;
 
   const resize = new ResizeObserver((entries) => {
     const w = Math.round(entries[0].contentRect.width);
@@ -81,6 +85,12 @@ export function timelineView(s, wake) {
     const rows = Math.max(1, lanes.length);
     const cssH = rows * (ROW_H + ROW_GAP) + AXIS_H;
     const dpr = globalThis.devicePixelRatio || 1;
+    // every kernel message marks the canvas changed; drawing the same picture again is a repaint for nothing
+    const order = s.list.order, last = order.length ? order[order.length - 1] : null;
+    const picture = [width, dpr, laneKey, order.length, s.current, total(), s.bufferedEnd, last?.end, last?.text];
+    if (c === drawnColors && picture.every((v, i) => v === drawn[i])) return;
+    drawn = picture;
+    drawnColors = c;
     if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(cssH * dpr)) {
       canvas.width = Math.round(width * dpr);
       canvas.height = Math.round(cssH * dpr);
@@ -94,7 +104,6 @@ export function timelineView(s, wake) {
     g.fillStyle = c.lane;
     for (let i = 0; i < rows; i++) g.fillRect(0, i * (ROW_H + ROW_GAP), width, ROW_H);
     const all = total(), scale = width / all;
-    const order = s.list.order;
     const current = s.current >= 0 ? order[s.current] : null;
     for (let p = 0; p < order.length; p++) {
       const w = order[p];
@@ -122,7 +131,7 @@ export function timelineView(s, wake) {
     changed() { dirty = true; },
     recolor() { colors = null; dirty = true; },
     /** @param {boolean} hidden */
-    setHidden(hidden) { root.hidden = hidden; },
+    setHidden(hidden) { if (root.hidden !== hidden) root.hidden = hidden; },
     syncLanes,
     /** @param {number} t */
     frame(t) {

@@ -1,7 +1,7 @@
 // @ts-check
 // One rendered output of a player: the control bar, the transcript, the timeline, and their events.
 import { controlsView } from "./controls.js";
-import { h } from "./dom.js";
+import { h, setText } from "./dom.js";
 import { captions, download, wavBlob } from "./downloads.js";
 import { wake } from "./loop.js";
 import { playByHand, seek, stopByUser, togglePlay, unlock } from "./playback.js";
@@ -51,7 +51,7 @@ export function makeView(s, el) {
     frame(t) { controls.frame(t, timeline.total()); timeline.frame(t); },
     refresh() {
       controls.refresh(root);
-      if (tracePre) tracePre.textContent = traceTable(s.debug.trace);
+      if (tracePre) setText(tracePre, traceTable(s.debug.trace));
       timeline.setHidden(model.get("show_timeline") === false);
       root.classList.toggle("enb-multi", lanesOf(s).length > 1);
       timeline.syncLanes();

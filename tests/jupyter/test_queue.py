@@ -115,6 +115,30 @@ def test_wait_waits_for_synthesis_of_earlier_cells_too(ip, ext, players):
     drain(ext)
 
 
+def test_a_cell_ends_once_its_first_chunk_is_out_unless_it_is_queued(ip, ext, players):
+    ip.run_cell_magic("speak", "", "The first cell ends when its first audio has gone to the browser. " * 3)
+    first = players[-1]
+    assert first.chunks() and ext.history[-1].first_chunk_sent.is_set()  # held until then
+    drain(ext)
+    running = ext.speak(slow_tokens(words=40))
+    wait_until(lambda: running.chunks())
+    ip.run_cell_magic("speak", "", "This cell is queued behind the one speaking: it ends at once.")
+    assert not players[-1].chunks()  # not held: nothing of it went out yet
+    drain(ext)
+
+
+def test_holding_a_cell_is_bounded_and_ends_with_the_job():
+    from eleven_nb.jupyter.queue import SpeechQueue
+    job = SpeechJob("text", SpeakOptions(), player=None)
+    started = time.monotonic()
+    SpeechQueue().hold(job, 0.05)  # no audio ever comes: the bound
+    assert 0.04 < time.monotonic() - started < 1
+    job.first_chunk_sent.set()
+    started = time.monotonic()
+    SpeechQueue().hold(job, 5)
+    assert time.monotonic() - started < 0.5
+
+
 def finished_job(first_audio_at: float | None, audio_ms: float, outcome: str = "done") -> SpeechJob:
     job = SpeechJob("text", SpeakOptions(), player=None)
     job.future = concurrent.futures.Future()
