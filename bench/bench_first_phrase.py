@@ -1,9 +1,9 @@
 """A/B in one run: the size of the first phrase sent (chunking.FIRST_PHRASE_CHARS), in real JupyterLab.
 
-    python bench/bench_first_phrase.py [--repeats 8] [--short 20]
+    python bench/bench_first_phrase.py [--repeats 8] [--long 20] [--short 10]
 
-The first chunk of a ``%%speak`` cell is cut to at most FIRST_PHRASE_CHARS characters (32: "Streaming
-speech lets a "); the engine's time for it is most of the time to first audio. This sets the constant
+The first chunk of a ``%%speak`` cell is cut to at most FIRST_PHRASE_CHARS characters (20: "Streaming
+speech lets "); the engine's time for it is most of the time to first audio. This sets the constant
 in the kernel from a cell, alternating the two sizes (in both orders), and prints the median TTFA and
 the median of the engine's first phrase per size and voice, from the trace (see docs/latency.md).
 """
@@ -27,11 +27,12 @@ ENGINE = ("server: engine starts first phrase", "server: engine ends first phras
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=8)
-    parser.add_argument("--short", type=int, default=20, help="the shorter FIRST_PHRASE_CHARS to compare with 32")
+    parser.add_argument("--long", type=int, default=20, help="one FIRST_PHRASE_CHARS (the current value)")
+    parser.add_argument("--short", type=int, default=10, help="the other, to compare with it")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    sizes = (32, args.short)
+    sizes = (args.long, args.short)
     cells = ["%load_ext eleven_nb", f"%%speak --wait --voice {HEART}\nWarm up.", "%%speak --wait\nWarm up.",
              "%%speak\n" + P300, f"%%speak --voice {HEART}\n" + P300]
     cells += [f"import eleven_nb.chunking as _c\n_c.FIRST_PHRASE_CHARS = {n}" for n in sizes]
@@ -39,7 +40,8 @@ def main() -> None:
     (base / "nb").mkdir()
     notebook(base / "nb" / "phrase.ipynb", cells)
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    env = {"ELEVEN_NB_TRACE": "1", "ELEVEN_NB_PLAYER_DEBUG": "1", "ELEVEN_NB_RUNTIME_DIR": str(base / "rt")}
+    env = {"ELEVEN_NB_ENGINE": "piper", "ELEVEN_NB_TRACE": "1", "ELEVEN_NB_PLAYER_DEBUG": "1",
+           "ELEVEN_NB_RUNTIME_DIR": str(base / "rt")}  # piper: the default voice is joe
     app = JupyterApp(base / "nb", env=env)
     runs: dict[tuple[str, int], list] = {(v, n): [] for v in ("piper", HEART) for n in sizes}
     try:
