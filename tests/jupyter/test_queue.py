@@ -115,28 +115,48 @@ def test_wait_waits_for_synthesis_of_earlier_cells_too(ip, ext, players):
     drain(ext)
 
 
-def test_a_cell_ends_once_its_first_chunk_is_out_unless_it_is_queued(ip, ext, players):
-    ip.run_cell_magic("speak", "", "The first cell ends when its first audio has gone to the browser. " * 3)
-    first = players[-1]
-    assert first.chunks() and ext.history[-1].first_chunk_sent.is_set()  # held until then
-    drain(ext)
-    running = ext.speak(slow_tokens(words=40))
+def test_a_cell_ends_once_its_first_chunk_is_out_unless_it_is_queued(ip, ext, players, monkeypatch):
+    from eleven_nb.jupyter import extension
+
+    monkeypatch.setattr(extension, "FIRST_CHUNK_HOLD_S", 10.0)  # a bound long enough to show
+    started = time.monotonic()
+    ip.run_cell_magic("speak", "", "The first cell ends when its first audio has gone to the browser. " * 100)
+    job = ext.history[-1]
+    assert job.first_chunk_sent.is_set() and players[-1].chunks()  # held until its first chunk was out,
+    assert not job.future.done() and time.monotonic() - started < 10  # not until everything was spoken
+    ext.queue.stop_all()
+    running = ext.speak(slow_tokens(words=100))  # speaks for about 5 s
     wait_until(lambda: running.chunks())
+    started = time.monotonic()
     ip.run_cell_magic("speak", "", "This cell is queued behind the one speaking: it ends at once.")
-    assert not players[-1].chunks()  # not held: nothing of it went out yet
+    assert time.monotonic() - started < 3 and not players[-1].chunks()  # not held (5 s or more if it were)
+    ext.queue.stop_all()
     drain(ext)
 
 
-def test_holding_a_cell_is_bounded_and_ends_with_the_job():
+def test_a_held_cell_ends_when_its_job_fails_before_any_audio(ext):
+    job = SpeechJob("text", SpeakOptions(), player=None)
+
+    async def fails(_job):
+        raise ConnectionError("no server")
+
+    class Quiet:  # the player the queue tells about the failure
+        def fail(self, message):
+            self.message = message
+
+    job.player = Quiet()
+    future = ext.queue.submit(job, fails)
+    started = time.monotonic()
+    ext.queue.hold(job, 10)  # no chunk will ever go out: the job's end releases the cell
+    assert time.monotonic() - started < 5 and future.done() and "no server" in job.player.message
+
+
+def test_holding_a_cell_is_bounded():
     from eleven_nb.jupyter.queue import SpeechQueue
     job = SpeechJob("text", SpeakOptions(), player=None)
     started = time.monotonic()
-    SpeechQueue().hold(job, 0.05)  # no audio ever comes: the bound
+    SpeechQueue().hold(job, 0.05)  # no audio ever comes, and the job never ends: the bound
     assert 0.04 < time.monotonic() - started < 1
-    job.first_chunk_sent.set()
-    started = time.monotonic()
-    SpeechQueue().hold(job, 5)
-    assert time.monotonic() - started < 0.5
 
 
 def finished_job(first_audio_at: float | None, audio_ms: float, outcome: str = "done") -> SpeechJob:

@@ -314,3 +314,37 @@ def test_a_bad_piper_voice_file_is_one_clear_error(tmp_path, monkeypatch):
     assert "\n" not in str(caught.value)
     with pytest.raises(FileNotFoundError, match="not found"):
         load_engine("piper", str(tmp_path / "missing.onnx"))
+
+
+def test_only_large_model_calls_shrink_the_arena_and_return_memory(monkeypatch):
+    from eleven_nb.server.engines import memory
+
+    trims: list[int] = []
+    monkeypatch.setattr(memory, "release_memory", lambda: trims.append(1))
+
+    class Session:  # records what onnxruntime would be asked
+        def __init__(self):
+            self.calls: list[tuple] = []
+
+        def run(self, outputs, feeds, *options):
+            self.calls.append(options)
+            return ["audio"]
+
+    session = Session()
+    assert memory.run_model(session, {"x": 1}, large=False) == ["audio"]
+    assert session.calls == [()] and trims == []  # a first phrase keeps its arena: no shrink, no trim
+    memory.run_model(session, {"x": 1}, large=True)
+    (shrink,) = session.calls[1]
+    assert shrink is memory._shrink_options() and trims == [1]  # one set of options, made once
+
+
+def test_piper_keeps_a_first_phrase_in_the_arena_and_shrinks_after_longer_calls(piper_engine, monkeypatch):
+    from eleven_nb.server.engines import piper
+
+    sizes: list[tuple[int, bool]] = []
+    real = piper.run_model
+    monkeypatch.setattr(piper, "run_model", lambda s, f, large: sizes.append((len(f["input"][0]), large))
+                        or real(s, f, large=large))
+    text = "Hi there. " + "This second sentence is long enough, with a clause, to be spoken as a larger call. " * 2
+    list(piper_engine.synthesize(text, "joe", SynthesisSettings()))
+    assert sizes[0][1] is False and any(large for _, large in sizes[1:]), sizes

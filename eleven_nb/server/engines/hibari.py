@@ -47,6 +47,9 @@ DURATIONS = "eleven_nb_durations"
 # hibari's own limit is 400
 CALL_PHONEMES = 240
 FIRST_CALL_PHONEMES = 60  # the first call is kept short, so the first audio comes sooner
+# a call of at most this many phonemes (a first call) keeps its activations in onnxruntime's arena for
+# the next call; longer calls give theirs back (memory.py)
+SMALL_CALL_PHONEMES = FIRST_CALL_PHONEMES
 
 
 def _durations(model: bytes) -> tuple[onnx_edit.Node, onnx_edit.Node, onnx_edit.Node]:
@@ -200,7 +203,7 @@ class HibariEngine(Engine):
         if len(ids) < 3:
             return np.zeros(0, np.int16), [(0, 0)] * len(owned)
         outputs = run_model(self._session, {"ids": np.array([ids], np.int64), "speed": np.array([speed], np.float32)},
-                            large=len(ids) > FIRST_CALL_PHONEMES + 2)
+                            large=len(ids) - 2 > SMALL_CALL_PHONEMES)  # ids: the phonemes and two pads
         lh, th, ln, lr, phi, f0 = (o[0] for o in outputs[:6])
         audio = self._dsp.synth(lh, th, ln, lr, phi, f0, rng)
         durations = outputs[6].reshape(-1).astype(np.float64) if self._has_durations else np.ones(len(ids))

@@ -1,18 +1,19 @@
 """Model sessions that give memory back to the system after a large call.
 
-onnxruntime's CPU arena makes a call faster (measured on piper's first phrase:
-~80 ms without, ~70 ms with) but keeps the largest call's activations for good.
+onnxruntime's CPU arena makes a call faster (piper's first phrase: 85 ms without,
+76 ms with, bench/RESULTS.md) but keeps the largest call's activations for good.
 So the arena is on, and after a *large* call it is shrunk (onnxruntime's
 ``memory.enable_memory_arena_shrinkage`` run option), then glibc's free pages are
 returned with ``malloc_trim(0)``, which glibc otherwise keeps mapped: a server
 that once spoke a long run would stay hundreds of megabytes larger. Small calls
-(a first phrase) skip both and keep their few megabytes in the arena for the
-next call. Elsewhere than glibc the trim does nothing.
+(a first phrase) skip both and keep their activations in the arena for the next
+call (about 25 MB after piper's 20-character first phrase). Elsewhere than glibc the trim does nothing.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -54,19 +55,20 @@ def onnx_session(path: str | Path, threads: int) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-_shrink: Any = None  # the run options that shrink the arena after the call (made on first use)
-
-
 def run_model(session: Any, feeds: dict[str, Any], *, large: bool) -> list[Any]:
     """``session.run`` on ``feeds``; after a ``large`` call, the arena and the heap give their memory back."""
-    global _shrink
     if not large:
         return session.run(None, feeds)
-    if _shrink is None:
-        import onnxruntime as ort
-
-        _shrink = ort.RunOptions()
-        _shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-    outputs = session.run(None, feeds, _shrink)
+    outputs = session.run(None, feeds, _shrink_options())
     release_memory()
     return outputs
+
+
+@functools.cache
+def _shrink_options() -> Any:
+    """Run options that shrink the CPU arena after the call; made once, complete before any thread sees them."""
+    import onnxruntime as ort
+
+    options = ort.RunOptions()
+    options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return options

@@ -46,14 +46,14 @@ ELEVENLABS_DEFAULT_VOICE = "21m00Tcm4TlvDq8ikWAM"  # the id ElevenLabs examples 
 NOISE_PER_ID = 1024
 FIRST_CHUNK_PHONEMES = 40  # a longer first sentence is spoken in two runs (see _split_first)
 MIN_CHUNK_PHONEMES = 12
-# phonemes per model call: bounds one call's memory (measured +1.8 MB per phoneme for English, +3 MB
-# for Arabic read by the English voice) and time whatever the text; espeak reads an emoji or a CJK
-# character as a dozen phonemes or more. 70 keeps any 300-character message under 500 MB in a server
-# with three engines loaded; 100 reached 512 MB (bench/RESULTS.md)
-MAX_CALL_PHONEMES = 70
-# a call of at most this many phonemes (a first phrase) keeps its memory in onnxruntime's arena for the
-# next one, ~10 ms faster; longer calls give theirs back (memory.py)
-SMALL_CALL_PHONEMES = 32
+# phonemes per model call: bounds one call's memory and time whatever the text (espeak reads an emoji
+# or a CJK character as a dozen phonemes or more). 100 keeps most English sentences whole (~85
+# characters) and any 300-character message under 430 MB in a server with three engines loaded
+# (bench/RESULTS.md, "Attacks"); a longer sentence is cut at a clause mark, else between words
+MAX_CALL_PHONEMES = 100
+# a call of at most this many phonemes (a first phrase, see _split_first) keeps its activations in
+# onnxruntime's arena for the next call, which is then faster; longer calls give theirs back (memory.py)
+SMALL_CALL_PHONEMES = FIRST_CHUNK_PHONEMES
 CLAUSE_MARKS = (",", ";", ":")
 _SKIP = set(" ,.;:!?¡¿—–-…\"'()[]«»“”")  # not sounds: word breaks and punctuation in phoneme strings
 
