@@ -700,6 +700,14 @@ function onMessage(s, msg, buffers) {
       break;
   }
 }
+function kernelLost(s) {
+  if (s.kernel !== "connecting" && s.kernel !== "streaming") return;
+  s.kernel = "lost";
+  s.kernelMessage = "";
+  endStream(s);
+  for (const v of s.views) v.setText();
+  refresh(s);
+}
 function setKernelStatus(s, status, message) {
   s.kernel = status;
   s.kernelMessage = message;
@@ -786,6 +794,7 @@ function axisTicks(totalMs, width) {
   ticks.push({ x: width - 0.5, label: clock(totalMs), align: "right" });
   return ticks;
 }
+var LOST = "kernel stopped: speech incomplete";
 var STATUS_TEXT = {
   idle: "ready",
   queued: "queued",
@@ -797,23 +806,27 @@ var STATUS_TEXT = {
   done: "done",
   stopped: "stopped",
   interrupted: "interrupted",
-  error: "error"
+  error: "error",
+  incomplete: LOST
 };
 function statusLine(p) {
   const status = deriveStatus(p);
   let text = STATUS_TEXT[status] || status;
   if (status === "error") text = `error: ${p.message || "unknown error"}`;
+  else if (p.kernel === "lost") text = status === "incomplete" ? LOST : `${text} \xB7 ${LOST}`;
   else if (p.message && p.kernel !== "error" && status !== "buffering") text = `${text}: ${p.message}`;
   return { status: status === "buffering" ? "streaming" : status, text };
 }
 function deriveStatus(p) {
   if (p.terminal) return p.terminal;
   if (p.kernel === "error") return "error";
-  if (p.mode === "ended") return "done";
+  const lost = p.kernel === "lost";
+  if (p.mode === "ended") return lost ? "incomplete" : "done";
   if (p.mode === "paused") return "paused";
   if (p.queued && p.mode !== "playing" && p.mode !== "waiting") return "queued";
-  if (p.mode === "waiting") return p.kernel === "done" ? "playing" : "buffering";
-  if (p.mode === "playing") return p.kernel === "done" ? "playing" : "streaming";
+  if (p.mode === "waiting") return p.kernel === "done" || lost ? "playing" : "buffering";
+  if (p.mode === "playing") return p.kernel === "done" || lost ? "playing" : "streaming";
+  if (lost) return "incomplete";
   if (p.kernel === "connecting" || p.kernel === "streaming" || p.kernel === "done") return p.kernel;
   return "idle";
 }
@@ -1423,6 +1436,7 @@ var index_default = {
       for (const v of s.views) v.setText();
     };
     const onChange = () => refresh(s);
+    const onLost = () => kernelLost(s);
     const changes = [
       "change:metrics",
       "change:show_timeline",
@@ -1434,12 +1448,14 @@ var index_default = {
     model.on("change:status", onStatus);
     model.on("change:status_message", onStatus);
     model.on("change:text", onText);
+    model.on("comm_live_update", onLost);
     for (const ev of changes) model.on(ev, onChange);
     return () => {
       model.off("msg:custom", onCustom);
       model.off("change:status", onStatus);
       model.off("change:status_message", onStatus);
       model.off("change:text", onText);
+      model.off("comm_live_update", onLost);
       for (const ev of changes) model.off(ev, onChange);
       release(s);
       players.delete(s.id);

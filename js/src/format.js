@@ -58,15 +58,19 @@ export function axisTicks(totalMs, width) {
   return ticks;
 }
 
+const LOST = "kernel stopped: speech incomplete"; // said with every status of a player whose kernel died mid-speech
+
 /** @type {Record<string, string>} */
 const STATUS_TEXT = {
   idle: "ready", queued: "queued", connecting: "connecting…", streaming: "streaming", buffering: "buffering…",
   playing: "playing", paused: "paused", done: "done", stopped: "stopped", interrupted: "interrupted", error: "error",
+  incomplete: LOST,
 };
 
 /**
  * @typedef {Object} StatusInput
- * @property {string} kernel  the kernel's word: idle | connecting | streaming | done (synthesis finished) | error
+ * @property {string} kernel  the kernel's word: idle | connecting | streaming | done (synthesis finished) | error,
+ *   or the browser's "lost": the kernel died (killed, restarted) before the speech was complete
  * @property {string} message the kernel's message with it
  * @property {string} mode    idle | playing | waiting | paused | ended
  * @property {string} terminal "" | stopped | interrupted
@@ -82,6 +86,7 @@ export function statusLine(p) {
   const status = deriveStatus(p);
   let text = STATUS_TEXT[status] || status;
   if (status === "error") text = `error: ${p.message || "unknown error"}`;
+  else if (p.kernel === "lost") text = status === "incomplete" ? LOST : `${text} · ${LOST}`;
   else if (p.message && p.kernel !== "error" && status !== "buffering") text = `${text}: ${p.message}`;
   return { status: status === "buffering" ? "streaming" : status, text };
 }
@@ -90,11 +95,13 @@ export function statusLine(p) {
 function deriveStatus(p) {
   if (p.terminal) return p.terminal;
   if (p.kernel === "error") return "error";
-  if (p.mode === "ended") return "done";
+  const lost = p.kernel === "lost";
+  if (p.mode === "ended") return lost ? "incomplete" : "done";
   if (p.mode === "paused") return "paused";
   if (p.queued && p.mode !== "playing" && p.mode !== "waiting") return "queued";
-  if (p.mode === "waiting") return p.kernel === "done" ? "playing" : "buffering";
-  if (p.mode === "playing") return p.kernel === "done" ? "playing" : "streaming";
+  if (p.mode === "waiting") return p.kernel === "done" || lost ? "playing" : "buffering";
+  if (p.mode === "playing") return p.kernel === "done" || lost ? "playing" : "streaming";
+  if (lost) return "incomplete";
   if (p.kernel === "connecting" || p.kernel === "streaming" || p.kernel === "done") return p.kernel;
   return "idle";
 }

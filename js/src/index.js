@@ -15,6 +15,7 @@
 //   {type: "status", status, message}           connecting | streaming | done (synthesis finished) | error
 //   {type: "stop"}                              silence this player (it shows "interrupted")
 // Browser -> kernel: {type: "speak_again"}.
+// The model's "comm_live_update" (the kernel restarted or died): a speech still arriving ends where it is.
 // Synced state read here: player_id, queue_id, endpoint_label, lanes, text, status, status_message,
 // show_timeline, metrics, debug; set when the stream ends: words, audio + sample_rate (a reopened output
 // replays from them alone) and captions (the WebVTT the ⤓ VTT button saves).
@@ -27,7 +28,7 @@ import { debugWanted, handles } from "./debug.js";
 import { refresh, wake } from "./loop.js";
 import { ensureAudio, memberOf, release } from "./playback.js";
 import { createPlayer, lanesOf } from "./state.js";
-import { onMessage, restore, setKernelStatus } from "./stream.js";
+import { kernelLost, onMessage, restore, setKernelStatus } from "./stream.js";
 import { markStage } from "./trace.js";
 import { makeView } from "./view.js";
 
@@ -92,18 +93,24 @@ export default {
     const onStatus = () => setKernelStatus(s, String(model.get("status")), String(model.get("status_message") || ""));
     const onText = () => { s.text = model.get("text") || ""; for (const v of s.views) v.setText(); };
     const onChange = () => refresh(s);
+    // ipywidgets sets comm_live false (and says so by this event) when the kernel restarts or dies
+    // (JupyterLab's manager on "restarting", which the server also reports when it revives a killed
+    // kernel); it is never set true after the model is made. A closed model runs the cleanup below.
+    const onLost = () => kernelLost(s);
     const changes = ["change:metrics", "change:show_timeline", "change:lanes",
                      "change:captions", "change:endpoint_label"];
     model.on("msg:custom", onCustom);
     model.on("change:status", onStatus);
     model.on("change:status_message", onStatus);
     model.on("change:text", onText);
+    model.on("comm_live_update", onLost);
     for (const ev of changes) model.on(ev, onChange);
     return () => {
       model.off("msg:custom", onCustom);
       model.off("change:status", onStatus);
       model.off("change:status_message", onStatus);
       model.off("change:text", onText);
+      model.off("comm_live_update", onLost);
       for (const ev of changes) model.off(ev, onChange);
       release(s);
       players.delete(s.id);

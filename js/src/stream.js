@@ -151,6 +151,21 @@ export function onMessage(s, msg, buffers) {
   }
 }
 
+/**
+ * The kernel that fed this player died (killed, restarted): no more audio comes. A speech still arriving
+ * ends where it stopped: what arrived plays to its end (or waits its turn), and the player then leaves
+ * the queue instead of waiting for audio forever. A complete speech is left alone.
+ * @param {Player} s
+ */
+export function kernelLost(s) {
+  if (s.kernel !== "connecting" && s.kernel !== "streaming") return;
+  s.kernel = "lost";
+  s.kernelMessage = "";
+  endStream(s);
+  for (const v of s.views) v.setText();
+  refresh(s);
+}
+
 /** @param {Player} s @param {string} status @param {string} message */
 export function setKernelStatus(s, status, message) {
   s.kernel = status;

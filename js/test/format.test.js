@@ -39,3 +39,14 @@ test("the status line: the kernel's word and the browser's playback", () => {
   assert.equal(line({ kernel: "error", message: "voice_not_found: x", mode: "playing" }).text, "error: voice_not_found: x");
   assert.equal(line({ kernel: "error" }).text, "error: unknown error");
 });
+
+test("the status line of a player whose kernel died mid-speech", () => {
+  const line = (p) => statusLine({ ...base, kernel: "lost", ...p });
+  assert.deepEqual(line({ mode: "playing" }), { status: "playing", text: "playing · kernel stopped: speech incomplete" });
+  assert.equal(line({ mode: "waiting" }).status, "playing");
+  assert.deepEqual(line({ mode: "ended" }), { status: "incomplete", text: "kernel stopped: speech incomplete" });
+  assert.deepEqual(line({}), { status: "incomplete", text: "kernel stopped: speech incomplete" }); // nothing arrived
+  assert.equal(line({ mode: "paused" }).text, "paused · kernel stopped: speech incomplete");
+  assert.equal(line({ mode: "paused", terminal: "stopped" }).text, "stopped · kernel stopped: speech incomplete");
+  assert.equal(line({ queued: true }).text, "queued · kernel stopped: speech incomplete"); // what arrived waits its turn
+});

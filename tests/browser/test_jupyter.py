@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -31,6 +33,7 @@ PARAGRAPH = ("Streaming speech lets you hear the first words while the rest is s
 SAME = "The same sentence, spoken twice, at two speeds."
 LONG = " ".join(f"This is sentence number {n} of a long cell that is still playing when it is interrupted."
                 for n in range(1, 13))
+DYING = " ".join(f"Sentence {n} of a long cell that is still streaming when its kernel goes away." for n in range(1, 80))
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 TOLERANCE_S = 0.1  # "within 100 ms"
 VOICES_CELL = ("from eleven_nb.jupyter.extension import active\nimport time\n"
@@ -60,6 +63,8 @@ def jupyter(tmp_path_factory):
     ])
     write_notebook(root / "interrupt.ipynb", ["%load_ext eleven_nb", "%%speak\n" + LONG, "import time\ntime.sleep(3)",
                                               "%%speak --interrupt\nStop that, and listen to me."])
+    write_notebook(root / "dying.ipynb", ["%load_ext eleven_nb", "import os; os.getpid()", "%%speak\n" + DYING,
+                                          "%%speak\nAfter the restart, a new cell speaks as usual."])
     shutil.copy(NOTEBOOKS / "01-quickstart.ipynb", root / "01-quickstart.ipynb")
     app = JupyterApp(root, env={"ELEVEN_NB_ENGINE": "espeak"})
     yield app
@@ -242,3 +247,69 @@ def test_notebook7_runs_the_quickstart_tutorial(page, jupyter):
                            "\"application/vnd.jupyter.stderr\"]')).map(e => e.textContent)")
     assert not any("Error" in e for e in errors), json.dumps(errors)[:500]
     assert page.locator(".widget-slider").count() >= 4  # the voice sliders rendered
+
+
+def run_cell(page, index: int) -> None:
+    page.locator(".jp-CodeCell").nth(index).locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Control+Enter")
+
+
+def kernel_pid(page, other_than: int | None = None) -> int:
+    """Run code cell 1 (``os.getpid()``) and read the kernel's PID from its output (a new one after a restart)."""
+    run_cell(page, 1)
+    output = "document.querySelectorAll('.jp-CodeCell')[1].querySelector('.jp-OutputArea-output')?.textContent.trim()"
+    page.wait_for_function(f"(() => {{ const t = {output}; return /^\\d+$/.test(t || '') && t !== '{other_than}'; }})()",
+                           timeout=30_000)
+    return int(page.evaluate(output))
+
+
+def restart_from_menu(page) -> None:
+    page.click("text=Kernel", timeout=10_000)
+    page.click("text=Restart Kernel…", timeout=10_000)
+    page.click(".jp-Dialog-button.jp-mod-accept", timeout=10_000)
+
+
+@pytest.mark.parametrize("death", ["sigkill", "restart"])
+def test_a_kernel_that_dies_mid_speech_leaves_a_player_that_says_so_and_frees_the_queue(page, jupyter, death):
+    """The kernel is killed by PID (as the OOM killer would) or restarted while a 6,000-character cell still
+    streams: the audio already received plays on, the status line says the kernel stopped and the speech is
+    incomplete, the player never waits for audio that cannot come (played to its end, it says so and lets
+    the page's queue move on), and a %%speak in the restarted kernel plays to its end."""
+    page.goto(jupyter.lab("dying.ipynb"))
+    wait_for_kernel(page)
+    run_cell(page, 0)
+    pid = kernel_pid(page)
+    run_cell(page, 2)
+    dying = player_in_cell(2)
+    wait_player(page, 2, "P.firstScheduledAt !== null && P.info.bufferedEnd > 20000")  # plays on after the death
+    assert not page.evaluate(f"{dying}.info.streamDone"), "the speech was complete before the kernel died"
+    if death == "sigkill":
+        os.kill(pid, signal.SIGKILL)
+    else:
+        restart_from_menu(page)
+    status = page.locator(".jp-CodeCell").nth(2).locator(".enb-status")
+    page.wait_for_function("document.querySelectorAll('.jp-CodeCell')[2].querySelector('.enb-status')"
+                           ".textContent.includes('kernel stopped')", timeout=20_000)
+    assert status.inner_text() == "playing · kernel stopped: speech incomplete"
+    if death == "sigkill":  # JupyterLab says the kernel died and restarts it
+        page.click(".jp-Dialog .jp-Dialog-button.jp-mod-accept", timeout=20_000)
+    assert page.evaluate(f"{dying}.info.streamDone")
+    t0 = page.evaluate(f"{dying}.audioTime()")
+    time.sleep(0.5)
+    assert 300 < page.evaluate(f"{dying}.audioTime()") - t0 < 900  # what arrived still plays
+    # played to the end of what arrived (End seeks there), it says so, instead of waiting for more audio
+    page.locator(".jp-CodeCell").nth(2).locator(".enb-player").focus()
+    page.keyboard.press("End")
+    wait_player(page, 2, "P.state === 'ended'", timeout_ms=10_000)
+    assert status.inner_text() == "kernel stopped: speech incomplete"
+    assert audio(page, 2)["status"] == "incomplete"
+    # the restarted kernel speaks as usual, and nothing of the dead kernel's player holds it up
+    wait_for_kernel(page)
+    run_cell(page, 0)
+    kernel_pid(page, other_than=pid)  # a new kernel process
+    run_cell(page, 3)
+    wait_done(page, 3, timeout_ms=60_000)
+    _, old_end = heard(audio(page, 2))
+    new_begin, _ = heard(audio(page, 3))
+    assert new_begin >= old_end - 0.005
+    assert "done" not in [s["status"] for s in audio(page, 2)["statuses"]]
