@@ -42,7 +42,7 @@ class SpeechExtension:
 
     ``client`` is an :class:`~eleven_nb.AsyncClient` (its sockets live on the
     background event loop the jobs run on); it defaults to ``AsyncClient()``, made
-    on first use; ``defaults`` are the options the next
+    when first needed (at :meth:`register` when spare sockets are on); ``defaults`` are the options the next
     ``%%speak`` starts from (the voice-controls panel edits them);
     ``player_class`` makes the players (a subclass can record what they send);
     with ``spare_players`` one player is made ahead of each ``%%speak`` (see :mod:`.spare`) and
@@ -118,8 +118,8 @@ class SpeechExtension:
             job.future.add_done_callback(lambda _: self._open_spare_socket(options))
         if options.wait:
             self.queue.wait(job)
-        elif self.queue.pending == [job]:  # it starts now: end the cell once its first audio is out
-            self.queue.hold(job, FIRST_CHUNK_HOLD_S)
+        elif options.interrupt or self.queue.pending == [job]:  # it starts now (an interrupting cell
+            self.queue.hold(job, FIRST_CHUNK_HOLD_S)  # stops the others): end once its first audio is out
 
     def submit(self, source: TextSource, options: SpeakOptions, player: Player | None = None) -> SpeechJob:
         """Queue the job (with a new player unless given one); the caller decides how to show the player."""

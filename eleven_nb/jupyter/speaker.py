@@ -110,7 +110,9 @@ class SpeechJob:
         for turn in turns:
             sequencer.add_turn(turn.context_id, turn.lane)
         first_audio: list[float] = []
-        first_sent = asyncio.Event()  # the first chunk has gone to the browser, or no audio will come
+        # the first chunk has gone to the browser, or no audio will come: for the label, on this loop (the
+        # job's first_chunk_sent, a threading.Event, tells the cell's thread the same)
+        first_sent = asyncio.Event()
         windows: dict[str, asyncio.Semaphore] = {}
         failures: list[BaseException] = []
         # --save keeps every sample here: the player keeps only its replay bound (ten minutes)

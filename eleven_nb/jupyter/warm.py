@@ -36,6 +36,7 @@ class SpareSockets:
     def __init__(self, enabled: bool = False) -> None:
         self.enabled = enabled
         self._spare: tuple[tuple[Any, ...], Any, Any, asyncio.TimerHandle] | None = None
+        self._discards = 0  # an open() that a discard() overtook (%unload_ext, a newer open) keeps nothing
 
     def take(self, key: tuple[Any, ...]) -> tuple[Any, Any] | None:
         """``(opener, connection)`` if the spare matches ``key`` and is still open; the caller closes it."""
@@ -56,6 +57,7 @@ class SpareSockets:
                                 and self._spare[2].close_code is None):
             return
         await self.discard()
+        discards = self._discards
         try:  # after a job the endpoint is resolved; at load this starts (or finds) the local server
             endpoint = await asyncio.to_thread(lambda: client.endpoint)
         except ElevenError as exc:  # the cell will say so, with the whole reason
@@ -71,14 +73,15 @@ class SpareSockets:
             return
         loop = asyncio.get_running_loop()
         timer = loop.call_later(IDLE_S, lambda: loop.create_task(self.discard()))
-        if self._spare is not None:  # another open() won the race
+        if self._spare is not None or self._discards != discards:  # another open() won, or a discard came
             timer.cancel()
             await _close(opener)
             return
         self._spare = (key, opener, mux, timer)
 
     async def discard(self) -> None:
-        """Close the spare, if any."""
+        """Close the spare, if any, and any being opened now."""
+        self._discards += 1
         spare, self._spare = self._spare, None
         if spare is not None:
             spare[3].cancel()

@@ -68,11 +68,12 @@ function handles() {
 
 // src/words.js
 function wordList() {
-  return { words: [], order: [] };
+  return { words: [], order: [], version: 0 };
 }
 function addWords(list, added) {
   let outOfOrder = false;
   const made = [];
+  if (added.length) list.version++;
   for (const a of added) {
     const w = { lane: a.lane, text: a.text, start: a.start, end: a.end, index: list.words.length };
     list.words.push(w);
@@ -89,6 +90,7 @@ function addWords(list, added) {
 function growWord(list, index, text, end) {
   const w = list.words[index];
   if (!w) return null;
+  list.version++;
   w.text = text;
   w.end = Math.max(w.end, end);
   return w;
@@ -956,6 +958,11 @@ function timelineView(s, wake2) {
     }
   });
   resize.observe(track);
+  canvas.addEventListener("contextrestored", () => {
+    drawn = [];
+    dirty = true;
+    wake2();
+  });
   function total() {
     if (s.streamDone || lanesOf(s).length > 1) return Math.max(s.bufferedEnd, 1);
     if (countedText !== s.text) {
@@ -1002,8 +1009,8 @@ function timelineView(s, wake2) {
     const rows = Math.max(1, lanes.length);
     const cssH = rows * (ROW_H + ROW_GAP) + AXIS_H;
     const dpr = globalThis.devicePixelRatio || 1;
-    const order = s.list.order, last = order.length ? order[order.length - 1] : null;
-    const picture = [width, dpr, laneKey, order.length, s.current, total(), s.bufferedEnd, last?.end, last?.text];
+    const order = s.list.order;
+    const picture = [width, dpr, laneKey, s.list.version, s.current, total(), s.bufferedEnd];
     if (c === drawnColors && picture.every((v, i) => v === drawn[i])) return;
     drawn = picture;
     drawnColors = c;
@@ -1436,19 +1443,18 @@ var index_default = {
       for (const v of s.views) v.setText();
     };
     const onChange = () => refresh(s);
+    const onLanes = () => {
+      s.begunLanes = null;
+      refresh(s);
+    };
     const onLost = () => kernelLost(s);
-    const changes = [
-      "change:metrics",
-      "change:show_timeline",
-      "change:lanes",
-      "change:captions",
-      "change:endpoint_label"
-    ];
+    const changes = ["change:metrics", "change:show_timeline", "change:captions", "change:endpoint_label"];
     model.on("msg:custom", onCustom);
     model.on("change:status", onStatus);
     model.on("change:status_message", onStatus);
     model.on("change:text", onText);
     model.on("comm_live_update", onLost);
+    model.on("change:lanes", onLanes);
     for (const ev of changes) model.on(ev, onChange);
     return () => {
       model.off("msg:custom", onCustom);
@@ -1456,6 +1462,7 @@ var index_default = {
       model.off("change:status_message", onStatus);
       model.off("change:text", onText);
       model.off("comm_live_update", onLost);
+      model.off("change:lanes", onLanes);
       for (const ev of changes) model.off(ev, onChange);
       release(s);
       players.delete(s.id);

@@ -93,17 +93,18 @@ export default {
     const onStatus = () => setKernelStatus(s, String(model.get("status")), String(model.get("status_message") || ""));
     const onText = () => { s.text = model.get("text") || ""; for (const v of s.views) v.setText(); };
     const onChange = () => refresh(s);
+    const onLanes = () => { s.begunLanes = null; refresh(s); }; // the synced lanes are at least as new as begin's
     // ipywidgets sets comm_live false (and says so by this event) when the kernel restarts or dies
     // (JupyterLab's manager on "restarting", which the server also reports when it revives a killed
     // kernel); it is never set true after the model is made. A closed model runs the cleanup below.
     const onLost = () => kernelLost(s);
-    const changes = ["change:metrics", "change:show_timeline", "change:lanes",
-                     "change:captions", "change:endpoint_label"];
+    const changes = ["change:metrics", "change:show_timeline", "change:captions", "change:endpoint_label"];
     model.on("msg:custom", onCustom);
     model.on("change:status", onStatus);
     model.on("change:status_message", onStatus);
     model.on("change:text", onText);
     model.on("comm_live_update", onLost);
+    model.on("change:lanes", onLanes);
     for (const ev of changes) model.on(ev, onChange);
     return () => {
       model.off("msg:custom", onCustom);
@@ -111,6 +112,7 @@ export default {
       model.off("change:status_message", onStatus);
       model.off("change:text", onText);
       model.off("comm_live_update", onLost);
+      model.off("change:lanes", onLanes);
       for (const ev of changes) model.off(ev, onChange);
       release(s);
       players.delete(s.id);

@@ -40,6 +40,8 @@ export function timelineView(s, wake) {
     if (w !== width) { width = w; dirty = true; wake(); }
   });
   resize.observe(track);
+  // a canvas whose 2D bitmap the browser dropped (memory pressure) comes back blank: draw it again
+  canvas.addEventListener("contextrestored", () => { drawn = []; dirty = true; wake(); });
 
   /** The timeline's length: the audio so far, or while streaming one voice an estimate of the whole. */
   function total() {
@@ -86,8 +88,8 @@ export function timelineView(s, wake) {
     const cssH = rows * (ROW_H + ROW_GAP) + AXIS_H;
     const dpr = globalThis.devicePixelRatio || 1;
     // every kernel message marks the canvas changed; drawing the same picture again is a repaint for nothing
-    const order = s.list.order, last = order.length ? order[order.length - 1] : null;
-    const picture = [width, dpr, laneKey, order.length, s.current, total(), s.bufferedEnd, last?.end, last?.text];
+    const order = s.list.order;
+    const picture = [width, dpr, laneKey, s.list.version, s.current, total(), s.bufferedEnd];
     if (c === drawnColors && picture.every((v, i) => v === drawn[i])) return;
     drawn = picture;
     drawnColors = c;

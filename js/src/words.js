@@ -15,11 +15,12 @@
  * @typedef {Object} WordList
  * @property {Word[]} words  arrival order
  * @property {Word[]} order  the same words sorted by start
+ * @property {number} version  bumped by every change (what a drawing of the words depends on)
  */
 
 /** @returns {WordList} */
 export function wordList() {
-  return { words: [], order: [] };
+  return { words: [], order: [], version: 0 };
 }
 
 /**
@@ -32,6 +33,7 @@ export function addWords(list, added) {
   let outOfOrder = false;
   /** @type {Word[]} */
   const made = [];
+  if (added.length) list.version++;
   for (const a of added) {
     const w = { lane: a.lane, text: a.text, start: a.start, end: a.end, index: list.words.length };
     list.words.push(w);
@@ -57,6 +59,7 @@ export function addWords(list, added) {
 export function growWord(list, index, text, end) {
   const w = list.words[index];
   if (!w) return null;
+  list.version++;
   w.text = text;
   w.end = Math.max(w.end, end);
   return w;

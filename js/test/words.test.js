@@ -28,6 +28,18 @@ test("a word a later chunk continues grows in place", () => {
   assert.equal(growWord(list, 7, "x", 1), null);
 });
 
+test("every change to the words moves the version a drawing of them depends on", () => {
+  const list = wordList();
+  const seen = [list.version];
+  addWords(list, [w("one", 0, 100), w("two", 150, 300)]);
+  seen.push(list.version);
+  growWord(list, 0, "one,", 120); // not the last word: a drawing keyed on the last word would miss it
+  seen.push(list.version);
+  addWords(list, []);
+  assert.equal(list.version, seen[2]); // nothing added, nothing to redraw
+  assert.equal(new Set(seen).size, 3);
+});
+
 test("the text not yet aligned follows the aligned characters", () => {
   const text = "Hello there, big  world.";
   const tail = (aligned, max = 600, after = true) => pendingTail(text, alignedEnd(text, aligned).index, max, after);

@@ -93,7 +93,7 @@ def test_loading_opens_a_socket_for_the_first_cell(espeak_server, monkeypatch):
                           player_class=recording_into([]), spare_players=True)
     shell = start_ipython() or get_ipython()
     try:
-        ext.register(shell)  # with the local server as endpoint, this is what starts it early
+        ext.register(shell)  # opens a socket for the session defaults (here a given server)
         deadline = time.monotonic() + 10
         while ext.sockets._spare is None:
             assert time.monotonic() < deadline, "loading opened no socket for the session defaults"
@@ -101,6 +101,32 @@ def test_loading_opens_a_socket_for_the_first_cell(espeak_server, monkeypatch):
         ahead = ext.sockets._spare[2]._socket.local_port
         assert shell.run_cell("%%speak --wait\nFirst.").success
         assert ext.history[-1].trace.notes["port"] == ahead and "chunk" in ext.history[-1].player.kinds()
+    finally:
+        ext.stop()
+
+
+def test_loading_resolves_the_endpoint_in_the_background():
+    import threading
+
+    from eleven_nb.client.endpoint import Endpoint
+
+    resolved_on: list[threading.Thread] = []
+
+    class LocalClient:  # resolving is what starts the local voice server: it must not block the cell
+        @property
+        def endpoint(self):
+            resolved_on.append(threading.current_thread())
+            return Endpoint("real", "https://api.elevenlabs.io")  # then no socket is opened
+
+    ext = SpeechExtension(LocalClient(), player_class=recording_into([]), spare_players=True)
+    shell = start_ipython() or get_ipython()
+    try:
+        ext.register(shell)
+        deadline = time.monotonic() + 10
+        while not resolved_on:
+            assert time.monotonic() < deadline, "loading did not resolve the endpoint"
+            time.sleep(0.02)
+        assert resolved_on[0] is not threading.main_thread() and ext.sockets._spare is None
     finally:
         ext.stop()
 
@@ -132,3 +158,41 @@ def test_no_socket_is_held_open_to_the_real_service():
     sockets = SpareSockets(enabled=True)
     asyncio.run(sockets.open(RealServiceClient(), "joe", {"output_format": "pcm_22050"}))
     assert sockets._spare is None
+
+
+def test_a_socket_still_opening_when_discarded_is_closed_not_kept():
+    import threading
+
+    from eleven_nb.client.endpoint import Endpoint
+    from eleven_nb.jupyter.warm import SpareSockets
+
+    resolving = threading.Event()
+    closed: list[bool] = []
+
+    class Opener:
+        async def __aenter__(self):
+            return type("Mux", (), {"close_code": None})()
+
+        async def __aexit__(self, *exc):
+            closed.append(True)
+
+    class SlowClient:  # the endpoint takes a while (the local server starting)
+        @property
+        def endpoint(self):
+            resolving.wait(5)
+            return Endpoint("embedded", "http://127.0.0.1:1")
+
+        def multi_stream_input(self, *args, **kwargs):
+            return Opener()
+
+    async def scenario():
+        sockets = SpareSockets(enabled=True)
+        opening = asyncio.create_task(sockets.open(SlowClient(), "joe", {}))
+        await asyncio.sleep(0.05)
+        await sockets.discard()  # %unload_ext while the server is still starting
+        resolving.set()
+        await opening
+        return sockets
+
+    sockets = asyncio.run(scenario())
+    assert sockets._spare is None and closed == [True]
