@@ -348,3 +348,15 @@ def test_piper_keeps_a_first_phrase_in_the_arena_and_shrinks_after_longer_calls(
     text = "Hi there. " + "This second sentence is long enough, with a clause, to be spoken as a larger call. " * 2
     list(piper_engine.synthesize(text, "joe", SynthesisSettings()))
     assert sizes[0][1] is False and any(large for _, large in sizes[1:]), sizes
+
+
+def test_a_session_without_an_arena_still_speaks_long_calls(piper_engine, monkeypatch):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.enable_cpu_mem_arena = False  # as a build or a platform without the arena would run it
+    monkeypatch.setattr(piper_engine, "_session", ort.InferenceSession(
+        piper_engine._session._model_path, options, providers=["CPUExecutionProvider"]))
+    text = "This sentence is long enough, with a clause or two, that piper speaks it as one large call."
+    utterances = list(piper_engine.synthesize(text, "joe", SynthesisSettings()))
+    assert "".join(u.text for u in utterances) == text and sum(len(u.audio) for u in utterances) > 0

@@ -1,7 +1,7 @@
 """Model sessions that give memory back to the system after a large call.
 
-onnxruntime's CPU arena makes a call faster (piper's first phrase: 85 ms without,
-76 ms with, bench/RESULTS.md) but keeps the largest call's activations for good.
+onnxruntime's CPU arena makes a call faster (piper's first phrase: 106 ms without,
+88 ms with, bench/bench_arena.py) but keeps the largest call's activations for good.
 So the arena is on, and after a *large* call it is shrunk (onnxruntime's
 ``memory.enable_memory_arena_shrinkage`` run option), then glibc's free pages are
 returned with ``malloc_trim(0)``, which glibc otherwise keeps mapped: a server
@@ -59,7 +59,13 @@ def run_model(session: Any, feeds: dict[str, Any], *, large: bool) -> list[Any]:
     """``session.run`` on ``feeds``; after a ``large`` call, the arena and the heap give their memory back."""
     if not large:
         return session.run(None, feeds)
-    outputs = session.run(None, feeds, _shrink_options())
+    try:
+        outputs = session.run(None, feeds, _shrink_options())
+    except Exception as exc:  # onnxruntime's InvalidArgument, before any work: a session without an arena
+        if "arena" not in str(exc):
+            raise
+        log.debug("no arena to shrink: %s", exc)
+        outputs = session.run(None, feeds)
     release_memory()
     return outputs
 
