@@ -522,7 +522,8 @@ function createPlayer(id, model, debugOn) {
     blockTimer: 0,
     text: String(model.get("text") || ""),
     kernel: String(model.get("status") || "idle"),
-    kernelMessage: String(model.get("status_message") || "")
+    kernelMessage: String(model.get("status_message") || ""),
+    kernelGone: false
   });
 }
 function lanesOf(s) {
@@ -703,7 +704,11 @@ function onMessage(s, msg, buffers) {
   }
 }
 function kernelLost(s) {
-  if (s.kernel !== "connecting" && s.kernel !== "streaming") return;
+  s.kernelGone = true;
+  if (s.kernel !== "connecting" && s.kernel !== "streaming") {
+    refresh(s);
+    return;
+  }
   s.kernel = "lost";
   s.kernelMessage = "";
   endStream(s);
@@ -896,7 +901,7 @@ function controlsView(s) {
       setProp(endpoint, "hidden", !label);
       setText(meter, readout(s.model.get("metrics") || {}));
       const kernelIdle = s.kernel === "done" || s.kernel === "error" || s.kernel === "idle";
-      setProp(again, "disabled", !kernelIdle);
+      setProp(again, "disabled", !kernelIdle || s.kernelGone);
       setProp(wav, "disabled", !s.chunks.length);
       setProp(vtt, "disabled", !s.model.get("captions"));
       setProp(vtt, "title", vtt.disabled ? "Captions (WebVTT): ready when the speech is complete" : "Download the captions (WebVTT)");

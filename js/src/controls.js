@@ -56,7 +56,7 @@ export function controlsView(s) {
       setProp(endpoint, "hidden", !label);
       setText(meter, readout(s.model.get("metrics") || {}));
       const kernelIdle = s.kernel === "done" || s.kernel === "error" || s.kernel === "idle";
-      setProp(again, "disabled", !kernelIdle);
+      setProp(again, "disabled", !kernelIdle || s.kernelGone);
       setProp(wav, "disabled", !s.chunks.length);
       setProp(vtt, "disabled", !s.model.get("captions")); // the kernel's captions come when the speech is complete
       setProp(vtt, "title", vtt.disabled ? "Captions (WebVTT): ready when the speech is complete" : "Download the captions (WebVTT)");

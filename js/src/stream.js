@@ -158,7 +158,8 @@ export function onMessage(s, msg, buffers) {
  * @param {Player} s
  */
 export function kernelLost(s) {
-  if (s.kernel !== "connecting" && s.kernel !== "streaming") return;
+  s.kernelGone = true; // "Speak again" has no kernel to ask any more
+  if (s.kernel !== "connecting" && s.kernel !== "streaming") { refresh(s); return; }
   s.kernel = "lost";
   s.kernelMessage = "";
   endStream(s);

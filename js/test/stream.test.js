@@ -50,4 +50,5 @@ test("a complete speech is left alone when its kernel goes away", () => {
   onMessage(s, { type: "status", status: "done", message: "" });
   kernelLost(s);
   assert.equal(s.kernel, "done");
+  assert.equal(s.kernelGone, true); // its "Speak again" is disabled: no kernel would hear it
 });
