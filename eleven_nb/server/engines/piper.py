@@ -3,20 +3,15 @@
 The model is patched once into a cache (:mod:`.piper_patch`): it then gives each
 phoneme's duration, follows 1/speed exactly, and takes its noise as inputs (so
 a ``seed`` repeats exactly). A model call speaks at most
-:data:`MAX_CALL_PHONEMES` phonemes, which bounds its memory.
-
-piper's phonemes carry no text positions. espeak-ng's word and phoneme events
-do: aligning piper's phonemes to them (difflib) gives every word a sample span,
-which :func:`.timing.char_spans` spreads over its characters (docs/engines.md).
+:data:`MAX_CALL_PHONEMES` phonemes, which bounds its memory. Each sentence's
+words get sample spans from :mod:`.piper_align`.
 """
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +25,11 @@ from .base import (
     spread_over,
 )
 from .cache import model_sha256
-from .espeak import Word, espeak_words
-from .espeak_lib import espeak
 from .memory import onnx_session, run_model
 from .phonemes import espeak_ipa
+from .piper_align import Sentence, align, utterance
 from .piper_patch import NOISE_PREFIX, SEEDABLE_KEY, patched_model
-from .timing import char_spans, snap_cut, trim_edges
+from .timing import trim_edges
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +49,6 @@ MAX_CALL_PHONEMES = 100
 # onnxruntime's arena for the next call, which is then faster; longer calls give theirs back (memory.py)
 SMALL_CALL_PHONEMES = FIRST_CHUNK_PHONEMES
 CLAUSE_MARKS = (",", ";", ":")
-_SKIP = set(" ,.;:!?¡¿—–-…\"'()[]«»“”")  # not sounds: word breaks and punctuation in phoneme strings
-
-
-@dataclass
-class _Sentence:
-    """One piper sentence: its phonemes and, after synthesis, its audio and phoneme spans."""
-
-    phonemes: list[str]
-    audio: np.ndarray | None = None
-    spans: np.ndarray | None = None  # (start, end) samples per phoneme
 
 
 class PiperEngine(Engine):
@@ -131,21 +115,21 @@ class PiperEngine(Engine):
             return
         # "[[...]]" would be read as raw phonemes by piper, and a NUL ends espeak's string
         phonemes = [p for p in self._voice.phonemize(text.replace("[[", "[ [").replace("\0", " ")) if p]
-        sentences = [_Sentence(p) for p in _bounded(_split_first(phonemes), MAX_CALL_PHONEMES)]
+        sentences = [Sentence(p) for p in _bounded(_split_first(phonemes), MAX_CALL_PHONEMES)]
         if not sentences:  # nothing piper can say ("...", a lone symbol)
             yield silence_utterance(text, self.sample_rate)
             return
         rng = np.random.default_rng(settings.seed)  # None: fresh entropy
         scales = self._scales(settings)
         with ThreadPoolExecutor(1) as helper:  # align (espeak-ng, difflib) while the first sentence is spoken
-            plan = helper.submit(_align, text, self._espeak_voice, sentences)
+            plan = helper.submit(align, text, self._espeak_voice, sentences)
             sentences[0].audio, sentences[0].spans = self._speak(sentences[0].phonemes, scales, rng)
             groups, matches = plan.result()
         for (a, b), members in groups:
             for k in members:
                 if sentences[k].audio is None:
                     sentences[k].audio, sentences[k].spans = self._speak(sentences[k].phonemes, scales, rng)
-            yield _utterance(text, a, b, sentences, members, matches)
+            yield utterance(text, a, b, sentences, members, matches)
 
     def synthesize_phonemes(self, ipa: str, text: str, voice_id: str,
                             settings: SynthesisSettings) -> Iterator[Utterance]:
@@ -233,69 +217,3 @@ def _bounded(sentences: list[list[str]], limit: int) -> list[list[str]]:
         if sentence:
             runs.append(sentence)
     return runs
-
-
-Match = tuple[Word, int, int, int]  # a word piper says: (word, sentence, first phoneme, last phoneme)
-Group = tuple[tuple[int, int], list[int]]  # characters [a, b) and the sentences that speak them
-
-
-def _align(text: str, espeak_voice: str, sentences: list[_Sentence]) -> tuple[list[Group], list[Match]]:
-    """Match espeak's words to piper's phonemes, then cut the text where piper's sentences change."""
-    result = espeak().synthesize(text, espeak_voice)
-    words = espeak_words(text, result.events, len(result.audio))
-    ref = [(ch, w) for w, word in enumerate(words) for ipa, _, _ in word.phonemes
-           for ch in ipa if ch not in _SKIP and not ch.isspace()]
-    heard = [(ch, k, i) for k, s in enumerate(sentences) for i, ph in enumerate(s.phonemes)
-             for ch in ph if ch not in _SKIP and not ch.isspace()]
-    matcher = difflib.SequenceMatcher(None, [c for c, _ in ref], [c for c, _, _ in heard], autojunk=False)
-    found: dict[int, list[tuple[int, int]]] = {}
-    for block in matcher.get_matching_blocks():
-        for j in range(block.size):
-            _, k, i = heard[block.b + j]
-            found.setdefault(ref[block.a + j][1], []).append((k, i))
-    matches, last = [], (-1, -1)
-    for w, word in enumerate(words):
-        hits = found.get(w)
-        if not hits:
-            continue
-        k = hits[0][0]
-        local = [i for kk, i in hits if kk == k]
-        if (k, local[0]) < last:  # out of order: a mismatch, leave the word to the gaps
-            continue
-        matches.append((word, k, local[0], local[-1]))
-        last = (k, local[-1])
-    # each sentence's text starts at its first word; sentences without words join a neighbour
-    starts: list[int | None] = [None] * len(sentences)
-    for word, k, _, _ in matches:
-        if starts[k] is None:
-            starts[k] = word.char_start
-    groups: list[Group] = []
-    members: list[int] = []
-    cut = 0
-    for k in range(len(sentences)):
-        start = starts[k]
-        if start is not None and members and any(starts[m] is not None for m in members):
-            new_cut = snap_cut(text, start, cut)
-            groups.append(((cut, new_cut), members))
-            cut, members = new_cut, []
-        members.append(k)
-    groups.append(((cut, len(text)), members))
-    return groups, matches
-
-
-def _utterance(text: str, a: int, b: int, sentences: list[_Sentence], members: list[int],
-               matches: list[Match]) -> Utterance:
-    """Characters [a, b) spoken by ``sentences[members]`` (one audio, end to end)."""
-    group = [sentences[k] for k in members]
-    pieces = [s.audio for s in group if s.audio is not None]  # all spoken by now
-    offsets = np.cumsum([0, *(len(p) for p in pieces)])
-    audio = np.concatenate(pieces)
-    timings = []
-    for word, k, i0, i1 in matches:
-        spans = sentences[k].spans
-        if a <= word.char_start < b and k in members and spans is not None:
-            g = members.index(k)
-            timings.append((word.char_start - a, word.char_end - a,
-                            int(offsets[g] + spans[i0][0]), int(offsets[g] + spans[i1][1])))
-    starts, ends = char_spans(text[a:b], len(audio), timings)
-    return Utterance(text[a:b], audio, starts, ends)
