@@ -339,15 +339,20 @@ def test_only_large_model_calls_shrink_the_arena_and_return_memory(monkeypatch):
 
 
 def test_piper_keeps_a_first_phrase_in_the_arena_and_shrinks_after_longer_calls(piper_engine, monkeypatch):
-    from eleven_nb.server.engines import piper
+    """Both halves of the cut model: the first phrase's encoder and decoder calls keep their arenas,
+    later long calls give their memory back."""
+    from eleven_nb.server.engines import piper_window
 
-    sizes: list[tuple[int, bool]] = []
-    real = piper.run_model
-    monkeypatch.setattr(piper, "run_model", lambda s, f, large: sizes.append((len(f["input"][0]), large))
+    calls: list[tuple[str, bool]] = []
+    real = piper_window.run_model
+    names = {id(piper_engine._split.encoder): "encoder", id(piper_engine._split.decoder): "decoder"}
+    monkeypatch.setattr(piper_window, "run_model", lambda s, f, large: calls.append((names[id(s)], large))
                         or real(s, f, large=large))
     text = "Hi there. " + "This second sentence is long enough, with a clause, to be spoken as a larger call. " * 2
     list(piper_engine.synthesize(text, "joe", SynthesisSettings()))
-    assert sizes[0][1] is False and any(large for _, large in sizes[1:]), sizes
+    for half in ("encoder", "decoder"):
+        flags = [large for name, large in calls if name == half]
+        assert flags[0] is False and any(flags[1:]), calls
 
 
 def test_a_session_without_an_arena_still_speaks_long_calls(piper_engine, monkeypatch):
@@ -355,8 +360,10 @@ def test_a_session_without_an_arena_still_speaks_long_calls(piper_engine, monkey
 
     options = ort.SessionOptions()
     options.enable_cpu_mem_arena = False  # as a build or a platform without the arena would run it
-    monkeypatch.setattr(piper_engine, "_session", ort.InferenceSession(
-        piper_engine._session._model_path, options, providers=["CPUExecutionProvider"]))
+    split = piper_engine._split
+    for half in ("encoder", "decoder"):
+        monkeypatch.setattr(split, half, ort.InferenceSession(
+            getattr(split, half)._model_path, options, providers=["CPUExecutionProvider"]))
     text = "This sentence is long enough, with a clause or two, that piper speaks it as one large call."
     utterances = list(piper_engine.synthesize(text, "joe", SynthesisSettings()))
     assert "".join(u.text for u in utterances) == text and sum(len(u.audio) for u in utterances) > 0

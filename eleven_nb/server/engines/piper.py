@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,8 +28,10 @@ from .base import (
 from .cache import model_sha256
 from .memory import onnx_session, run_model
 from .phonemes import espeak_ipa
-from .piper_align import Sentence, align, utterance
+from .piper_align import Group, Match, Sentence, align, utterance
 from .piper_patch import NOISE_PREFIX, SEEDABLE_KEY, patched_model
+from .piper_split import split_model
+from .piper_window import SplitVoice, choose_head, head_gain, split_first, to_pcm
 from .timing import trim_edges
 
 log = logging.getLogger(__name__)
@@ -57,14 +60,18 @@ class PiperEngine(Engine):
     ``speed`` x sets ``length_scale`` 1/x (alignment follows, being sample counts);
     ``stability`` scales the noise (0.5 is the voice's own, lower varies more);
     ``seed`` seeds the noise fed to the model, so the same text, settings and seed
-    give the same samples. Safe to call from several threads: one session, and all
+    give the same samples. Safe to call from several threads: the sessions are, and all
     per-request state is local.
+
+    ``windowed`` (the default) runs the model cut at its decoder (:mod:`.piper_split`), so
+    the first sentence's first words are decoded, and heard, before the rest
+    (:mod:`.piper_window`); false, or a model that cannot be cut, runs it whole.
     """
 
     name = "piper"
     supports_phonemes = True
 
-    def __init__(self, voice_path: str | Path | None = None):
+    def __init__(self, voice_path: str | Path | None = None, *, windowed: bool = True):
         from piper import PiperVoice
         from piper.config import PiperConfig
 
@@ -89,19 +96,32 @@ class PiperEngine(Engine):
                       "alignment and sound are untested", model, self.model_sha256, JOE_SHA256)
         try:
             self._config = PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
-            self._session = onnx_session(patched_model(model), threads=2)
+            self._split, self._session = self._sessions(patched_model(model), windowed)
         except ImportError:
             raise
         except Exception as exc:  # onnx, protobuf and onnxruntime each raise their own kind
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             raise ValueError(f"cannot load the piper voice {model} (with {config.name}): {reason}") from exc
         self._voice = PiperVoice(session=self._session, config=self._config)  # for its phonemizer
+        # the inputs and metadata are the whole model's (the encoder keeps them)
         self._noise_inputs = [i.name for i in self._session.get_inputs() if i.name.startswith(NOISE_PREFIX)]
         self._has_sid = any(i.name == "sid" for i in self._session.get_inputs())
         meta = self._session.get_modelmeta().custom_metadata_map
         self._seedable = meta.get(SEEDABLE_KEY) == "1"
         self.sample_rate = self._config.sample_rate
         self._espeak_voice = self._config.espeak_voice or "en-us"
+
+    @staticmethod
+    def _sessions(patched: Path, windowed: bool) -> tuple[SplitVoice | None, Any]:
+        """The model cut in two (and its encoder, which takes the model's inputs), else whole."""
+        parts = split_model(patched) if windowed else None
+        if parts is not None:
+            try:
+                split = SplitVoice(*parts, threads=2)
+                return split, split.encoder
+            except Exception as exc:  # a damaged cache: the whole model still speaks
+                log.warning("cannot load the cut model %s, running it whole: %s", parts[0], exc)
+        return None, onnx_session(patched, threads=2)
 
     def voices(self) -> list[VoiceInfo]:
         honours = ("speed", "stability", "seed") if self._seedable else ("speed", "stability")
@@ -123,13 +143,42 @@ class PiperEngine(Engine):
         scales = self._scales(settings)
         with ThreadPoolExecutor(1) as helper:  # align (espeak-ng, difflib) while the first sentence is spoken
             plan = helper.submit(align, text, self._espeak_voice, sentences)
-            sentences[0].audio, sentences[0].spans = self._speak(sentences[0].phonemes, scales, rng)
-            groups, matches = plan.result()
+            if self._split is None:
+                sentences[0].audio, sentences[0].spans = self._speak(sentences[0].phonemes, scales, rng)
+                groups, matches = plan.result()
+            else:
+                sentences, groups, matches = self._speak_first(text, sentences, plan, scales, rng)
         for (a, b), members in groups:
             for k in members:
-                if sentences[k].audio is None:
-                    sentences[k].audio, sentences[k].spans = self._speak(sentences[k].phonemes, scales, rng)
+                sentence = sentences[k]
+                if sentence.pending is not None:  # the rest of a windowed first sentence
+                    sentence.audio, sentence.pending = sentence.pending(), None
+                elif sentence.audio is None:
+                    sentence.audio, sentence.spans = self._speak(sentence.phonemes, scales, rng)
             yield utterance(text, a, b, sentences, members, matches)
+
+    def _speak_first(self, text: str, sentences: list[Sentence], plan: Future[tuple[list[Group], list[Match]]],
+                     scales: np.ndarray, rng: np.random.Generator):
+        """Encode the first sentence; once aligned, decode its head alone if it has one (piper_window), else whole.
+        The plan (sentences, groups, matches), with the first sentence cut in two when it has a head."""
+        assert self._split is not None
+        first = sentences[0]
+        feeds, owned = self._feeds(first.phonemes, scales, rng)
+        latent, durations = self._split.encode(feeds, large=len(first.phonemes) > SMALL_CALL_PHONEMES)
+        frames, hop = latent.shape[-1], self._config.hop_length
+        first.spans = _spans(durations, owned, len(feeds["input"][0]), frames * hop, hop)
+        del feeds
+        groups, matches = plan.result()
+        head = choose_head(text, matches, first.spans, frames, hop, self.sample_rate)
+        if head is None:
+            first.audio = _peak_normalised(self._split.decode(latent, 0, frames))
+            return sentences, groups, matches
+        audio = self._split.decode(latent, 0, head.frame)
+        gain = head_gain(audio)
+        sentences, groups, matches = split_first(sentences, groups, matches, head, to_pcm(audio, gain), hop)
+        split = self._split
+        sentences[1].pending = lambda: to_pcm(split.decode(latent, head.frame, frames), gain)
+        return sentences, groups, matches
 
     def synthesize_phonemes(self, ipa: str, text: str, voice_id: str,
                             settings: SynthesisSettings) -> Iterator[Utterance]:
@@ -152,8 +201,9 @@ class PiperEngine(Engine):
                          (self._config.length_scale or 1.0) / settings.speed,
                          (self._config.noise_w_scale or 0.8) * variation], np.float32)
 
-    def _speak(self, phonemes: list[str], scales: np.ndarray, rng: np.random.Generator):
-        """int16 audio (peak-normalised, as piper does) and each phoneme's (start, end) samples."""
+    def _feeds(self, phonemes: list[str], scales: np.ndarray,
+               rng: np.random.Generator) -> tuple[dict[str, np.ndarray], list[tuple[int, int]]]:
+        """The model's inputs for ``phonemes``, and the ids each phoneme owns ([start, end))."""
         id_map = self._config.phoneme_id_map
         pad = list(id_map.get("_", [0]))
         ids = [*id_map.get("^", [1]), *pad]
@@ -170,18 +220,39 @@ class PiperEngine(Engine):
             feeds[name] = rng.standard_normal(len(ids) * NOISE_PER_ID, dtype=np.float32)
         if self._has_sid:
             feeds["sid"] = np.array([self._config.default_speaker_id or 0], np.int64)
-        outputs = run_model(self._session, feeds, large=len(phonemes) > SMALL_CALL_PHONEMES)
+        return feeds, owned
+
+    def _speak(self, phonemes: list[str], scales: np.ndarray, rng: np.random.Generator):
+        """int16 audio (peak-normalised, as piper does) and each phoneme's (start, end) samples."""
+        feeds, owned = self._feeds(phonemes, scales, rng)
+        n_ids, large = len(feeds["input"][0]), len(phonemes) > SMALL_CALL_PHONEMES
+        if self._split is None:
+            outputs = run_model(self._session, feeds, large=large)
+            audio, durations = outputs[0].reshape(-1), (outputs[1] if len(outputs) > 1 else None)
+        else:  # the same samples as the whole model (its two halves, one after the other)
+            latent, durations = self._split.encode(feeds, large=large)
+            audio = self._split.decode(latent, 0, latent.shape[-1])
         del feeds
-        audio = outputs[0].reshape(-1)
-        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-        pcm = (np.clip(audio / peak, -1.0, 1.0) * 32767).astype(np.int16) if peak > 1e-8 else \
-            np.zeros(audio.size, np.int16)
-        if len(outputs) > 1 and outputs[1].size == len(ids):
-            bounds = np.concatenate([[0], np.cumsum(outputs[1].reshape(-1).astype(np.int64))]) * self._config.hop_length
-        else:  # a model without durations: spread the phonemes evenly
-            bounds = np.linspace(0, len(pcm), len(ids) + 1).astype(np.int64)
-        spans = np.array([(bounds[s], bounds[e]) for s, e in owned], np.int64).reshape(-1, 2)
-        return pcm, np.minimum(spans, len(pcm))
+        pcm = _peak_normalised(audio)
+        return pcm, _spans(durations, owned, n_ids, len(pcm), self._config.hop_length)
+
+
+def _peak_normalised(audio: np.ndarray) -> np.ndarray:
+    """int16 of ``audio`` scaled to its peak, as piper does (silence stays silent)."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return (np.clip(audio / peak, -1.0, 1.0) * 32767).astype(np.int16) if peak > 1e-8 else \
+        np.zeros(audio.size, np.int16)
+
+
+def _spans(durations: np.ndarray | None, owned: list[tuple[int, int]], n_ids: int, n_samples: int,
+           hop: int) -> np.ndarray:
+    """Each phoneme's (start, end) samples, from the model's durations (frames per id) when it gives them."""
+    if durations is not None and durations.size == n_ids:
+        bounds = np.concatenate([[0], np.cumsum(durations.reshape(-1).astype(np.int64))]) * hop
+    else:  # a model without durations: spread the phonemes evenly
+        bounds = np.linspace(0, n_samples, n_ids + 1).astype(np.int64)
+    spans = np.array([(bounds[s], bounds[e]) for s, e in owned], np.int64).reshape(-1, 2)
+    return np.minimum(spans, n_samples)
 
 
 def _split_first(sentences: list[list[str]]) -> list[list[str]]:

@@ -7,6 +7,7 @@ which :func:`.timing.char_spans` spreads over its characters (docs/engines.md).
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ class Sentence:
     phonemes: list[str]
     audio: np.ndarray | None = None
     spans: np.ndarray | None = None  # (start, end) samples per phoneme
+    pending: Callable[[], np.ndarray] | None = None  # makes the audio, when it is not made from the phonemes
 
 
 Match = tuple[Word, int, int, int]  # a word piper says: (word, sentence, first phoneme, last phoneme)
