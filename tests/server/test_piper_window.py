@@ -188,3 +188,36 @@ def test_the_engine_speaks_whole_when_the_model_cannot_be_cut(monkeypatch):
     assert engine._split is None
     utterances = speak(engine, seed=4)
     assert len(utterances) == 1 and utterances[0].text == TEXT
+
+
+@pytest.mark.piper
+def test_the_cut_is_cached_once_and_the_same_every_time(windowed, tmp_path):
+    import shutil
+
+    from eleven_nb.server.engines.piper_split import REACH_KEY, split_model
+
+    encoder, decoder = (Path(s._model_path) for s in (windowed._split.encoder, windowed._split.decoder))
+    patched = tmp_path / "voice.onnx"
+    shutil.copyfile(decoder.parent / f"{decoder.name.split('-split')[0]}.onnx", patched)
+    parts = split_model(patched)
+    assert parts is not None and all(p.parent == tmp_path for p in parts)
+    stamps = [p.stat().st_mtime_ns for p in parts]
+    assert split_model(patched) == parts and [p.stat().st_mtime_ns for p in parts] == stamps
+    assert parts[0].read_bytes() == encoder.read_bytes() and parts[1].read_bytes() == decoder.read_bytes()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert windowed._split.decoder.get_modelmeta().custom_metadata_map[REACH_KEY] == "14"
+
+
+def test_the_decoders_reach_is_bounded_from_its_kernels():
+    pytest.importorskip("onnx")
+    from onnx import helper
+
+    from eleven_nb.server.engines.piper_split import reach_frames
+
+    nodes = [helper.make_node("Conv", ["x", "w0"], ["a"], kernel_shape=[7]),  # 3 frames
+             helper.make_node("ConvTranspose", ["a", "w1"], ["b"], kernel_shape=[16], strides=[8]),  # 1 frame
+             helper.make_node("Conv", ["b", "w2"], ["c"], kernel_shape=[3], dilations=[8]),  # 8 samples at 8x: 1
+             helper.make_node("LeakyRelu", ["c"], ["d"])]
+    assert reach_frames(nodes, {}) == 5
+    with pytest.raises(ValueError, match="MaxPool"):
+        reach_frames([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3])], {})

@@ -3,10 +3,11 @@
 With the model cut at its decoder (:mod:`.piper_split`), a phrase is one encoder
 call (text to a latent of one column per 256 samples, with the durations) and
 decoder calls on any window of that latent. The decoder is convolutional: a
-window decoded with :data:`CONTEXT_FRAMES` of latent either side, then cropped,
-gives the same samples as the whole phrase decoded at once (joe's decoder sees
-10 frames each way: from 10 on, windows match the whole to 1e-6, at 8 they differ
-by 7e-4, at 0 they click), so the seam cannot be heard.
+window of the latent decoded with enough context either side (the decoder's reach,
+bounded from its kernels when the model is cut: 14 frames for joe), then cropped,
+gives the same samples as the whole phrase decoded at once (joe's windows match
+the whole to 1e-6 from 10 frames of context on; at 8 they differ by 7e-4, at 0
+they click), so the seam cannot be heard.
 
 The first phrase's *head* (its first words, cut where a word starts within
 :data:`HEAD_SECONDS`) is decoded and sent first; the rest of the phrase follows as its own
@@ -27,10 +28,9 @@ import numpy as np
 
 from .memory import onnx_session, run_model
 from .piper_align import Group, Match, Sentence
-from .piper_split import LATENT
+from .piper_split import LATENT, REACH_KEY
 from .timing import snap_cut
 
-CONTEXT_FRAMES = 16  # latent frames decoded either side of a window, then cropped (the decoder sees 10)
 # the head ends where the first word starting in this window starts (joe says "Streaming " in 0.55 s):
 # long enough to play while the rest (up to ~400 frames, ~170 ms here) is decoded, short to decode
 HEAD_SECONDS = (0.3, 0.8)
@@ -48,6 +48,8 @@ class SplitVoice:
     def __init__(self, encoder: Path, decoder: Path, threads: int):
         self.encoder: Any = onnx_session(encoder, threads)
         self.decoder: Any = onnx_session(decoder, threads)
+        # latent frames decoded either side of a window, then cropped
+        self.context = int(self.decoder.get_modelmeta().custom_metadata_map[REACH_KEY])
 
     def encode(self, feeds: dict[str, np.ndarray], *, large: bool) -> tuple[np.ndarray, np.ndarray | None]:
         """The latent (1, channels, frames) and the model's durations output (None if it has none)."""
@@ -58,7 +60,7 @@ class SplitVoice:
         """Float audio of latent frames [start, stop), decoded with context either side, then cropped.
         A window of more than :data:`SMALL_DECODE_FRAMES` gives its memory back after (memory.py)."""
         frames = latent.shape[-1]
-        a, b = max(0, start - CONTEXT_FRAMES), min(frames, stop + CONTEXT_FRAMES)
+        a, b = max(0, start - self.context), min(frames, stop + self.context)
         window = latent if (a, b) == (0, frames) else np.ascontiguousarray(latent[..., a:b])
         audio = run_model(self.decoder, {LATENT: window}, large=b - a > SMALL_DECODE_FRAMES)[0].reshape(-1)
         hop = audio.size // max(1, b - a)
