@@ -52,20 +52,33 @@ def split_model(patched: Path) -> tuple[Path, Path] | None:
         return encoder, decoder
     if unsplittable.exists():
         return None
-    import onnx
-
+    try:
+        import onnx
+    except ImportError:  # the patched model came from the cache; without onnx it is run whole
+        log.info("%s is spoken whole: the onnx package is not installed", patched)
+        return None
     proto = onnx.load(str(patched))
     try:
         parts = cut_at_decoder(proto)
-    except ValueError as exc:
+    except Exception as exc:  # ValueError for the shapes foreseen; any other model is spoken whole too
         reason = str(exc)
         log.info("%s is spoken whole (not cut at its decoder): %s", patched, reason)
-        write_atomically(unsplittable, lambda p: Path(p).write_text(f"{reason}\n", encoding="utf-8"))
+        _remember(unsplittable, lambda p: Path(p).write_text(f"{reason}\n", encoding="utf-8"))
         return None
-    for target, part in zip((encoder, decoder), parts):
-        write_atomically(target, functools.partial(_save, part))
+    if not all(_remember(target, functools.partial(_save, part)) for target, part in zip((encoder, decoder), parts)):
+        return None
     log.info("cut %s at its decoder into %s and %s (once)", patched, encoder.name, decoder.name)
     return encoder, decoder
+
+
+def _remember(target: Path, write) -> bool:
+    """Write ``target`` into the cache; False (the model is then run whole) if the cache is read-only."""
+    try:
+        write_atomically(target, write)
+        return True
+    except OSError as exc:
+        log.warning("cannot cache %s, running the model whole: %s", target, exc)
+        return False
 
 
 def _save(model, path: str) -> None:
