@@ -30,7 +30,7 @@ SENTENCE = "Streaming speech lets a notebook read aloud as it writes."
 FIRST = "Streaming speech lets "
 LONG = ("Streaming speech lets a notebook read aloud as it writes. The server speaks each sentence as soon as "
         "it is ready, and the player schedules the audio without gaps. Local voices run offline on the CPU, so "
-        "the first words should come quickly, even on a small laptop with two cores.")[:300]
+        "the first words should come quickly, even on a small laptop with two cores and little memory to spare.")[:300]
 
 
 def engines():
@@ -55,6 +55,27 @@ def timed(engines, text: str, repeats: int) -> dict[str, dict[str, list[float]]]
             if i >= 2:
                 times[way]["first"].append((first - started) * 1000)
                 times[way]["total"].append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def split_cost(engines, repeats: int) -> dict[str, list[float]]:
+    """ms of one model call on the sentence: the whole model against its encoder then its decoder
+    (what the windowed engine runs for every later sentence), alternating, after two warm-ups."""
+    from eleven_nb.server.engines.base import SynthesisSettings
+
+    windowed, whole = engines["windowed"], engines["whole"]
+    phonemes = [p for p in windowed._voice.phonemize(SENTENCE) if p][0]
+    feeds, _ = windowed._feeds(phonemes, windowed._scales(SynthesisSettings()), np.random.default_rng(0))
+    ways = {"whole": lambda: whole._session.run(None, feeds),
+            "encoder + decoder": lambda: windowed._split.decoder.run(
+                None, {"latent": windowed._split.encoder.run(None, feeds)[0]})}
+    times: dict[str, list[float]] = {way: [] for way in ways}
+    for i in range(repeats + 2):
+        for way in (list(ways) if i % 2 else list(ways)[::-1]):
+            started = time.perf_counter()
+            ways[way]()
+            if i >= 2:
+                times[way].append((time.perf_counter() - started) * 1000)
     return times
 
 
@@ -129,6 +150,7 @@ def main() -> None:
     both = engines()
     runs = {text: timed(both, text, args.repeats) for text in (SENTENCE, FIRST)}
     quality = seam(both)
+    cost = split_cost(both, args.repeats)
     table = ["| text | way | first utterance, median ms | all utterances, median ms |", "|---|---|---|---|"]
     for text, times in runs.items():
         for way in ("whole", "windowed"):
@@ -152,6 +174,9 @@ def main() -> None:
             f"the same seed: SNR >= {quality['pcm_snr']:.0f} dB once levels are matched; the windowed phrase is "
             f"{quality['level_min']:+.1f} to {quality['level_max']:+.1f} dB against the whole call's (its gain "
             "comes from the head's peak, floored).\n\n"
+            "One model call on the sentence (what every later sentence costs), the whole model against its "
+            "encoder then its decoder, median ms (runs): " + "; ".join(row(way, runs) for way, runs in cost.items())
+            + ".\n\n"
             f"Memory: one {len(LONG)}-character English text, a fresh process per way (the engine alone):\n\n"
             + "\n".join(memory))
     print(body)
