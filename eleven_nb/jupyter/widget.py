@@ -121,6 +121,8 @@ class Player(anywidget.AnyWidget):
     # browser-side measurement handles for tests and benchmarks; ELEVEN_NB_PLAYER_DEBUG=1 turns it on
     # for every player of a kernel (e.g. set on a Jupyter server a browser test drives)
     debug = traitlets.Bool(False).tag(sync=True)
+    # the first chunk may play from a worker in the browser, off the page's busy main thread (docs/latency.md)
+    early_audio = traitlets.Bool(True).tag(sync=True)
 
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("player_id", uuid.uuid4().hex)
@@ -162,7 +164,9 @@ class Player(anywidget.AnyWidget):
         # (and redraws after it), while the first chunk waits behind them. `begin` means connecting and
         # carries what the view shows, so the state update after it (for a re-rendered output) changes
         # nothing on the page and costs no redraw.
-        self.send({"type": "begin", "text": text, "lanes": declared, "interrupt": bool(interrupt)})
+        # player_id: the browser's early-audio worker reads this message on a socket of its own
+        self.send({"type": "begin", "player_id": self.player_id, "text": text, "lanes": declared,
+                   "interrupt": bool(interrupt)})
         with self.hold_sync():
             self.words, self.audio, self.metrics, self.captions = [], b"", {}, ""
             self.text, self.lanes = text, declared

@@ -34,7 +34,8 @@ function debugLog(on) {
     frameAt: [],
     frameMedia: [],
     frameLag: [],
-    trace: {}
+    trace: {},
+    early: null
   };
 }
 function debugWanted(model) {
@@ -224,6 +225,418 @@ function makeBuffer(n, rate) {
   return new AudioBuffer({ length: Math.max(1, n), sampleRate: rate, numberOfChannels: 1 });
 }
 
+// src/early_code.js
+function splitKernelFrame(data) {
+  if (data.byteLength < 8) return null;
+  const view = new DataView(data);
+  const n = view.getUint32(0, true);
+  if (n < 6 || view.getUint32(4, true) !== 0 || 8 * (n + 1) > data.byteLength) return null;
+  const offsets = [];
+  for (let i = 0; i < n; i++) {
+    const at = view.getUint32(8 * (i + 1), true);
+    if (view.getUint32(8 * (i + 1) + 4, true) !== 0 || at > data.byteLength || i && at < offsets[i - 1]) return null;
+    offsets.push(at);
+  }
+  const channel = new TextDecoder().decode(new Uint8Array(data, offsets[0], offsets[1] - offsets[0]));
+  return { channel, offsets };
+}
+function resample(input, from, to, begin2 = 0, end = Infinity) {
+  const total = from === to ? input.length : Math.round(input.length * to / from);
+  const lo = Math.max(0, Math.min(begin2, total)), hi = Math.max(lo, Math.min(end, total));
+  if (from === to) return input.slice(lo, hi);
+  const lobes = 8, phases = 512;
+  const ratio = to / from;
+  const cutoff = Math.min(1, ratio);
+  const half = Math.ceil(lobes / cutoff);
+  const taps = 2 * half;
+  const cache = (
+    /** @type {any} */
+    resample.tables || /** @type {any} */
+    (resample.tables = /* @__PURE__ */ new Map())
+  );
+  const key = `${from}:${to}`;
+  let table = cache.get(key);
+  if (!table) {
+    table = kernelTable();
+    cache.set(key, table);
+  }
+  const out = new Float32Array(hi - lo);
+  for (let j = lo; j < hi; j++) {
+    const t = j / ratio;
+    const base = Math.floor(t);
+    const row = Math.round((t - base) * phases) * taps;
+    const first = base - half + 1;
+    let acc = 0;
+    for (let k = 0; k < taps; k++) {
+      const i = first + k;
+      if (i >= 0 && i < input.length) acc += input[i] * table[row + k];
+    }
+    out[j - lo] = acc;
+  }
+  return out;
+  function kernelTable() {
+    const sinc = (x) => x === 0 ? 1 : Math.sin(Math.PI * x) / (Math.PI * x);
+    const table2 = new Float32Array((phases + 1) * taps);
+    for (let p = 0; p <= phases; p++) {
+      const frac = p / phases;
+      let norm = 0;
+      for (let k = 0; k < taps; k++) {
+        const x = (frac - (k - half + 1)) * cutoff;
+        const w = x <= -lobes || x >= lobes ? 0 : sinc(x) * sinc(x / lobes);
+        table2[p * taps + k] = w;
+        norm += w;
+      }
+      for (let k = 0; k < taps; k++) table2[p * taps + k] /= norm || 1;
+    }
+    return table2;
+  }
+}
+function workerMain() {
+  const scope = (
+    /** @type {any} */
+    self
+  );
+  const HEAD_SAMPLES = 2048;
+  const decoder = new TextDecoder();
+  const armed2 = /* @__PURE__ */ new Map();
+  const begun = /* @__PURE__ */ new Map();
+  let socket = null;
+  const wall = () => performance.timeOrigin + performance.now();
+  const json = (data, o, k) => JSON.parse(decoder.decode(new Uint8Array(data, o[k], o[k + 1] - o[k])));
+  function onFrame(data) {
+    const frame2 = splitKernelFrame(data);
+    if (!frame2 || frame2.channel !== "iopub" || !armed2.size) return;
+    const o = frame2.offsets;
+    if (json(data, o, 1).msg_type !== "comm_msg") return;
+    const content = json(data, o, 4);
+    const msg = content?.data?.method === "custom" ? content.data.content : null;
+    if (!msg) return;
+    if (msg.type === "begin") {
+      if (armed2.has(msg.player_id)) begun.set(content.comm_id, msg.player_id);
+      return;
+    }
+    const player = msg.type === "chunk" ? begun.get(content.comm_id) : void 0;
+    if (player === void 0) return;
+    begun.delete(content.comm_id);
+    const target = armed2.get(player);
+    armed2.delete(player);
+    if (!target || +msg.at_ms !== 0 || o.length < 7 || o[6] - o[5] < 2) return;
+    const bytes = data.slice(o[5], o[5] + (o[6] - o[5] & ~1));
+    const ints = new Int16Array(bytes);
+    const floats = new Float32Array(ints.length);
+    for (let i = 0; i < ints.length; i++) floats[i] = ints[i] / 32768;
+    const rate = +msg.sample_rate || 22050;
+    const head = resample(floats, rate, target.rate, 0, HEAD_SAMPLES);
+    target.port.postMessage({ type: "audio", samples: head, last: false }, [head.buffer]);
+    scope.postMessage({ type: "sent", player, at: wall() });
+    const rest = resample(floats, rate, target.rate, HEAD_SAMPLES);
+    target.port.postMessage({ type: "audio", samples: rest, last: true }, [rest.buffer]);
+  }
+  scope.onmessage = (e) => {
+    const m = e.data;
+    if (m.type === "connect" && !socket) {
+      const ws = new WebSocket(m.url, "v1.kernel.websocket.jupyter.org");
+      socket = ws;
+      ws.binaryType = "arraybuffer";
+      ws.onopen = () => {
+        if (ws.protocol !== "v1.kernel.websocket.jupyter.org") ws.close();
+        else scope.postMessage({ type: "socket", open: true });
+      };
+      ws.onclose = () => {
+        socket = null;
+        armed2.clear();
+        begun.clear();
+        scope.postMessage({ type: "socket", open: false });
+      };
+      ws.onmessage = (ev) => {
+        if (typeof ev.data !== "string") {
+          try {
+            onFrame(ev.data);
+          } catch (_) {
+          }
+        }
+      };
+    } else if (m.type === "arm") armed2.set(m.player, { port: m.port, rate: m.rate });
+    else if (m.type === "disarm") {
+      armed2.delete(m.player);
+      for (const [comm, player] of begun) if (player === m.player) begun.delete(comm);
+    }
+  };
+}
+function workletMain() {
+  const scope = (
+    /** @type {any} */
+    globalThis
+  );
+  class EarlyVoice extends scope.AudioWorkletProcessor {
+    constructor() {
+      super();
+      this.pieces = [];
+      this.pos = 0;
+      this.last = false;
+      this.startedAt = null;
+      this.claimed = false;
+      this.done = false;
+      this.port.onmessage = (e) => this.command(e.data);
+    }
+    /** @param {any} m */
+    command(m) {
+      if (m.type === "wire") m.port.onmessage = (e) => this.command(e.data);
+      else if (m.type === "audio" && !this.done && !this.last && !(this.claimed && this.startedAt === null)) {
+        this.pieces.push(m.samples);
+        this.last = !!m.last;
+      } else if (m.type === "claim") {
+        this.claimed = true;
+        this.port.postMessage({ type: "claimed", startedAt: this.startedAt });
+        if (this.startedAt === null) {
+          this.done = true;
+          this.pieces = [];
+        }
+      } else if (m.type === "stop") this.finish();
+    }
+    finish() {
+      if (this.done) return;
+      this.done = true;
+      this.pieces = [];
+      this.port.postMessage({ type: "ended", startedAt: this.startedAt });
+    }
+    /** @param {Float32Array[][]} _inputs @param {Float32Array[][]} outputs */
+    process(_inputs, outputs) {
+      if (this.done) return false;
+      if (!this.pieces.length) return true;
+      if (this.startedAt === null) this.startedAt = scope.currentTime;
+      const out = outputs[0][0];
+      let filled = 0;
+      while (filled < out.length && this.pieces.length) {
+        const piece = this.pieces[0];
+        const n = Math.min(out.length - filled, piece.length - this.pos);
+        out.set(piece.subarray(this.pos, this.pos + n), filled);
+        filled += n;
+        this.pos += n;
+        if (this.pos >= piece.length) {
+          this.pieces.shift();
+          this.pos = 0;
+        }
+      }
+      if (!this.pieces.length && this.last) this.finish();
+      return !this.done;
+    }
+  }
+  scope.registerProcessor("eleven-nb-early", EarlyVoice);
+}
+function workerSource() {
+  return `${splitKernelFrame}
+${resample}
+(${workerMain})();
+`;
+}
+function workletSource() {
+  return `(${workletMain})();
+`;
+}
+
+// src/trace.js
+function wallNow() {
+  return performance.timeOrigin + performance.now();
+}
+function markStage(d, stage, at) {
+  if (d.on && !(stage in d.trace)) d.trace[stage] = at ?? wallNow();
+}
+function traceTable(stages) {
+  const rows = Object.entries(stages).filter(([, t]) => Number.isFinite(t)).sort((a, b) => a[1] - b[1]);
+  if (!rows.length) return "";
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const start = rows[0][1];
+  let previous = start;
+  return rows.map(([k, t]) => {
+    const line = `${k.padEnd(width)}  ${(t - start).toFixed(1).padStart(8)} ms  ${(t - previous).toFixed(1).padStart(7)} ms`;
+    previous = t;
+    return line;
+  }).join("\n");
+}
+
+// src/early.js
+function shared2() {
+  const g = (
+    /** @type {any} */
+    globalThis
+  );
+  return g.__elevenNbEarly = g.__elevenNbEarly || { kernels: /* @__PURE__ */ new Map(), modules: /* @__PURE__ */ new WeakMap() };
+}
+var voices = /* @__PURE__ */ new WeakMap();
+function kernelUrl(model) {
+  const kernel = model?.widget_manager?.kernel;
+  const settings = kernel?.serverSettings;
+  if (!kernel?.id || typeof settings?.wsUrl !== "string") return null;
+  const url = new URL(`api/kernels/${encodeURIComponent(kernel.id)}/channels`, settings.wsUrl);
+  url.searchParams.set("session_id", `eleven-nb-early-${Math.random().toString(36).slice(2)}`);
+  if (settings.token && settings.appendToken !== false) url.searchParams.set("token", settings.token);
+  return { id: String(kernel.id), url: url.href };
+}
+function kernelFor(model) {
+  const where = kernelUrl(model);
+  if (!where) return null;
+  const sh = shared2();
+  let k = sh.kernels.get(where.id);
+  if (!k) {
+    const blob = URL.createObjectURL(new Blob([workerSource()], { type: "text/javascript" }));
+    const worker = new Worker(blob);
+    URL.revokeObjectURL(blob);
+    const made = (
+      /** @type {Kernel} */
+      { worker, open: false, players: /* @__PURE__ */ new Map() }
+    );
+    worker.onmessage = (e) => {
+      const m = e.data;
+      if (m.type === "socket") {
+        made.open = m.open;
+        if (!m.open) {
+          worker.terminate();
+          if (sh.kernels.get(where.id) === made) sh.kernels.delete(where.id);
+          for (const s of made.players.values()) disarm(s);
+        }
+      } else if (m.type === "sent") {
+        const s = made.players.get(m.player);
+        const e2 = s && voices.get(s);
+        if (e2) e2.sentAt = m.at;
+        if (s) markStage(s.debug, "browser: first chunk to the worklet (worker)", m.at);
+      }
+    };
+    worker.postMessage({ type: "connect", url: where.url });
+    sh.kernels.set(where.id, made);
+    k = made;
+  }
+  return k;
+}
+function workletModule(ctx) {
+  const sh = shared2();
+  let ready = sh.modules.get(ctx);
+  if (!ready) {
+    const blob = URL.createObjectURL(new Blob([workletSource()], { type: "text/javascript" }));
+    ready = ctx.audioWorklet.addModule(blob).finally(() => URL.revokeObjectURL(blob));
+    sh.modules.set(ctx, ready);
+  }
+  return ready;
+}
+function supported() {
+  const g = (
+    /** @type {any} */
+    globalThis
+  );
+  return typeof g.Worker === "function" && typeof g.AudioWorkletNode === "function" && typeof g.Blob === "function";
+}
+function possible(s) {
+  return supported() && s.model.get("early_audio") !== false && kernelUrl(s.model) !== null;
+}
+async function arm(s) {
+  if (voices.has(s) || !possible(s)) return;
+  const kernel = kernelFor(s.model);
+  if (!kernel || !s.out || !s.ctx) return;
+  const placeholder = (
+    /** @type {Early} */
+    {
+      phase: "armed",
+      node: (
+        /** @type {any} */
+        null
+      ),
+      kernel,
+      coveredMs: 0,
+      playedFrom: null,
+      sentAt: null
+    }
+  );
+  voices.set(s, placeholder);
+  try {
+    await workletModule(s.ctx);
+  } catch (_) {
+    voices.delete(s);
+    return;
+  }
+  if (voices.get(s) !== placeholder || placeholder.phase !== "armed" || !s.out || !s.ctx) return;
+  const node = new AudioWorkletNode(s.ctx, "eleven-nb-early", { numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [1] });
+  node.connect(s.out);
+  placeholder.node = node;
+  node.port.onmessage = (e) => {
+    if (e.data.type !== "ended") return;
+    if (e.data.startedAt === null) retire(s, placeholder);
+    else {
+      placeholder.playedFrom = +e.data.startedAt;
+      unplug(placeholder);
+    }
+  };
+  const wire = new MessageChannel();
+  node.port.postMessage({ type: "wire", port: wire.port2 }, [wire.port2]);
+  kernel.players.set(s.id, s);
+  kernel.worker.postMessage({ type: "arm", player: s.id, port: wire.port1, rate: s.ctx.sampleRate }, [wire.port1]);
+}
+function unplug(e) {
+  if (e.node) {
+    e.node.port.onmessage = null;
+    e.node.disconnect();
+  }
+}
+function retire(s, e) {
+  e.phase = "off";
+  unplug(e);
+  e.kernel.worker.postMessage({ type: "disarm", player: s.id });
+  if (e.kernel.players.get(s.id) === s) e.kernel.players.delete(s.id);
+  if (voices.get(s) === e) voices.delete(s);
+}
+function armed(s) {
+  return voices.get(s)?.phase === "armed";
+}
+function claiming(s) {
+  return voices.get(s)?.phase === "claiming";
+}
+function disarm(s) {
+  const e = voices.get(s);
+  if (!e) return;
+  if (e.node && e.phase !== "off") e.node.port.postMessage({ type: "stop" });
+  retire(s, e);
+}
+function coveredMs(s) {
+  const e = voices.get(s);
+  return e && e.phase === "playing" ? e.coveredMs : 0;
+}
+function claim(s, firstMs) {
+  const e = voices.get(s);
+  if (e && e.phase === "armed" && e.playedFrom !== null) {
+    e.phase = "playing";
+    e.coveredMs = firstMs;
+    return Promise.resolve(e.playedFrom);
+  }
+  if (!e || e.phase !== "armed" || !e.node) {
+    if (e) disarm(s);
+    return Promise.resolve(null);
+  }
+  e.phase = "claiming";
+  return new Promise((resolve) => {
+    e.node.port.onmessage = (ev) => {
+      const m = ev.data;
+      if (m.type === "claimed") {
+        if (m.startedAt === null || e.phase !== "claiming") {
+          retire(s, e);
+          resolve(null);
+          return;
+        }
+        e.phase = "playing";
+        e.coveredMs = firstMs;
+        resolve(+m.startedAt);
+      } else if (m.type === "ended") {
+        unplug(e);
+      }
+    };
+    e.node.port.postMessage({ type: "claim" });
+  });
+}
+function handedOverAt(s, ctx, t0) {
+  return voices.get(s)?.sentAt ?? contextToWall(ctx, t0);
+}
+function contextToWall(ctx, t) {
+  return performance.timeOrigin + performance.now() - (ctx.currentTime - t) * 1e3;
+}
+
 // src/queue.js
 function page() {
   const g = (
@@ -280,30 +693,22 @@ function pump(p = page()) {
       m.play();
     }
   }
+  settle(p);
+}
+function settle(p) {
+  for (const m of p.members.values()) m.settle?.();
+}
+function idleFor(m, p = page()) {
+  for (const x of p.members.values()) {
+    if (x === m) continue;
+    if (x.audible() || x.queueId === m.queueId && x.seq && (!m.seq || x.seq < m.seq) && x.pending()) return false;
+  }
+  return true;
 }
 function handStart(m, p = page()) {
   for (const x of p.members.values()) if (x !== m && x.audible()) x.silence("paused");
   m.play();
-}
-
-// src/trace.js
-function wallNow() {
-  return performance.timeOrigin + performance.now();
-}
-function markStage(d, stage, at) {
-  if (d.on && !(stage in d.trace)) d.trace[stage] = at ?? wallNow();
-}
-function traceTable(stages) {
-  const rows = Object.entries(stages).filter(([, t]) => Number.isFinite(t)).sort((a, b) => a[1] - b[1]);
-  if (!rows.length) return "";
-  const width = Math.max(...rows.map(([k]) => k.length));
-  const start = rows[0][1];
-  let previous = start;
-  return rows.map(([k, t]) => {
-    const line = `${k.padEnd(width)}  ${(t - start).toFixed(1).padStart(8)} ms  ${(t - previous).toFixed(1).padStart(7)} ms`;
-    previous = t;
-    return line;
-  }).join("\n");
+  settle(p);
 }
 
 // src/playback.js
@@ -321,7 +726,10 @@ function ensureAudio(s) {
 function audible(s) {
   return s.mode === "playing" || s.mode === "waiting";
 }
-function stopSources(s) {
+function stopSources(s, keepArmed = false) {
+  const covered = coveredMs(s);
+  if (covered && s.debug.early && s.ctx) s.debug.early.end = Math.min(s.debug.early.end, Math.max(s.debug.early.begin, s.ctx.currentTime));
+  if (!(keepArmed && armed(s))) disarm(s);
   for (const src of s.sources) {
     try {
       src.onended = null;
@@ -334,12 +742,13 @@ function stopSources(s) {
 function schedule(s, c) {
   const offset = s.anchorMedia - c.at;
   if (offset >= c.dur || !c.buffer || !s.ctx || !s.out) return;
+  if (c.at + c.dur <= coveredMs(s) + 0.5) return;
   const src = s.ctx.createBufferSource();
   src.buffer = c.buffer;
   src.connect(s.out);
   const when = s.anchorCtx + Math.max(0, -offset) / 1e3;
   src.start(when, Math.max(0, offset) / 1e3);
-  if (s.debug.on && !("browser: first source start" in s.debug.trace)) {
+  if (s.debug.on && !coveredMs(s) && !("browser: first source start" in s.debug.trace)) {
     const at = wallNow();
     markStage(s.debug, "browser: first source start", at);
     markStage(s.debug, "browser: first audio due (scheduled time)", at + (when - s.ctx.currentTime) * 1e3);
@@ -364,6 +773,36 @@ function startFrom(s, ms) {
   if (ctx.state !== "running") watchBlocked(s);
   wake(s);
   refresh(s);
+}
+function adoptEarly(s, t0) {
+  const ctx = ensureAudio(s);
+  s.anchorMedia = 0;
+  s.anchorCtx = t0;
+  s.mode = "playing";
+  s.autoplay = true;
+  s.userPaused = false;
+  if (s.debug.on) {
+    s.debug.early = { begin: t0, end: t0 + coveredMs(s) / 1e3 };
+    markStage(s.debug, "browser: first audio started (worklet, context clock)", contextToWall(ctx, t0));
+    if (s.debug.firstScheduledAt === null) s.debug.firstScheduledAt = handedOverAt(s, ctx, t0) - performance.timeOrigin;
+  }
+  for (const c of s.chunks) schedule(s, c);
+  wake(s);
+  refresh(s);
+}
+function wouldPlayAtOnce(s) {
+  return !s.kernelGone && !s.chunks.length && !s.terminal && !s.userPaused && idleFor(memberOf(s));
+}
+function settleEarly(s) {
+  if (wouldPlayAtOnce(s)) {
+    if (armed(s) || claiming(s) || !possible(s)) return;
+    try {
+      ensureAudio(s);
+    } catch (_) {
+      return;
+    }
+    arm(s);
+  } else if (armed(s)) disarm(s);
 }
 function scheduleArrival(s, c, before) {
   if (s.mode === "playing") {
@@ -463,7 +902,8 @@ function memberOf(s) {
         unlock(s);
         startFrom(s, s.anchorMedia);
       },
-      silence: (reason) => silence(s, reason)
+      silence: (reason) => silence(s, reason),
+      settle: () => settleEarly(s)
     };
     members.set(s, m);
     onEnded(s, () => pump());
@@ -637,18 +1077,34 @@ function onChunk(s, msg, bytes) {
   registerWords(s, (msg.words || []).map((w) => ({ lane, text: String(w.text), start: +w.start_ms, end: +w.end_ms })));
   if (Number.isFinite(+msg.aligned_chars)) s.alignedChars = +msg.aligned_chars;
   if (c.buffer) {
-    if (audible(s)) scheduleArrival(s, c, before);
-    else if (s.mode === "idle" && !s.userPaused && !s.terminal) {
-      s.autoplay = true;
-      if (s.wantsNow) {
-        s.wantsNow = false;
-        playByHand(s, 0);
-      } else pump();
-    }
+    if (claiming(s)) {
+    } else if (armed(s) && c.at === 0 && !audible(s)) claim(s, c.dur).then((t0) => claimed(s, t0));
+    else if (audible(s)) scheduleArrival(s, c, before);
+    else playWhenDue(s);
   }
   for (const v of s.views) v.setText();
   wake(s);
   refresh(s);
+}
+function playWhenDue(s) {
+  if (s.mode !== "idle" || s.userPaused || s.terminal) return;
+  s.autoplay = true;
+  if (s.wantsNow) {
+    s.wantsNow = false;
+    playByHand(s, 0);
+  } else pump();
+}
+function claimed(s, t0) {
+  markStage(s.debug, t0 === null ? "browser: early voice had not started" : "browser: early voice claimed");
+  if (t0 !== null) {
+    if (s.mode === "idle" && !s.userPaused && !s.terminal && idleFor(memberOf(s))) {
+      adoptEarly(s, t0);
+      pump();
+      return;
+    }
+    disarm(s);
+  }
+  if (!audible(s)) playWhenDue(s);
 }
 function endStream(s) {
   if (s.streamDone) return;
@@ -659,7 +1115,7 @@ function endStream(s) {
   pump();
 }
 function begin(s, msg) {
-  stopSources(s);
+  stopSources(s, true);
   const wantsNow = s.wantsNow;
   const earlier = s.debug.trace;
   Object.assign(s, freshStream(s.debug.on));
@@ -1400,6 +1856,10 @@ function debugHandle(s) {
       return s.out;
     },
     // the player's gain node: its sources feed it
+    // what the early voice (early.js) played of the first chunk, context seconds: {begin, end} or null
+    get early() {
+      return s.debug.early ? { ...s.debug.early } : null;
+    },
     get words() {
       return s.list.words.map((w) => ({ text: w.text, start: w.start, end: w.end, lane: w.lane }));
     },
@@ -1461,6 +1921,7 @@ var index_default = {
     model.on("comm_live_update", onLost);
     model.on("change:lanes", onLanes);
     for (const ev of changes) model.on(ev, onChange);
+    settleEarly(s);
     return () => {
       model.off("msg:custom", onCustom);
       model.off("change:status", onStatus);

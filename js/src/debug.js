@@ -25,12 +25,13 @@ const FRAME_LOG = 20000; // per-frame samples kept
  * @property {number[]} frameMedia
  * @property {number[]} frameLag
  * @property {Record<string, number>} trace  stage -> wall-clock ms (trace.js)
+ * @property {{begin: number, end: number} | null} early  what the early voice played (context seconds)
  */
 
 /** @param {boolean} on @returns {DebugLog} */
 export function debugLog(on) {
   return { on, chunksReceived: 0, firstChunkAt: null, firstScheduledAt: null, chunkLog: [], lags: [],
-           frameAt: [], frameMedia: [], frameLag: [], trace: {} };
+           frameAt: [], frameMedia: [], frameLag: [], trace: {}, early: null };
 }
 
 /** @param {{get(key: string): any}} model */

@@ -3,7 +3,7 @@
 // keeps a transcript and a timeline in step with the audio clock. Built into eleven_nb/static/player.js.
 //
 // Kernel -> browser ("msg:custom"):
-//   {type: "begin", text, lanes: [{id, label}], interrupt}   a new utterance: reset, join the kernel's
+//   {type: "begin", player_id, text, lanes: [{id, label}], interrupt}   a new utterance: reset, join the kernel's
 //       playback queue (queue_id); with interrupt, silence every other player of that queue first. The
 //       kernel is connecting. The synced text, lanes and status follow it (the same values).
 //   {type: "chunk", lane, at_ms, sample_rate, words: [{text, start_ms, end_ms}], grow: {index, text, end_ms} | null,
@@ -26,7 +26,7 @@
 import { mediaTime } from "./clock.js";
 import { debugWanted, handles } from "./debug.js";
 import { refresh, wake } from "./loop.js";
-import { ensureAudio, memberOf, release } from "./playback.js";
+import { ensureAudio, memberOf, release, settleEarly } from "./playback.js";
 import { createPlayer, lanesOf } from "./state.js";
 import { kernelLost, onMessage, restore, setKernelStatus } from "./stream.js";
 import { markStage } from "./trace.js";
@@ -54,6 +54,8 @@ function debugHandle(s) {
                lanes: lanesOf(s).map((l) => l.id), views: s.views.size, seq: memberOf(s).seq, terminal: s.terminal };
     },
     get out() { return s.out; }, // the player's gain node: its sources feed it
+    // what the early voice (early.js) played of the first chunk, context seconds: {begin, end} or null
+    get early() { return s.debug.early ? { ...s.debug.early } : null; },
     get words() { return s.list.words.map((w) => ({ text: w.text, start: w.start, end: w.end, lane: w.lane })); },
     // performance.now() when each chunk arrived and when it was scheduled: [{at_ms, receivedAt, scheduledAt}]
     // stage -> wall-clock ms: the browser's, plus the kernel's and the server's once the stream ended
@@ -106,6 +108,7 @@ export default {
     model.on("comm_live_update", onLost);
     model.on("change:lanes", onLanes);
     for (const ev of changes) model.on(ev, onChange);
+    settleEarly(s); // a fresh player that would play at once gets its early voice now, before its cell runs
     return () => {
       model.off("msg:custom", onCustom);
       model.off("change:status", onStatus);

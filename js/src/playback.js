@@ -3,6 +3,7 @@
 // clock, so consecutive chunks play gaplessly. Play, pause, seek and stop, by the user or by the queue.
 import { mediaTime, rawTime } from "./clock.js";
 import { audioContext, onContextState } from "./context.js";
+import * as early from "./early.js";
 import { checkEnd, highlight, onEnded, refresh, wake } from "./loop.js";
 import * as queue from "./queue.js";
 import { markStage, wallNow } from "./trace.js";
@@ -32,8 +33,15 @@ export function audible(s) {
   return s.mode === "playing" || s.mode === "waiting";
 }
 
-/** @param {Player} s */
-export function stopSources(s) {
+/**
+ * Stop every source of `s`, and its early voice unless `keepArmed` and it has not been claimed (a `begin`
+ * is the utterance an armed early voice waits for).
+ * @param {Player} s @param {boolean} [keepArmed]
+ */
+export function stopSources(s, keepArmed = false) {
+  const covered = early.coveredMs(s);
+  if (covered && s.debug.early && s.ctx) s.debug.early.end = Math.min(s.debug.early.end, Math.max(s.debug.early.begin, s.ctx.currentTime));
+  if (!(keepArmed && early.armed(s))) early.disarm(s);
   for (const src of s.sources) {
     try { src.onended = null; src.stop(); } catch (_) { /* never started or already stopped */ }
   }
@@ -44,12 +52,13 @@ export function stopSources(s) {
 export function schedule(s, c) {
   const offset = s.anchorMedia - c.at; // ms into the chunk where playback begins
   if (offset >= c.dur || !c.buffer || !s.ctx || !s.out) return;
+  if (c.at + c.dur <= early.coveredMs(s) + 0.5) return; // the early voice plays it
   const src = s.ctx.createBufferSource();
   src.buffer = c.buffer;
   src.connect(s.out);
   const when = s.anchorCtx + Math.max(0, -offset) / 1000;
   src.start(when, Math.max(0, offset) / 1000);
-  if (s.debug.on && !("browser: first source start" in s.debug.trace)) {
+  if (s.debug.on && !early.coveredMs(s) && !("browser: first source start" in s.debug.trace)) {
     const at = wallNow();
     markStage(s.debug, "browser: first source start", at);
     markStage(s.debug, "browser: first audio due (scheduled time)", at + (when - s.ctx.currentTime) * 1000);
@@ -76,6 +85,42 @@ export function startFrom(s, ms) {
   if (ctx.state !== "running") watchBlocked(s);
   wake(s);
   refresh(s);
+}
+
+/**
+ * The early voice started the first chunk at context time `t0`: the player plays from there, and its
+ * later chunks follow that chunk on the clock.
+ * @param {Player} s @param {number} t0
+ */
+export function adoptEarly(s, t0) {
+  const ctx = ensureAudio(s);
+  s.anchorMedia = 0;
+  s.anchorCtx = t0;
+  s.mode = "playing";
+  s.autoplay = true;
+  s.userPaused = false;
+  if (s.debug.on) {
+    s.debug.early = { begin: t0, end: t0 + early.coveredMs(s) / 1000 };
+    markStage(s.debug, "browser: first audio started (worklet, context clock)", early.contextToWall(ctx, t0));
+    if (s.debug.firstScheduledAt === null) s.debug.firstScheduledAt = early.handedOverAt(s, ctx, t0) - performance.timeOrigin;
+  }
+  for (const c of s.chunks) schedule(s, c);
+  wake(s);
+  refresh(s);
+}
+
+/** Whether `s` would play its next audio at once: nothing else on the page owes or plays audio. @param {Player} s */
+export function wouldPlayAtOnce(s) {
+  return !s.kernelGone && !s.chunks.length && !s.terminal && !s.userPaused && queue.idleFor(memberOf(s));
+}
+
+/** Arm `s`'s early voice when it would play at once, disarm an unclaimed one when not. @param {Player} s */
+export function settleEarly(s) {
+  if (wouldPlayAtOnce(s)) {
+    if (early.armed(s) || early.claiming(s) || !early.possible(s)) return;
+    try { ensureAudio(s); } catch (_) { return; } // no Web Audio here
+    early.arm(s);
+  } else if (early.armed(s)) early.disarm(s);
 }
 
 /** A chunk arrived while playing (or waiting for it). @param {Player} s @param {Chunk} c @param {number} before contiguous end before it */
@@ -186,6 +231,7 @@ export function memberOf(s) {
         && (s.mode === "idle" || s.mode === "paused") && s.anchorMedia < s.contiguousEnd - 1,
       play: () => { unlock(s); startFrom(s, s.anchorMedia); },
       silence: (reason) => silence(s, reason),
+      settle: () => settleEarly(s),
     };
     members.set(s, m);
     onEnded(s, () => queue.pump());

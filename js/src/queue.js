@@ -15,6 +15,7 @@
  * @property {() => boolean} wants    would play now if it were its turn
  * @property {() => void} play
  * @property {(reason: "interrupted" | "paused") => void} silence
+ * @property {() => void} [settle]    the queue changed: prepare (or drop) whatever depends on it
  */
 
 /** @typedef {{members: Map<string, Member>, seq: number}} Page */
@@ -95,6 +96,26 @@ export function pump(p = page()) {
   for (const m of [...order, ...loose]) {
     if (m.wants() && !othersAudible(m, p)) { m.urgent = false; m.play(); }
   }
+  settle(p);
+}
+
+/** @param {Page} p */
+function settle(p) {
+  for (const m of p.members.values()) m.settle?.();
+}
+
+/**
+ * Whether `m`'s audio would play the moment it came: no other player is audible, and none of its queue
+ * began before it and still owes playback.
+ * @param {Member} m
+ * @param {Page} [p]
+ */
+export function idleFor(m, p = page()) {
+  for (const x of p.members.values()) {
+    if (x === m) continue;
+    if (x.audible() || (x.queueId === m.queueId && x.seq && (!m.seq || x.seq < m.seq) && x.pending())) return false;
+  }
+  return true;
 }
 
 /**
@@ -105,4 +126,5 @@ export function pump(p = page()) {
 export function handStart(m, p = page()) {
   for (const x of p.members.values()) if (x !== m && x.audible()) x.silence("paused");
   m.play();
+  settle(p);
 }

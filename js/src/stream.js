@@ -6,7 +6,8 @@ import { makeBuffer } from "./context.js";
 import { logChunk } from "./debug.js";
 import { checkEnd, highlight, refresh, wake } from "./loop.js";
 import { asDataView, int16ToFloat } from "./pcm.js";
-import { audible, memberOf, playByHand, scheduleArrival, silence, stopSources } from "./playback.js";
+import * as early from "./early.js";
+import { adoptEarly, audible, memberOf, playByHand, scheduleArrival, silence, stopSources } from "./playback.js";
 import * as queue from "./queue.js";
 import { freshStream } from "./state.js";
 import { markStage } from "./trace.js";
@@ -77,15 +78,39 @@ function onChunk(s, msg, bytes) {
   registerWords(s, (msg.words || []).map((/** @type {any} */ w) => ({ lane, text: String(w.text), start: +w.start_ms, end: +w.end_ms })));
   if (Number.isFinite(+msg.aligned_chars)) s.alignedChars = +msg.aligned_chars;
   if (c.buffer) {
-    if (audible(s)) scheduleArrival(s, c, before);
-    else if (s.mode === "idle" && !s.userPaused && !s.terminal) {
-      s.autoplay = true; // a live stream plays when its turn comes
-      if (s.wantsNow) { s.wantsNow = false; playByHand(s, 0); } else queue.pump();
-    }
+    if (early.claiming(s)) { /* the worklet's answer decides how this chunk plays (claimed below) */ }
+    else if (early.armed(s) && c.at === 0 && !audible(s)) early.claim(s, c.dur).then((t0) => claimed(s, t0));
+    else if (audible(s)) scheduleArrival(s, c, before);
+    else playWhenDue(s);
   }
   for (const v of s.views) v.setText();
   wake(s);
   refresh(s);
+}
+
+/** Audio arrived for a player that is not playing: a live stream plays when its turn comes. @param {Player} s */
+function playWhenDue(s) {
+  if (s.mode !== "idle" || s.userPaused || s.terminal) return;
+  s.autoplay = true;
+  if (s.wantsNow) { s.wantsNow = false; playByHand(s, 0); } else queue.pump();
+}
+
+/**
+ * The worklet answered the claim on the first chunk: it started it at context time `t0` (the player
+ * follows from there, if it may still play now), or never (the chunks play the usual way).
+ * @param {Player} s @param {number | null} t0
+ */
+function claimed(s, t0) {
+  markStage(s.debug, t0 === null ? "browser: early voice had not started" : "browser: early voice claimed");
+  if (t0 !== null) {
+    if (s.mode === "idle" && !s.userPaused && !s.terminal && queue.idleFor(memberOf(s))) {
+      adoptEarly(s, t0);
+      queue.pump();
+      return;
+    }
+    early.disarm(s); // started, but it may not play now after all (another player started meanwhile)
+  }
+  if (!audible(s)) playWhenDue(s);
 }
 
 /** No more audio will come (finished, or failed). @param {Player} s */
@@ -100,7 +125,7 @@ export function endStream(s) {
 
 /** A new utterance: reset, and take a place in the kernel's queue. @param {Player} s @param {any} msg */
 function begin(s, msg) {
-  stopSources(s);
+  stopSources(s, true);
   const wantsNow = s.wantsNow;
   const earlier = s.debug.trace; // stages before the first begin (view created) belong to this utterance
   Object.assign(s, freshStream(s.debug.on));

@@ -69,6 +69,8 @@ CELL_AUDIO = """(i) => {
   if (!h) return null;
   const sources = window.__sources.filter((r) => r.dest === h.out)
     .map((r) => ({ begin: r.begin, end: r.end, stopPerf: r.stopPerf ?? null }));
+  // the first chunk, when the early voice (an AudioWorklet, not a source node) played it
+  if (h.early) sources.unshift({ begin: h.early.begin, end: h.early.end, stopPerf: null, early: true });
   const colours = [...el.querySelectorAll('.enb-speaker')].map((s) => [s.textContent, s.dataset.color]);
   return { id: el.dataset.playerId, sources, colours, status: el.dataset.status,
            statuses: window.__statuses.filter((s) => s.id === el.dataset.playerId) };

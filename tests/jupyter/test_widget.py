@@ -82,7 +82,7 @@ def test_debug_handles_are_off_unless_asked_for(monkeypatch):
 def test_begin_resets_and_says_connecting(player):
     player.begin("Hello world.", [{"id": "speech", "label": "Narrator"}])
     [(begin, _)] = customs(player)  # begin means connecting: no status message of its own
-    assert begin == {"type": "begin", "text": "Hello world.", "lanes": [{"id": "speech", "label": "Narrator"}],
+    assert begin == {"type": "begin", "player_id": player.player_id, "text": "Hello world.", "lanes": [{"id": "speech", "label": "Narrator"}],
                      "interrupt": False}
     assert player.status == "connecting" and player.text == "Hello world." and player.words == []
     assert player.lanes == [{"id": "speech", "label": "Narrator"}]

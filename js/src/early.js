@@ -1,0 +1,229 @@
+// @ts-check
+// Early audio: a player's first chunk played without waiting for the page's main thread.
+//
+// While a cell runs, JupyterLab keeps the page's main thread busy (the key handler, the prompt, the output,
+// frames), and the kernel's messages wait behind that work: measured, the first chunk reached the page's
+// handler 25-45 ms after the kernel sent it. So, for a player that would play at once (nothing else on the
+// page audible or owed, no audio yet), a Worker reads the same kernel messages on a WebSocket of its own
+// (Jupyter sends every kernel output to each connection) and hands the first chunk to an AudioWorklet node
+// feeding that player's gain node; neither runs on the main thread. When the main thread handles that
+// chunk it claims the worklet: if it started, the player's clock is anchored where the worklet started and
+// the later chunks follow it; if not, the worklet never plays and the chunk plays the usual way.
+//
+// Only where it can work: a Jupyter server speaking the v1 kernel WebSocket protocol, reached through the
+// widget manager's kernel (JupyterLab, Notebook 7), with Worker and AudioWorklet. Anywhere else the player
+// is as before. The worker never sends on its socket. It uses the page's own Jupyter credentials (the
+// cookie, or the token the page already holds), never the voice service's key.
+import { workerSource, workletSource } from "./early_code.js";
+import { markStage } from "./trace.js";
+
+/** @typedef {import("./state.js").Player} Player */
+
+/**
+ * @typedef {Object} Early  one player's early voice
+ * @property {"armed" | "claiming" | "playing" | "off"} phase  playing: claimed, and the worklet started it
+ * @property {AudioWorkletNode} node
+ * @property {Kernel} kernel
+ * @property {number} coveredMs  the first chunk's length, once the worklet has it playing
+ * @property {number | null} playedFrom  context time of the first sample, if the worklet played it to its
+ *   end before the main thread claimed it
+ * @property {number | null} sentAt  wall-clock ms when the worker handed the first chunk to the worklet
+ */
+
+/** @typedef {{worker: Worker, open: boolean, players: Map<string, Player>}} Kernel */
+
+/** @typedef {{kernels: Map<string, Kernel>, modules: WeakMap<BaseAudioContext, Promise<void>>}} Shared */
+
+/** @returns {Shared} */
+function shared() {
+  const g = /** @type {any} */ (globalThis);
+  return (g.__elevenNbEarly = g.__elevenNbEarly || { kernels: new Map(), modules: new WeakMap() });
+}
+
+/** @type {WeakMap<Player, Early>} */
+const voices = new WeakMap();
+
+/** The kernel's WebSocket URL for a read-only second connection, or null where there is none. @param {any} model */
+function kernelUrl(model) {
+  const kernel = model?.widget_manager?.kernel;
+  const settings = kernel?.serverSettings;
+  if (!kernel?.id || typeof settings?.wsUrl !== "string") return null;
+  const url = new URL(`api/kernels/${encodeURIComponent(kernel.id)}/channels`, settings.wsUrl);
+  url.searchParams.set("session_id", `eleven-nb-early-${Math.random().toString(36).slice(2)}`);
+  if (settings.token && settings.appendToken !== false) url.searchParams.set("token", settings.token);
+  return { id: String(kernel.id), url: url.href };
+}
+
+/** @param {any} model @returns {Kernel | null} */
+function kernelFor(model) {
+  const where = kernelUrl(model);
+  if (!where) return null;
+  const sh = shared();
+  let k = sh.kernels.get(where.id);
+  if (!k) {
+    const blob = URL.createObjectURL(new Blob([workerSource()], { type: "text/javascript" }));
+    const worker = new Worker(blob);
+    URL.revokeObjectURL(blob);
+    const made = /** @type {Kernel} */ ({ worker, open: false, players: new Map() });
+    worker.onmessage = (e) => {
+      const m = e.data;
+      if (m.type === "socket") {
+        made.open = m.open;
+        if (!m.open) { // closed (kernel shut down, server gone): the next player tries a new one
+          worker.terminate();
+          if (sh.kernels.get(where.id) === made) sh.kernels.delete(where.id);
+          for (const s of made.players.values()) disarm(s);
+        }
+      } else if (m.type === "sent") {
+        const s = made.players.get(m.player);
+        const e = s && voices.get(s);
+        if (e) e.sentAt = m.at;
+        if (s) markStage(s.debug, "browser: first chunk to the worklet (worker)", m.at);
+      }
+    };
+    worker.postMessage({ type: "connect", url: where.url });
+    sh.kernels.set(where.id, made);
+    k = made;
+  }
+  return k;
+}
+
+/** @param {AudioContext} ctx */
+function workletModule(ctx) {
+  const sh = shared();
+  let ready = sh.modules.get(ctx);
+  if (!ready) {
+    const blob = URL.createObjectURL(new Blob([workletSource()], { type: "text/javascript" }));
+    ready = ctx.audioWorklet.addModule(blob).finally(() => URL.revokeObjectURL(blob));
+    sh.modules.set(ctx, ready);
+  }
+  return ready;
+}
+
+/** Whether early audio can exist on this page at all. */
+function supported() {
+  const g = /** @type {any} */ (globalThis);
+  return typeof g.Worker === "function" && typeof g.AudioWorkletNode === "function" && typeof g.Blob === "function";
+}
+
+/** Whether `s` can have an early voice here: the browser has the parts, the page a Jupyter kernel. @param {Player} s */
+export function possible(s) {
+  return supported() && s.model.get("early_audio") !== false && kernelUrl(s.model) !== null;
+}
+
+/**
+ * Arm `s`: its next utterance's first chunk plays from the worker. Call only when it would play at once.
+ * @param {Player} s
+ */
+export async function arm(s) {
+  if (voices.has(s) || !possible(s)) return;
+  const kernel = kernelFor(s.model);
+  if (!kernel || !s.out || !s.ctx) return;
+  const placeholder = /** @type {Early} */ ({ phase: "armed", node: /** @type {any} */ (null), kernel, coveredMs: 0,
+                                               playedFrom: null, sentAt: null });
+  voices.set(s, placeholder); // no second arm while the module loads
+  try {
+    await workletModule(s.ctx);
+  } catch (_) {
+    voices.delete(s);
+    return;
+  }
+  if (voices.get(s) !== placeholder || placeholder.phase !== "armed" || !s.out || !s.ctx) return;
+  const node = new AudioWorkletNode(s.ctx, "eleven-nb-early", { numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [1] });
+  node.connect(s.out);
+  placeholder.node = node;
+  node.port.onmessage = (e) => {
+    if (e.data.type !== "ended") return;
+    if (e.data.startedAt === null) retire(s, placeholder);
+    else { placeholder.playedFrom = +e.data.startedAt; unplug(placeholder); } // the claim still gets its time
+  };
+  const wire = new MessageChannel();
+  node.port.postMessage({ type: "wire", port: wire.port2 }, [wire.port2]);
+  kernel.players.set(s.id, s);
+  kernel.worker.postMessage({ type: "arm", player: s.id, port: wire.port1, rate: s.ctx.sampleRate }, [wire.port1]);
+}
+
+/** @param {Early} e */
+function unplug(e) {
+  if (e.node) { e.node.port.onmessage = null; e.node.disconnect(); }
+}
+
+/** @param {Player} s @param {Early} e */
+function retire(s, e) {
+  e.phase = "off";
+  unplug(e);
+  e.kernel.worker.postMessage({ type: "disarm", player: s.id });
+  if (e.kernel.players.get(s.id) === s) e.kernel.players.delete(s.id);
+  if (voices.get(s) === e) voices.delete(s);
+}
+
+/** Whether `s` is armed and its first chunk has not been claimed yet. @param {Player} s */
+export function armed(s) {
+  return voices.get(s)?.phase === "armed";
+}
+
+/** Whether the main thread is waiting for the worklet's answer. @param {Player} s */
+export function claiming(s) {
+  return voices.get(s)?.phase === "claiming";
+}
+
+/** Disarm, or silence, `s`'s early voice. @param {Player} s */
+export function disarm(s) {
+  const e = voices.get(s);
+  if (!e) return;
+  if (e.node && e.phase !== "off") e.node.port.postMessage({ type: "stop" });
+  retire(s, e);
+}
+
+/** The end of the audio the worklet plays (ms on the timeline), 0 when it plays none. @param {Player} s */
+export function coveredMs(s) {
+  const e = voices.get(s);
+  return e && e.phase === "playing" ? e.coveredMs : 0;
+}
+
+/**
+ * The main thread has `s`'s first chunk (`firstMs` long): ask the worklet whether it started it. Resolves
+ * to the context time of its first sample, or null (then it never plays, and the chunk plays as usual).
+ * @param {Player} s
+ * @param {number} firstMs
+ * @returns {Promise<number | null>}
+ */
+export function claim(s, firstMs) {
+  const e = voices.get(s);
+  if (e && e.phase === "armed" && e.playedFrom !== null) { // played to its end already
+    e.phase = "playing";
+    e.coveredMs = firstMs;
+    return Promise.resolve(e.playedFrom);
+  }
+  if (!e || e.phase !== "armed" || !e.node) { if (e) disarm(s); return Promise.resolve(null); }
+  e.phase = "claiming";
+  return new Promise((resolve) => {
+    e.node.port.onmessage = (ev) => {
+      const m = ev.data;
+      if (m.type === "claimed") {
+        if (m.startedAt === null || e.phase !== "claiming") { retire(s, e); resolve(null); return; }
+        e.phase = "playing";
+        e.coveredMs = firstMs;
+        resolve(+m.startedAt);
+      } else if (m.type === "ended") { // after the claim: played out, or stopped
+        unplug(e);
+      }
+    };
+    e.node.port.postMessage({ type: "claim" });
+  });
+}
+
+/**
+ * When the first audio was handed over for playback (wall-clock ms): the worker's post to the worklet, the
+ * counterpart of an AudioBufferSourceNode's start(); else the worklet's start, from the context clock.
+ * @param {Player} s @param {AudioContext} ctx @param {number} t0
+ */
+export function handedOverAt(s, ctx, t0) {
+  return voices.get(s)?.sentAt ?? contextToWall(ctx, t0);
+}
+
+/** The context time `t` as wall-clock ms (the trace's clock). @param {AudioContext} ctx @param {number} t */
+export function contextToWall(ctx, t) {
+  return performance.timeOrigin + performance.now() - (ctx.currentTime - t) * 1000;
+}
+

@@ -1,0 +1,63 @@
+// The early path's pure parts: reading Jupyter's v1 kernel frames, and the resampler the worklet needs.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { resample, splitKernelFrame } from "../src/early_code.js";
+
+/** A v1 frame as jupyter_server builds it: count, offsets (channel start, then each part's end), parts. */
+function frame(channel, parts) {
+  const enc = new TextEncoder();
+  const bytes = [enc.encode(channel), ...parts.map((p) => (typeof p === "string" ? enc.encode(p) : p))];
+  const offsets = [8 * (1 + 1 + parts.length + 1)];
+  for (const b of bytes) offsets.push(offsets[offsets.length - 1] + b.length);
+  const out = new Uint8Array(offsets[offsets.length - 1]);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, offsets.length, true);
+  offsets.forEach((o, i) => view.setUint32(8 * (i + 1), o, true));
+  let at = offsets[0];
+  for (const b of bytes) { out.set(b, at); at += b.length; }
+  return out.buffer;
+}
+
+test("a v1 frame gives its channel and the span of each part, buffers included", () => {
+  const pcm = new Uint8Array([1, 0, 2, 0]);
+  const data = frame("iopub", ['{"msg_type":"comm_msg"}', "{}", "{}", '{"comm_id":"c"}', pcm]);
+  const got = splitKernelFrame(data);
+  assert.equal(got.channel, "iopub");
+  const o = got.offsets;
+  assert.equal(new TextDecoder().decode(new Uint8Array(data, o[1], o[2] - o[1])), '{"msg_type":"comm_msg"}');
+  assert.deepEqual([...new Uint8Array(data, o[5], o[6] - o[5])], [1, 0, 2, 0]);
+  assert.equal(splitKernelFrame(frame("shell", ["{}", "{}", "{}", "{}"])).channel, "shell"); // no buffers
+});
+
+test("malformed frames are refused, not read out of bounds", () => {
+  assert.equal(splitKernelFrame(new ArrayBuffer(4)), null);
+  const data = frame("iopub", ["{}", "{}", "{}", "{}"]);
+  new DataView(data).setUint32(16, 1 << 30, true); // an offset past the end
+  assert.equal(splitKernelFrame(data), null);
+  const huge = new ArrayBuffer(16);
+  new DataView(huge).setUint32(0, 1000, true); // more offsets than bytes
+  assert.equal(splitKernelFrame(huge), null);
+});
+
+test("resampling keeps a tone, its level and its length, and a head plus the rest is the whole", () => {
+  const n = 4800, x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = 0.5 * Math.sin((2 * Math.PI * 440 * i) / 24000);
+  const y = resample(x, 24000, 48000);
+  assert.equal(y.length, 9600);
+  let err = 0;
+  for (let j = 100; j < y.length - 100; j++) err = Math.max(err, Math.abs(y[j] - 0.5 * Math.sin((2 * Math.PI * 440 * j) / 48000)));
+  assert.ok(err < 1e-3, `max error ${err}`);
+  const parts = [...resample(x, 24000, 48000, 0, 2048), ...resample(x, 24000, 48000, 2048)];
+  assert.deepEqual(parts, [...y]);
+  assert.equal(resample(x, 22050, 48000).length, Math.round(n * 48000 / 22050));
+  assert.deepEqual([...resample(x, 48000, 48000, 10, 20)], [...x.subarray(10, 20)]);
+});
+
+test("downsampling filters out what the lower rate cannot carry", () => {
+  const n = 9600, x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = Math.sin((2 * Math.PI * 20000 * i) / 48000); // above 22050's Nyquist
+  const y = resample(x, 48000, 22050);
+  let peak = 0;
+  for (let j = 200; j < y.length - 200; j++) peak = Math.max(peak, Math.abs(y[j]));
+  assert.ok(peak < 0.05, `aliased peak ${peak}`);
+});
