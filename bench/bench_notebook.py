@@ -176,6 +176,9 @@ def report(out: dict, repeats: int, load: str) -> str:
         values = [getattr(r, attr) if isinstance(r, SpeakRun) else r for r in out[key]]
         return statistics.median([v for v in values if v is not None])
 
+    def early_runs(key: str) -> int:
+        return sum("browser: early voice claimed" in r.stages for r in out[key])
+
     lags, m = out["lags"], {k: med(k) for k in ("piper300", "heart300", "audio_piper", "audio_heart",
                                                  "piper10", "piper10k", "piper300_nospare", "heart300_nospare")}
     heard = {k: med(k, "to_audio_ms") for k in ("piper300", "heart300")}
@@ -185,6 +188,8 @@ def report(out: dict, repeats: int, load: str) -> str:
          "≤ 100"),
         (f"warm TTFA, the same with hibari `{HEART}` (ms)", f"{m['heart300']:.0f} (heard at {heard['heart300']:.0f})",
          "≤ 60"),
+        ("runs whose first chunk the worker played (early audio), piper / heart",
+         f"{early_runs('piper300')} / {early_runs('heart300')} of {repeats}", ""),
         ("A/B, the same cells with no player or socket made ahead (as before), piper / heart (ms)",
          f"{m['piper300_nospare']:.0f} / {m['heart300_nospare']:.0f}", ""),
         ("synthesize-then-`Audio`, piper / heart, to `playing` (ms)",
@@ -210,8 +215,11 @@ def report(out: dict, repeats: int, load: str) -> str:
     return (f"{machine_line()} Load average at start: {load}.\n\n"
             f"JupyterLab 4 + headless Chromium, local server (piper `joe`, hibari `{HEART}`), tracing on. "
             f"Medians of {repeats} warm runs per way, the ways alternating within each repeat. "
-            "TTFA: Ctrl+Enter to the player's first `AudioBufferSourceNode.start` (\"heard at\": the time "
-            "that source was scheduled to sound, after the scheduling lead).\n\n" + table +
+            "TTFA: Ctrl+Enter to the player's first `AudioBufferSourceNode.start`, or, when the worker played the "
+            "first chunk (early audio), to the worker's hand-off of it to the AudioWorklet (\"heard at\": the time "
+            "that source was scheduled to sound, after the scheduling lead, or the worklet's first sample; both "
+            "read on the page's AudioContext clock, which runs ahead of the sound by up to one audio callback)."
+            "\n\n" + table +
             "\n\n### Stage table (medians of the warm 300-character runs)\n\n" +
             stage_table({"piper": out["piper300"], HEART: out["heart300"], "piper, no spare": out["piper300_nospare"],
                          f"{HEART}, no spare": out["heart300_nospare"]}) +

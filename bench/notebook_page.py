@@ -172,7 +172,9 @@ def _speak_run(to_start: float, got: dict[str, Any]) -> SpeakRun:
         # browser stages are on the page's wall clock: move them onto the system's (kernel, server)
         system = float(at) + (offset if stage.startswith("browser:") else 0.0)
         stages[stage] = system - (run_at + offset)
-    due = stages.get("browser: first audio due (scheduled time)")
+    early = "browser: early voice claimed" in stages  # the worklet played the first chunk (js/src/early.js)
+    due = stages.get("browser: first audio started (worklet, context clock)" if early
+                     else "browser: first audio due (scheduled time)")
     return SpeakRun(to_start, due, stages, offset, got.get("late"))
 
 

@@ -127,6 +127,7 @@ class Player(anywidget.AnyWidget):
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("player_id", uuid.uuid4().hex)
         kwargs.setdefault("debug", os.environ.get("ELEVEN_NB_PLAYER_DEBUG") == "1")
+        kwargs.setdefault("early_audio", os.environ.get("ELEVEN_NB_EARLY_AUDIO", "1") != "0")
         super().__init__(**kwargs)
         self._lock = threading.Lock()
         self._speak_again: list[Callable[[], Any]] = []

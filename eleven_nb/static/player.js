@@ -340,13 +340,17 @@ function workerMain() {
       ws.binaryType = "arraybuffer";
       ws.onopen = () => {
         if (ws.protocol !== "v1.kernel.websocket.jupyter.org") ws.close();
-        else scope.postMessage({ type: "socket", open: true });
+        else {
+          opened = true;
+          scope.postMessage({ type: "socket", open: true });
+        }
       };
+      let opened = false;
       ws.onclose = () => {
         socket = null;
         armed2.clear();
         begun.clear();
-        scope.postMessage({ type: "socket", open: false });
+        scope.postMessage({ type: "socket", open: false, opened });
       };
       ws.onmessage = (ev) => {
         if (typeof ev.data !== "string") {
@@ -456,14 +460,14 @@ function traceTable(stages) {
 }
 
 // src/early.js
+var RETRY_MS = 5e3;
 function shared2() {
   const g = (
     /** @type {any} */
     globalThis
   );
-  return g.__elevenNbEarly = g.__elevenNbEarly || { kernels: /* @__PURE__ */ new Map(), modules: /* @__PURE__ */ new WeakMap() };
+  return g.__elevenNbEarly = g.__elevenNbEarly || { kernels: /* @__PURE__ */ new Map(), retryAt: /* @__PURE__ */ new Map(), modules: /* @__PURE__ */ new WeakMap() };
 }
-var voices = /* @__PURE__ */ new WeakMap();
 function kernelUrl(model) {
   const kernel = model?.widget_manager?.kernel;
   const settings = kernel?.serverSettings;
@@ -478,10 +482,18 @@ function kernelFor(model) {
   if (!where) return null;
   const sh = shared2();
   let k = sh.kernels.get(where.id);
+  if (!k && performance.now() < (sh.retryAt.get(where.id) ?? 0)) return null;
   if (!k) {
     const blob = URL.createObjectURL(new Blob([workerSource()], { type: "text/javascript" }));
-    const worker = new Worker(blob);
-    URL.revokeObjectURL(blob);
+    let worker;
+    try {
+      worker = new Worker(blob);
+    } catch (_) {
+      sh.retryAt.set(where.id, Infinity);
+      return null;
+    } finally {
+      URL.revokeObjectURL(blob);
+    }
     const made = (
       /** @type {Kernel} */
       { worker, open: false, players: /* @__PURE__ */ new Map() }
@@ -491,13 +503,14 @@ function kernelFor(model) {
       if (m.type === "socket") {
         made.open = m.open;
         if (!m.open) {
+          sh.retryAt.set(where.id, m.opened ? performance.now() + RETRY_MS : Infinity);
           worker.terminate();
           if (sh.kernels.get(where.id) === made) sh.kernels.delete(where.id);
           for (const s of made.players.values()) disarm(s);
         }
       } else if (m.type === "sent") {
         const s = made.players.get(m.player);
-        const e2 = s && voices.get(s);
+        const e2 = s?.early;
         if (e2) e2.sentAt = m.at;
         if (s) markStage(s.debug, "browser: first chunk to the worklet (worker)", m.at);
       }
@@ -529,7 +542,7 @@ function possible(s) {
   return supported() && s.model.get("early_audio") !== false && kernelUrl(s.model) !== null;
 }
 async function arm(s) {
-  if (voices.has(s) || !possible(s)) return;
+  if (!!s.early || !possible(s)) return;
   const kernel = kernelFor(s.model);
   if (!kernel || !s.out || !s.ctx) return;
   const placeholder = (
@@ -546,16 +559,22 @@ async function arm(s) {
       sentAt: null
     }
   );
-  voices.set(s, placeholder);
+  s.early = placeholder;
   try {
     await workletModule(s.ctx);
   } catch (_) {
-    voices.delete(s);
+    s.early = null;
     return;
   }
-  if (voices.get(s) !== placeholder || placeholder.phase !== "armed" || !s.out || !s.ctx) return;
-  const node = new AudioWorkletNode(s.ctx, "eleven-nb-early", { numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [1] });
-  node.connect(s.out);
+  if (s.early !== placeholder || placeholder.phase !== "armed" || !s.out || !s.ctx) return;
+  let node;
+  try {
+    node = new AudioWorkletNode(s.ctx, "eleven-nb-early", { numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [1] });
+    node.connect(s.out);
+  } catch (_) {
+    s.early = null;
+    return;
+  }
   placeholder.node = node;
   node.port.onmessage = (e) => {
     if (e.data.type !== "ended") return;
@@ -581,26 +600,26 @@ function retire(s, e) {
   unplug(e);
   e.kernel.worker.postMessage({ type: "disarm", player: s.id });
   if (e.kernel.players.get(s.id) === s) e.kernel.players.delete(s.id);
-  if (voices.get(s) === e) voices.delete(s);
+  if (s.early === e) s.early = null;
 }
 function armed(s) {
-  return voices.get(s)?.phase === "armed";
+  return s.early?.phase === "armed";
 }
 function claiming(s) {
-  return voices.get(s)?.phase === "claiming";
+  return s.early?.phase === "claiming";
 }
 function disarm(s) {
-  const e = voices.get(s);
+  const e = s.early;
   if (!e) return;
   if (e.node && e.phase !== "off") e.node.port.postMessage({ type: "stop" });
   retire(s, e);
 }
 function coveredMs(s) {
-  const e = voices.get(s);
+  const e = s.early;
   return e && e.phase === "playing" ? e.coveredMs : 0;
 }
-function claim(s, firstMs) {
-  const e = voices.get(s);
+function claim(s, firstMs, playedOut) {
+  const e = s.early;
   if (e && e.phase === "armed" && e.playedFrom !== null) {
     e.phase = "playing";
     e.coveredMs = firstMs;
@@ -625,13 +644,14 @@ function claim(s, firstMs) {
         resolve(+m.startedAt);
       } else if (m.type === "ended") {
         unplug(e);
+        playedOut();
       }
     };
     e.node.port.postMessage({ type: "claim" });
   });
 }
 function handedOverAt(s, ctx, t0) {
-  return voices.get(s)?.sentAt ?? contextToWall(ctx, t0);
+  return s.early?.sentAt ?? contextToWall(ctx, t0);
 }
 function contextToWall(ctx, t) {
   return performance.timeOrigin + performance.now() - (ctx.currentTime - t) * 1e3;
@@ -963,7 +983,8 @@ function createPlayer(id, model, debugOn) {
     text: String(model.get("text") || ""),
     kernel: String(model.get("status") || "idle"),
     kernelMessage: String(model.get("status_message") || ""),
-    kernelGone: false
+    kernelGone: false,
+    early: null
   });
 }
 function lanesOf(s) {
@@ -1078,7 +1099,7 @@ function onChunk(s, msg, bytes) {
   if (Number.isFinite(+msg.aligned_chars)) s.alignedChars = +msg.aligned_chars;
   if (c.buffer) {
     if (claiming(s)) {
-    } else if (armed(s) && c.at === 0 && !audible(s)) claim(s, c.dur).then((t0) => claimed(s, t0));
+    } else if (armed(s) && c.at === 0 && !audible(s)) claim(s, c.dur, () => checkEnd(s)).then((t0) => claimed(s, t0));
     else if (audible(s)) scheduleArrival(s, c, before);
     else playWhenDue(s);
   }

@@ -32,16 +32,20 @@ import { markStage } from "./trace.js";
 
 /** @typedef {{worker: Worker, open: boolean, players: Map<string, Player>}} Kernel */
 
-/** @typedef {{kernels: Map<string, Kernel>, modules: WeakMap<BaseAudioContext, Promise<void>>}} Shared */
+/**
+ * @typedef {Object} Shared  the page's early-audio state, shared by every copy of this module
+ * @property {Map<string, Kernel>} kernels  by kernel id
+ * @property {Map<string, number>} retryAt  kernel id -> performance.now() before which no new socket is tried
+ * @property {WeakMap<BaseAudioContext, Promise<void>>} modules
+ */
+
+const RETRY_MS = 5000; // after a socket that was open closes (a restart, the server going away)
 
 /** @returns {Shared} */
 function shared() {
   const g = /** @type {any} */ (globalThis);
-  return (g.__elevenNbEarly = g.__elevenNbEarly || { kernels: new Map(), modules: new WeakMap() });
+  return (g.__elevenNbEarly = g.__elevenNbEarly || { kernels: new Map(), retryAt: new Map(), modules: new WeakMap() });
 }
-
-/** @type {WeakMap<Player, Early>} */
-const voices = new WeakMap();
 
 /** The kernel's WebSocket URL for a read-only second connection, or null where there is none. @param {any} model */
 function kernelUrl(model) {
@@ -60,23 +64,33 @@ function kernelFor(model) {
   if (!where) return null;
   const sh = shared();
   let k = sh.kernels.get(where.id);
+  if (!k && performance.now() < (sh.retryAt.get(where.id) ?? 0)) return null;
   if (!k) {
     const blob = URL.createObjectURL(new Blob([workerSource()], { type: "text/javascript" }));
-    const worker = new Worker(blob);
-    URL.revokeObjectURL(blob);
+    /** @type {Worker} */
+    let worker;
+    try {
+      worker = new Worker(blob);
+    } catch (_) { // e.g. a content security policy without blob: workers
+      sh.retryAt.set(where.id, Infinity);
+      return null;
+    } finally {
+      URL.revokeObjectURL(blob);
+    }
     const made = /** @type {Kernel} */ ({ worker, open: false, players: new Map() });
     worker.onmessage = (e) => {
       const m = e.data;
       if (m.type === "socket") {
         made.open = m.open;
-        if (!m.open) { // closed (kernel shut down, server gone): the next player tries a new one
+        if (!m.open) { // closed: refused (never again on this page), or lost (a later player tries again)
+          sh.retryAt.set(where.id, m.opened ? performance.now() + RETRY_MS : Infinity);
           worker.terminate();
           if (sh.kernels.get(where.id) === made) sh.kernels.delete(where.id);
           for (const s of made.players.values()) disarm(s);
         }
       } else if (m.type === "sent") {
         const s = made.players.get(m.player);
-        const e = s && voices.get(s);
+        const e = s?.early;
         if (e) e.sentAt = m.at;
         if (s) markStage(s.debug, "browser: first chunk to the worklet (worker)", m.at);
       }
@@ -116,21 +130,28 @@ export function possible(s) {
  * @param {Player} s
  */
 export async function arm(s) {
-  if (voices.has(s) || !possible(s)) return;
+  if (!!s.early || !possible(s)) return;
   const kernel = kernelFor(s.model);
   if (!kernel || !s.out || !s.ctx) return;
   const placeholder = /** @type {Early} */ ({ phase: "armed", node: /** @type {any} */ (null), kernel, coveredMs: 0,
                                                playedFrom: null, sentAt: null });
-  voices.set(s, placeholder); // no second arm while the module loads
+  s.early = placeholder; // no second arm while the module loads
   try {
     await workletModule(s.ctx);
   } catch (_) {
-    voices.delete(s);
+    s.early = null;
     return;
   }
-  if (voices.get(s) !== placeholder || placeholder.phase !== "armed" || !s.out || !s.ctx) return;
-  const node = new AudioWorkletNode(s.ctx, "eleven-nb-early", { numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [1] });
-  node.connect(s.out);
+  if (s.early !== placeholder || placeholder.phase !== "armed" || !s.out || !s.ctx) return;
+  /** @type {AudioWorkletNode} */
+  let node;
+  try {
+    node = new AudioWorkletNode(s.ctx, "eleven-nb-early", { numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [1] });
+    node.connect(s.out);
+  } catch (_) {
+    s.early = null;
+    return;
+  }
   placeholder.node = node;
   node.port.onmessage = (e) => {
     if (e.data.type !== "ended") return;
@@ -154,22 +175,22 @@ function retire(s, e) {
   unplug(e);
   e.kernel.worker.postMessage({ type: "disarm", player: s.id });
   if (e.kernel.players.get(s.id) === s) e.kernel.players.delete(s.id);
-  if (voices.get(s) === e) voices.delete(s);
+  if (s.early === e) s.early = null;
 }
 
 /** Whether `s` is armed and its first chunk has not been claimed yet. @param {Player} s */
 export function armed(s) {
-  return voices.get(s)?.phase === "armed";
+  return s.early?.phase === "armed";
 }
 
 /** Whether the main thread is waiting for the worklet's answer. @param {Player} s */
 export function claiming(s) {
-  return voices.get(s)?.phase === "claiming";
+  return s.early?.phase === "claiming";
 }
 
 /** Disarm, or silence, `s`'s early voice. @param {Player} s */
 export function disarm(s) {
-  const e = voices.get(s);
+  const e = s.early;
   if (!e) return;
   if (e.node && e.phase !== "off") e.node.port.postMessage({ type: "stop" });
   retire(s, e);
@@ -177,7 +198,7 @@ export function disarm(s) {
 
 /** The end of the audio the worklet plays (ms on the timeline), 0 when it plays none. @param {Player} s */
 export function coveredMs(s) {
-  const e = voices.get(s);
+  const e = s.early;
   return e && e.phase === "playing" ? e.coveredMs : 0;
 }
 
@@ -186,10 +207,11 @@ export function coveredMs(s) {
  * to the context time of its first sample, or null (then it never plays, and the chunk plays as usual).
  * @param {Player} s
  * @param {number} firstMs
+ * @param {() => void} playedOut  called when the worklet has played the chunk to its end (after the claim)
  * @returns {Promise<number | null>}
  */
-export function claim(s, firstMs) {
-  const e = voices.get(s);
+export function claim(s, firstMs, playedOut) {
+  const e = s.early;
   if (e && e.phase === "armed" && e.playedFrom !== null) { // played to its end already
     e.phase = "playing";
     e.coveredMs = firstMs;
@@ -205,8 +227,9 @@ export function claim(s, firstMs) {
         e.phase = "playing";
         e.coveredMs = firstMs;
         resolve(+m.startedAt);
-      } else if (m.type === "ended") { // after the claim: played out, or stopped
+      } else if (m.type === "ended") { // after the claim: played out (a stop unplugs it first)
         unplug(e);
+        playedOut();
       }
     };
     e.node.port.postMessage({ type: "claim" });
@@ -219,7 +242,7 @@ export function claim(s, firstMs) {
  * @param {Player} s @param {AudioContext} ctx @param {number} t0
  */
 export function handedOverAt(s, ctx, t0) {
-  return voices.get(s)?.sentAt ?? contextToWall(ctx, t0);
+  return s.early?.sentAt ?? contextToWall(ctx, t0);
 }
 
 /** The context time `t` as wall-clock ms (the trace's clock). @param {AudioContext} ctx @param {number} t */

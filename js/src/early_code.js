@@ -92,7 +92,7 @@ export function resample(input, from, to, begin = 0, end = Infinity) {
  * it never sends); {type: "arm", player, port, rate} gives a player's worklet port and the audio
  * context's rate; {type: "disarm", player}. When an armed player's `begin` and then its first chunk
  * (at 0 ms) pass on the socket, the chunk's samples go to that player's worklet, resampled, and the
- * player is disarmed: only the first chunk takes this path. To the page: {type: "socket", open} and
+ * player is disarmed: only the first chunk takes this path. To the page: {type: "socket", open, opened} and
  * {type: "sent", player, at} (wall ms, for the trace).
  */
 export function workerMain() {
@@ -148,13 +148,14 @@ export function workerMain() {
       ws.binaryType = "arraybuffer";
       ws.onopen = () => {
         if (ws.protocol !== "v1.kernel.websocket.jupyter.org") ws.close(); // an older server: no early path
-        else scope.postMessage({ type: "socket", open: true });
+        else { opened = true; scope.postMessage({ type: "socket", open: true }); }
       };
+      let opened = false;
       ws.onclose = () => {
         socket = null;
         armed.clear();
         begun.clear();
-        scope.postMessage({ type: "socket", open: false });
+        scope.postMessage({ type: "socket", open: false, opened });
       };
       ws.onmessage = (/** @type {MessageEvent} */ ev) => {
         if (typeof ev.data !== "string") { try { onFrame(ev.data); } catch (_) { /* not for us */ } }

@@ -65,8 +65,9 @@ import { wordList } from "./words.js";
  *   id: string, model: Model, queueId: string, wantsNow: boolean,
  *   ctx: AudioContext | null, out: GainNode | null, sources: Set<AudioBufferSourceNode>, views: Set<View>,
  *   raf: number, blocked: boolean, blockTimer: number, text: string, kernel: string, kernelMessage: string,
- *   kernelGone: boolean,
- * }} Player  (kernelGone: its kernel died or restarted; nothing sent to the kernel is heard any more)
+ *   kernelGone: boolean, early: import("./early.js").Early | null,
+ * }} Player  (kernelGone: its kernel died or restarted; nothing sent to the kernel is heard any more;
+ *   early: its early voice, kept on the player because anywidget may evaluate a copy of each module per widget)
  */
 
 /** @param {boolean} debugOn @returns {Stream} */
@@ -89,7 +90,7 @@ export function createPlayer(id, model, debugOn) {
     id, model, queueId: String(model.get("queue_id") || ""), wantsNow: false,
     ctx: null, out: null, sources: new Set(), views: new Set(), raf: 0, blocked: false, blockTimer: 0,
     text: String(model.get("text") || ""), kernel: String(model.get("status") || "idle"),
-    kernelMessage: String(model.get("status_message") || ""), kernelGone: false,
+    kernelMessage: String(model.get("status_message") || ""), kernelGone: false, early: null,
   });
 }
 

@@ -79,7 +79,7 @@ function onChunk(s, msg, bytes) {
   if (Number.isFinite(+msg.aligned_chars)) s.alignedChars = +msg.aligned_chars;
   if (c.buffer) {
     if (early.claiming(s)) { /* the worklet's answer decides how this chunk plays (claimed below) */ }
-    else if (early.armed(s) && c.at === 0 && !audible(s)) early.claim(s, c.dur).then((t0) => claimed(s, t0));
+    else if (early.armed(s) && c.at === 0 && !audible(s)) early.claim(s, c.dur, () => checkEnd(s)).then((t0) => claimed(s, t0));
     else if (audible(s)) scheduleArrival(s, c, before);
     else playWhenDue(s);
   }

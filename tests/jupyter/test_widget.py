@@ -274,3 +274,11 @@ def test_speak_again_reaches_the_callback(player):
 def test_stop_is_a_message(player):
     player.stop()
     assert customs(player) == [({"type": "stop"}, [])]
+
+
+def test_early_audio_is_on_unless_the_environment_turns_it_off(monkeypatch):
+    from eleven_nb.jupyter.widget import Player
+
+    assert Player().early_audio is True
+    monkeypatch.setenv("ELEVEN_NB_EARLY_AUDIO", "0")
+    assert Player().early_audio is False
