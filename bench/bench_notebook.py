@@ -217,8 +217,8 @@ def report(out: dict, repeats: int, load: str) -> str:
             f"Medians of {repeats} warm runs per way, the ways alternating within each repeat. "
             "TTFA: Ctrl+Enter to the player's first `AudioBufferSourceNode.start`, or, when the worker played the "
             "first chunk (early audio), to the worker's hand-off of it to the AudioWorklet (\"heard at\": the time "
-            "that source was scheduled to sound, after the scheduling lead, or the worklet's first sample; both "
-            "read on the page's AudioContext clock, which runs ahead of the sound by up to one audio callback)."
+            "that source was scheduled to sound, after the scheduling lead, or the worklet's first sample, but never "
+            "before the hand-off: both are read on the page's AudioContext clock, which runs ahead of the sound)."
             "\n\n" + table +
             "\n\n### Stage table (medians of the warm 300-character runs)\n\n" +
             stage_table({"piper": out["piper300"], HEART: out["heart300"], "piper, no spare": out["piper300_nospare"],

@@ -172,9 +172,12 @@ def _speak_run(to_start: float, got: dict[str, Any]) -> SpeakRun:
         # browser stages are on the page's wall clock: move them onto the system's (kernel, server)
         system = float(at) + (offset if stage.startswith("browser:") else 0.0)
         stages[stage] = system - (run_at + offset)
-    early = "browser: early voice claimed" in stages  # the worklet played the first chunk (js/src/early.js)
-    due = stages.get("browser: first audio started (worklet, context clock)" if early
-                     else "browser: first audio due (scheduled time)")
+    if "browser: early voice claimed" in stages:  # the worklet played the first chunk (js/src/early.js):
+        # its first sample on the context clock, read late on the main thread, can come out before the hand-off
+        due = max(stages.get("browser: first audio started (worklet, context clock)", 0.0),
+                  stages.get("browser: first chunk to the worklet (worker)", 0.0)) or None
+    else:
+        due = stages.get("browser: first audio due (scheduled time)")
     return SpeakRun(to_start, due, stages, offset, got.get("late"))
 
 

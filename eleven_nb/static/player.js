@@ -297,12 +297,17 @@ function workerMain() {
     self
   );
   const HEAD_SAMPLES = 2048;
+  const MAX_RUN_MS = 2e4;
   const decoder = new TextDecoder();
   const armed2 = /* @__PURE__ */ new Map();
   const begun = /* @__PURE__ */ new Map();
   let socket = null;
   const wall = () => performance.timeOrigin + performance.now();
   const json = (data, o, k) => JSON.parse(decoder.decode(new Uint8Array(data, o[k], o[k + 1] - o[k])));
+  function forget(player) {
+    armed2.delete(player);
+    for (const [comm, p] of begun) if (p === player) begun.delete(comm);
+  }
   function onFrame(data) {
     const frame2 = splitKernelFrame(data);
     if (!frame2 || frame2.channel !== "iopub" || !armed2.size) return;
@@ -312,25 +317,37 @@ function workerMain() {
     const msg = content?.data?.method === "custom" ? content.data.content : null;
     if (!msg) return;
     if (msg.type === "begin") {
-      if (armed2.has(msg.player_id)) begun.set(content.comm_id, msg.player_id);
+      const target2 = armed2.get(msg.player_id);
+      if (target2 && target2.nextMs === null) {
+        begun.set(content.comm_id, msg.player_id);
+        target2.nextMs = 0;
+      }
       return;
     }
     const player = msg.type === "chunk" ? begun.get(content.comm_id) : void 0;
-    if (player === void 0) return;
-    begun.delete(content.comm_id);
-    const target = armed2.get(player);
-    armed2.delete(player);
-    if (!target || +msg.at_ms !== 0 || o.length < 7 || o[6] - o[5] < 2) return;
+    const target = player === void 0 ? void 0 : armed2.get(player);
+    if (player === void 0 || !target || target.nextMs === null) return;
+    const at = +msg.at_ms, rate = +msg.sample_rate || 22050;
+    if (Math.abs(at - target.nextMs) > 1 || at >= MAX_RUN_MS || o.length < 7 || o[6] - o[5] < 2) {
+      forget(player);
+      return;
+    }
     const bytes = data.slice(o[5], o[5] + (o[6] - o[5] & ~1));
     const ints = new Int16Array(bytes);
     const floats = new Float32Array(ints.length);
     for (let i = 0; i < ints.length; i++) floats[i] = ints[i] / 32768;
-    const rate = +msg.sample_rate || 22050;
-    const head = resample(floats, rate, target.rate, 0, HEAD_SAMPLES);
-    target.port.postMessage({ type: "audio", samples: head, last: false }, [head.buffer]);
-    scope.postMessage({ type: "sent", player, at: wall() });
-    const rest = resample(floats, rate, target.rate, HEAD_SAMPLES);
-    target.port.postMessage({ type: "audio", samples: rest, last: true }, [rest.buffer]);
+    const end = at + ints.length / rate * 1e3;
+    const first = at === 0;
+    const split = first ? Math.min(HEAD_SAMPLES, Math.round(ints.length * target.rate / rate)) : 0;
+    const splitMs = at + split / target.rate * 1e3;
+    if (split) {
+      const head = resample(floats, rate, target.rate, 0, split);
+      target.port.postMessage({ type: "audio", samples: head, startMs: at, endMs: splitMs }, [head.buffer]);
+      scope.postMessage({ type: "sent", player, at: wall() });
+    }
+    const rest = resample(floats, rate, target.rate, split);
+    target.port.postMessage({ type: "audio", samples: rest, startMs: splitMs, endMs: end }, [rest.buffer]);
+    target.nextMs = end;
   }
   scope.onmessage = (e) => {
     const m = e.data;
@@ -338,6 +355,7 @@ function workerMain() {
       const ws = new WebSocket(m.url, "v1.kernel.websocket.jupyter.org");
       socket = ws;
       ws.binaryType = "arraybuffer";
+      let opened = false;
       ws.onopen = () => {
         if (ws.protocol !== "v1.kernel.websocket.jupyter.org") ws.close();
         else {
@@ -345,7 +363,6 @@ function workerMain() {
           scope.postMessage({ type: "socket", open: true });
         }
       };
-      let opened = false;
       ws.onclose = () => {
         socket = null;
         armed2.clear();
@@ -360,11 +377,8 @@ function workerMain() {
           }
         }
       };
-    } else if (m.type === "arm") armed2.set(m.player, { port: m.port, rate: m.rate });
-    else if (m.type === "disarm") {
-      armed2.delete(m.player);
-      for (const [comm, player] of begun) if (player === m.player) begun.delete(comm);
-    }
+    } else if (m.type === "arm") armed2.set(m.player, { port: m.port, rate: m.rate, nextMs: null });
+    else if (m.type === "disarm") forget(m.player);
   };
 }
 function workletMain() {
@@ -377,8 +391,9 @@ function workletMain() {
       super();
       this.pieces = [];
       this.pos = 0;
-      this.last = false;
+      this.coveredMs = 0;
       this.startedAt = null;
+      this.dry = false;
       this.claimed = false;
       this.done = false;
       this.port.onmessage = (e) => this.command(e.data);
@@ -386,23 +401,24 @@ function workletMain() {
     /** @param {any} m */
     command(m) {
       if (m.type === "wire") m.port.onmessage = (e) => this.command(e.data);
-      else if (m.type === "audio" && !this.done && !this.last && !(this.claimed && this.startedAt === null)) {
+      else if (m.type === "audio") {
+        if (this.done || this.dry || this.claimed || Math.abs(m.startMs - this.coveredMs) > 1) return;
         this.pieces.push(m.samples);
-        this.last = !!m.last;
+        this.coveredMs = m.endMs;
       } else if (m.type === "claim") {
         this.claimed = true;
-        this.port.postMessage({ type: "claimed", startedAt: this.startedAt });
+        this.port.postMessage({ type: "claimed", startedAt: this.startedAt, coveredMs: this.coveredMs });
         if (this.startedAt === null) {
           this.done = true;
           this.pieces = [];
-        }
+        } else if (this.dry) this.finish();
       } else if (m.type === "stop") this.finish();
     }
     finish() {
       if (this.done) return;
       this.done = true;
       this.pieces = [];
-      this.port.postMessage({ type: "ended", startedAt: this.startedAt });
+      this.port.postMessage({ type: "ended" });
     }
     /** @param {Float32Array[][]} _inputs @param {Float32Array[][]} outputs */
     process(_inputs, outputs) {
@@ -422,7 +438,10 @@ function workletMain() {
           this.pos = 0;
         }
       }
-      if (!this.pieces.length && this.last) this.finish();
+      if (!this.pieces.length) {
+        this.dry = true;
+        if (this.claimed) this.finish();
+      }
       return !this.done;
     }
   }
@@ -555,7 +574,6 @@ async function arm(s) {
       ),
       kernel,
       coveredMs: 0,
-      playedFrom: null,
       sentAt: null
     }
   );
@@ -577,12 +595,7 @@ async function arm(s) {
   }
   placeholder.node = node;
   node.port.onmessage = (e) => {
-    if (e.data.type !== "ended") return;
-    if (e.data.startedAt === null) retire(s, placeholder);
-    else {
-      placeholder.playedFrom = +e.data.startedAt;
-      unplug(placeholder);
-    }
+    if (e.data.type === "ended") retire(s, placeholder);
   };
   const wire = new MessageChannel();
   node.port.postMessage({ type: "wire", port: wire.port2 }, [wire.port2]);
@@ -618,18 +631,14 @@ function coveredMs(s) {
   const e = s.early;
   return e && e.phase === "playing" ? e.coveredMs : 0;
 }
-function claim(s, firstMs, playedOut) {
+function claim(s, playedOut) {
   const e = s.early;
-  if (e && e.phase === "armed" && e.playedFrom !== null) {
-    e.phase = "playing";
-    e.coveredMs = firstMs;
-    return Promise.resolve(e.playedFrom);
-  }
   if (!e || e.phase !== "armed" || !e.node) {
     if (e) disarm(s);
     return Promise.resolve(null);
   }
   e.phase = "claiming";
+  e.kernel.worker.postMessage({ type: "disarm", player: s.id });
   return new Promise((resolve) => {
     e.node.port.onmessage = (ev) => {
       const m = ev.data;
@@ -640,8 +649,8 @@ function claim(s, firstMs, playedOut) {
           return;
         }
         e.phase = "playing";
-        e.coveredMs = firstMs;
-        resolve(+m.startedAt);
+        e.coveredMs = +m.coveredMs;
+        resolve({ startedAt: +m.startedAt, coveredMs: e.coveredMs });
       } else if (m.type === "ended") {
         unplug(e);
         playedOut();
@@ -760,14 +769,14 @@ function stopSources(s, keepArmed = false) {
   s.sources.clear();
 }
 function schedule(s, c) {
-  const offset = s.anchorMedia - c.at;
-  if (offset >= c.dur || !c.buffer || !s.ctx || !s.out) return;
-  if (c.at + c.dur <= coveredMs(s) + 0.5) return;
+  const from = Math.max(s.anchorMedia, coveredMs(s), c.at);
+  const offset = from - c.at;
+  if (offset >= c.dur - 0.01 || !c.buffer || !s.ctx || !s.out) return;
   const src = s.ctx.createBufferSource();
   src.buffer = c.buffer;
   src.connect(s.out);
-  const when = s.anchorCtx + Math.max(0, -offset) / 1e3;
-  src.start(when, Math.max(0, offset) / 1e3);
+  const when = s.anchorCtx + (from - s.anchorMedia) / 1e3;
+  src.start(when, offset / 1e3);
   if (s.debug.on && !coveredMs(s) && !("browser: first source start" in s.debug.trace)) {
     const at = wallNow();
     markStage(s.debug, "browser: first source start", at);
@@ -794,15 +803,20 @@ function startFrom(s, ms) {
   wake(s);
   refresh(s);
 }
-function adoptEarly(s, t0) {
+function adoptEarly(s, t0, coveredMs2) {
   const ctx = ensureAudio(s);
-  s.anchorMedia = 0;
-  s.anchorCtx = t0;
+  if (t0 + coveredMs2 / 1e3 > ctx.currentTime + LEAD_S) {
+    s.anchorMedia = 0;
+    s.anchorCtx = t0;
+  } else {
+    s.anchorMedia = coveredMs2;
+    s.anchorCtx = ctx.currentTime + LEAD_S;
+  }
   s.mode = "playing";
   s.autoplay = true;
   s.userPaused = false;
   if (s.debug.on) {
-    s.debug.early = { begin: t0, end: t0 + coveredMs(s) / 1e3 };
+    s.debug.early = { begin: t0, end: t0 + coveredMs2 / 1e3 };
     markStage(s.debug, "browser: first audio started (worklet, context clock)", contextToWall(ctx, t0));
     if (s.debug.firstScheduledAt === null) s.debug.firstScheduledAt = handedOverAt(s, ctx, t0) - performance.timeOrigin;
   }
@@ -1099,7 +1113,7 @@ function onChunk(s, msg, bytes) {
   if (Number.isFinite(+msg.aligned_chars)) s.alignedChars = +msg.aligned_chars;
   if (c.buffer) {
     if (claiming(s)) {
-    } else if (armed(s) && c.at === 0 && !audible(s)) claim(s, c.dur, () => checkEnd(s)).then((t0) => claimed(s, t0));
+    } else if (armed(s) && c.at === 0 && !audible(s)) claim(s, () => checkEnd(s)).then((run) => claimed(s, run));
     else if (audible(s)) scheduleArrival(s, c, before);
     else playWhenDue(s);
   }
@@ -1115,11 +1129,11 @@ function playWhenDue(s) {
     playByHand(s, 0);
   } else pump();
 }
-function claimed(s, t0) {
-  markStage(s.debug, t0 === null ? "browser: early voice had not started" : "browser: early voice claimed");
-  if (t0 !== null) {
+function claimed(s, run) {
+  markStage(s.debug, run === null ? "browser: early voice had not started" : "browser: early voice claimed");
+  if (run !== null) {
     if (s.mode === "idle" && !s.userPaused && !s.terminal && idleFor(memberOf(s))) {
-      adoptEarly(s, t0);
+      adoptEarly(s, run.startedAt, run.coveredMs);
       pump();
       return;
     }

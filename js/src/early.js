@@ -24,9 +24,7 @@ import { markStage } from "./trace.js";
  * @property {"armed" | "claiming" | "playing" | "off"} phase  playing: claimed, and the worklet started it
  * @property {AudioWorkletNode} node
  * @property {Kernel} kernel
- * @property {number} coveredMs  the first chunk's length, once the worklet has it playing
- * @property {number | null} playedFrom  context time of the first sample, if the worklet played it to its
- *   end before the main thread claimed it
+ * @property {number} coveredMs  once claimed: where on the timeline the worklet's run ends (it plays [0, coveredMs))
  * @property {number | null} sentAt  wall-clock ms when the worker handed the first chunk to the worklet
  */
 
@@ -134,7 +132,7 @@ export async function arm(s) {
   const kernel = kernelFor(s.model);
   if (!kernel || !s.out || !s.ctx) return;
   const placeholder = /** @type {Early} */ ({ phase: "armed", node: /** @type {any} */ (null), kernel, coveredMs: 0,
-                                               playedFrom: null, sentAt: null });
+                                               sentAt: null });
   s.early = placeholder; // no second arm while the module loads
   try {
     await workletModule(s.ctx);
@@ -153,11 +151,7 @@ export async function arm(s) {
     return;
   }
   placeholder.node = node;
-  node.port.onmessage = (e) => {
-    if (e.data.type !== "ended") return;
-    if (e.data.startedAt === null) retire(s, placeholder);
-    else { placeholder.playedFrom = +e.data.startedAt; unplug(placeholder); } // the claim still gets its time
-  };
+  node.port.onmessage = (e) => { if (e.data.type === "ended") retire(s, placeholder); }; // stopped
   const wire = new MessageChannel();
   node.port.postMessage({ type: "wire", port: wire.port2 }, [wire.port2]);
   kernel.players.set(s.id, s);
@@ -203,30 +197,26 @@ export function coveredMs(s) {
 }
 
 /**
- * The main thread has `s`'s first chunk (`firstMs` long): ask the worklet whether it started it. Resolves
- * to the context time of its first sample, or null (then it never plays, and the chunk plays as usual).
+ * The main thread has `s`'s first chunk: end the worklet's run and ask where it stands. Resolves to the
+ * context time of the run's first sample and the timeline's end of the run, or null (it never played, and
+ * never will: the chunks play the usual way).
  * @param {Player} s
- * @param {number} firstMs
- * @param {() => void} playedOut  called when the worklet has played the chunk to its end (after the claim)
- * @returns {Promise<number | null>}
+ * @param {() => void} playedOut  called when the worklet has played its run to the end (after the claim)
+ * @returns {Promise<{startedAt: number, coveredMs: number} | null>}
  */
-export function claim(s, firstMs, playedOut) {
+export function claim(s, playedOut) {
   const e = s.early;
-  if (e && e.phase === "armed" && e.playedFrom !== null) { // played to its end already
-    e.phase = "playing";
-    e.coveredMs = firstMs;
-    return Promise.resolve(e.playedFrom);
-  }
   if (!e || e.phase !== "armed" || !e.node) { if (e) disarm(s); return Promise.resolve(null); }
   e.phase = "claiming";
+  e.kernel.worker.postMessage({ type: "disarm", player: s.id }); // no more audio to the worklet
   return new Promise((resolve) => {
     e.node.port.onmessage = (ev) => {
       const m = ev.data;
       if (m.type === "claimed") {
         if (m.startedAt === null || e.phase !== "claiming") { retire(s, e); resolve(null); return; }
         e.phase = "playing";
-        e.coveredMs = firstMs;
-        resolve(+m.startedAt);
+        e.coveredMs = +m.coveredMs;
+        resolve({ startedAt: +m.startedAt, coveredMs: e.coveredMs });
       } else if (m.type === "ended") { // after the claim: played out (a stop unplugs it first)
         unplug(e);
         playedOut();

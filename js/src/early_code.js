@@ -90,16 +90,18 @@ export function resample(input, from, to, begin = 0, end = Infinity) {
 /**
  * The Worker. Messages from the page: {type: "connect", url} opens the kernel's WebSocket (read-only:
  * it never sends); {type: "arm", player, port, rate} gives a player's worklet port and the audio
- * context's rate; {type: "disarm", player}. When an armed player's `begin` and then its first chunk
- * (at 0 ms) pass on the socket, the chunk's samples go to that player's worklet, resampled, and the
- * player is disarmed: only the first chunk takes this path. To the page: {type: "socket", open, opened} and
- * {type: "sent", player, at} (wall ms, for the trace).
+ * context's rate; {type: "disarm", player}. Once an armed player's `begin` has passed on the socket, its
+ * chunks go to its worklet, resampled, as long as they follow one another on the timeline from 0 ms, start
+ * within the first 20 s, and the player stays armed (the page disarms it when it claims the worklet). To the page: {type: "socket",
+ * open, opened} and {type: "sent", player, at} (wall ms of the first hand-off, for the trace).
  */
 export function workerMain() {
   const scope = /** @type {any} */ (self);
-  const HEAD_SAMPLES = 2048; // about 43 ms at 48 kHz
+  const HEAD_SAMPLES = 2048; // about 43 ms at 48 kHz: sent first, while the rest of the chunk is made
+  // the run's length: the page normally claims within a second, and the worklet holds a second copy of it
+  const MAX_RUN_MS = 20000;
   const decoder = new TextDecoder();
-  /** @type {Map<string, {port: MessagePort, rate: number}>} */
+  /** @type {Map<string, {port: MessagePort, rate: number, nextMs: number | null}>} nextMs: null until begun */
   const armed = new Map();
   /** @type {Map<string, string>} comm id -> player id, from an armed player's begin */
   const begun = new Map();
@@ -108,6 +110,12 @@ export function workerMain() {
   const wall = () => performance.timeOrigin + performance.now();
   /** @param {ArrayBuffer} data @param {number[]} o @param {number} k */
   const json = (data, o, k) => JSON.parse(decoder.decode(new Uint8Array(data, o[k], o[k + 1] - o[k])));
+
+  /** @param {string} player */
+  function forget(player) {
+    armed.delete(player);
+    for (const [comm, p] of begun) if (p === player) begun.delete(comm);
+  }
 
   /** @param {ArrayBuffer} data */
   function onFrame(data) {
@@ -119,25 +127,34 @@ export function workerMain() {
     const msg = content?.data?.method === "custom" ? content.data.content : null;
     if (!msg) return;
     if (msg.type === "begin") {
-      if (armed.has(msg.player_id)) begun.set(content.comm_id, msg.player_id);
+      const target = armed.get(msg.player_id);
+      if (target && target.nextMs === null) { begun.set(content.comm_id, msg.player_id); target.nextMs = 0; }
       return;
     }
     const player = msg.type === "chunk" ? begun.get(content.comm_id) : undefined;
-    if (player === undefined) return;
-    begun.delete(content.comm_id);
-    const target = armed.get(player);
-    armed.delete(player);
-    if (!target || +msg.at_ms !== 0 || o.length < 7 || o[6] - o[5] < 2) return;
+    const target = player === undefined ? undefined : armed.get(player);
+    if (player === undefined || !target || target.nextMs === null) return;
+    const at = +msg.at_ms, rate = +msg.sample_rate || 22050;
+    if (Math.abs(at - target.nextMs) > 1 || at >= MAX_RUN_MS || o.length < 7 || o[6] - o[5] < 2) {
+      forget(player); // not the next piece of the run, or the run is long enough: the page plays the rest
+      return;
+    }
     const bytes = data.slice(o[5], o[5] + ((o[6] - o[5]) & ~1));
     const ints = new Int16Array(bytes);
     const floats = new Float32Array(ints.length);
     for (let i = 0; i < ints.length; i++) floats[i] = ints[i] / 32768;
-    const rate = +msg.sample_rate || 22050;
-    const head = resample(floats, rate, target.rate, 0, HEAD_SAMPLES); // plays while the rest is made
-    target.port.postMessage({ type: "audio", samples: head, last: false }, [head.buffer]);
-    scope.postMessage({ type: "sent", player, at: wall() });
-    const rest = resample(floats, rate, target.rate, HEAD_SAMPLES);
-    target.port.postMessage({ type: "audio", samples: rest, last: true }, [rest.buffer]);
+    const end = at + (ints.length / rate) * 1000;
+    const first = at === 0;
+    const split = first ? Math.min(HEAD_SAMPLES, Math.round((ints.length * target.rate) / rate)) : 0;
+    const splitMs = at + (split / target.rate) * 1000;
+    if (split) {
+      const head = resample(floats, rate, target.rate, 0, split);
+      target.port.postMessage({ type: "audio", samples: head, startMs: at, endMs: splitMs }, [head.buffer]);
+      scope.postMessage({ type: "sent", player, at: wall() });
+    }
+    const rest = resample(floats, rate, target.rate, split);
+    target.port.postMessage({ type: "audio", samples: rest, startMs: splitMs, endMs: end }, [rest.buffer]);
+    target.nextMs = end;
   }
 
   scope.onmessage = (/** @type {MessageEvent} */ e) => {
@@ -146,11 +163,11 @@ export function workerMain() {
       const ws = new WebSocket(m.url, "v1.kernel.websocket.jupyter.org");
       socket = ws;
       ws.binaryType = "arraybuffer";
+      let opened = false;
       ws.onopen = () => {
         if (ws.protocol !== "v1.kernel.websocket.jupyter.org") ws.close(); // an older server: no early path
         else { opened = true; scope.postMessage({ type: "socket", open: true }); }
       };
-      let opened = false;
       ws.onclose = () => {
         socket = null;
         armed.clear();
@@ -160,20 +177,19 @@ export function workerMain() {
       ws.onmessage = (/** @type {MessageEvent} */ ev) => {
         if (typeof ev.data !== "string") { try { onFrame(ev.data); } catch (_) { /* not for us */ } }
       };
-    } else if (m.type === "arm") armed.set(m.player, { port: m.port, rate: m.rate });
-    else if (m.type === "disarm") {
-      armed.delete(m.player);
-      for (const [comm, player] of begun) if (player === m.player) begun.delete(comm);
-    }
+    } else if (m.type === "arm") armed.set(m.player, { port: m.port, rate: m.rate, nextMs: null });
+    else if (m.type === "disarm") forget(m.player);
   };
 }
 
 /**
  * The AudioWorklet processor "eleven-nb-early": one per armed player, feeding that player's gain node.
- * It plays the samples the worker sends (on the port it is given: {type: "wire", port}) the moment they
- * arrive, and answers the page's {type: "claim"} with {type: "claimed", startedAt} (context seconds of
- * its first sample, or null: then it never plays). {type: "stop"} silences it at once. When it has played
- * out or been stopped it says {type: "ended", startedAt} and stops processing.
+ * It plays the pieces the worker sends (on the port it is given: {type: "wire", port}) the moment they
+ * arrive, as one run without gaps from the timeline's 0 ms: a piece that does not follow the last one,
+ * or that comes after the run has played out, is refused. The page's {type: "claim"} ends the run; the
+ * answer {type: "claimed", startedAt, coveredMs} gives the context time of the run's first sample (null:
+ * it never played, and never will) and where on the timeline the run ends. {type: "stop"} silences it.
+ * Once it has played out after a claim, or been stopped, it says {type: "ended"} and stops processing.
  */
 export function workletMain() {
   const scope = /** @type {any} */ (globalThis);
@@ -183,9 +199,10 @@ export function workletMain() {
       /** @type {Float32Array[]} the pieces still to play, the first from `pos` */
       this.pieces = [];
       this.pos = 0;
-      this.last = false; // the final piece has come
+      this.coveredMs = 0; // the timeline's end of the pieces taken
       /** @type {number | null} */
       this.startedAt = null;
+      this.dry = false; // started, then ran out: the run is over
       this.claimed = false;
       this.done = false;
       this.port.onmessage = (/** @type {MessageEvent} */ e) => this.command(e.data);
@@ -194,13 +211,15 @@ export function workletMain() {
     /** @param {any} m */
     command(m) {
       if (m.type === "wire") m.port.onmessage = (/** @type {MessageEvent} */ e) => this.command(e.data);
-      else if (m.type === "audio" && !this.done && !this.last && !(this.claimed && this.startedAt === null)) {
+      else if (m.type === "audio") {
+        if (this.done || this.dry || this.claimed || Math.abs(m.startMs - this.coveredMs) > 1) return;
         this.pieces.push(m.samples);
-        this.last = !!m.last;
+        this.coveredMs = m.endMs;
       } else if (m.type === "claim") {
         this.claimed = true;
-        this.port.postMessage({ type: "claimed", startedAt: this.startedAt });
+        this.port.postMessage({ type: "claimed", startedAt: this.startedAt, coveredMs: this.coveredMs });
         if (this.startedAt === null) { this.done = true; this.pieces = []; } // it never plays
+        else if (this.dry) this.finish(); // played out already
       } else if (m.type === "stop") this.finish();
     }
 
@@ -208,13 +227,13 @@ export function workletMain() {
       if (this.done) return;
       this.done = true;
       this.pieces = [];
-      this.port.postMessage({ type: "ended", startedAt: this.startedAt });
+      this.port.postMessage({ type: "ended" });
     }
 
     /** @param {Float32Array[][]} _inputs @param {Float32Array[][]} outputs */
     process(_inputs, outputs) {
       if (this.done) return false;
-      if (!this.pieces.length) return true; // not come yet (or the rest is late: silence until it comes)
+      if (!this.pieces.length) return true; // nothing yet (or, after a start, a run that has ended)
       if (this.startedAt === null) this.startedAt = scope.currentTime;
       const out = outputs[0][0];
       let filled = 0;
@@ -226,7 +245,10 @@ export function workletMain() {
         this.pos += n;
         if (this.pos >= piece.length) { this.pieces.shift(); this.pos = 0; }
       }
-      if (!this.pieces.length && this.last) this.finish();
+      if (!this.pieces.length) {
+        this.dry = true; // a gap would move the timeline: the page plays whatever comes next
+        if (this.claimed) this.finish();
+      }
       return !this.done;
     }
   }

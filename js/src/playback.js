@@ -50,14 +50,15 @@ export function stopSources(s, keepArmed = false) {
 
 /** @param {Player} s @param {Chunk} c */
 export function schedule(s, c) {
-  const offset = s.anchorMedia - c.at; // ms into the chunk where playback begins
-  if (offset >= c.dur || !c.buffer || !s.ctx || !s.out) return;
-  if (c.at + c.dur <= early.coveredMs(s) + 0.5) return; // the early voice plays it
+  // where on the timeline this source starts: not before the anchor, nor inside the early voice's run
+  const from = Math.max(s.anchorMedia, early.coveredMs(s), c.at);
+  const offset = from - c.at; // ms into the chunk
+  if (offset >= c.dur - 0.01 || !c.buffer || !s.ctx || !s.out) return;
   const src = s.ctx.createBufferSource();
   src.buffer = c.buffer;
   src.connect(s.out);
-  const when = s.anchorCtx + Math.max(0, -offset) / 1000;
-  src.start(when, Math.max(0, offset) / 1000);
+  const when = s.anchorCtx + (from - s.anchorMedia) / 1000;
+  src.start(when, offset / 1000);
   if (s.debug.on && !early.coveredMs(s) && !("browser: first source start" in s.debug.trace)) {
     const at = wallNow();
     markStage(s.debug, "browser: first source start", at);
@@ -88,19 +89,25 @@ export function startFrom(s, ms) {
 }
 
 /**
- * The early voice started the first chunk at context time `t0`: the player plays from there, and its
- * later chunks follow that chunk on the clock.
- * @param {Player} s @param {number} t0
+ * The early voice played the timeline's [0, coveredMs) from context time `t0`: the player's clock follows
+ * it, and the sources continue where its run ends. If the run has played out (or nearly) by now, the
+ * clock waits at its end, as for a late chunk.
+ * @param {Player} s @param {number} t0 @param {number} coveredMs
  */
-export function adoptEarly(s, t0) {
+export function adoptEarly(s, t0, coveredMs) {
   const ctx = ensureAudio(s);
-  s.anchorMedia = 0;
-  s.anchorCtx = t0;
+  if (t0 + coveredMs / 1000 > ctx.currentTime + LEAD_S) {
+    s.anchorMedia = 0;
+    s.anchorCtx = t0;
+  } else {
+    s.anchorMedia = coveredMs;
+    s.anchorCtx = ctx.currentTime + LEAD_S;
+  }
   s.mode = "playing";
   s.autoplay = true;
   s.userPaused = false;
   if (s.debug.on) {
-    s.debug.early = { begin: t0, end: t0 + early.coveredMs(s) / 1000 };
+    s.debug.early = { begin: t0, end: t0 + coveredMs / 1000 };
     markStage(s.debug, "browser: first audio started (worklet, context clock)", early.contextToWall(ctx, t0));
     if (s.debug.firstScheduledAt === null) s.debug.firstScheduledAt = early.handedOverAt(s, ctx, t0) - performance.timeOrigin;
   }

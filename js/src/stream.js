@@ -79,7 +79,7 @@ function onChunk(s, msg, bytes) {
   if (Number.isFinite(+msg.aligned_chars)) s.alignedChars = +msg.aligned_chars;
   if (c.buffer) {
     if (early.claiming(s)) { /* the worklet's answer decides how this chunk plays (claimed below) */ }
-    else if (early.armed(s) && c.at === 0 && !audible(s)) early.claim(s, c.dur, () => checkEnd(s)).then((t0) => claimed(s, t0));
+    else if (early.armed(s) && c.at === 0 && !audible(s)) early.claim(s, () => checkEnd(s)).then((run) => claimed(s, run));
     else if (audible(s)) scheduleArrival(s, c, before);
     else playWhenDue(s);
   }
@@ -96,15 +96,15 @@ function playWhenDue(s) {
 }
 
 /**
- * The worklet answered the claim on the first chunk: it started it at context time `t0` (the player
- * follows from there, if it may still play now), or never (the chunks play the usual way).
- * @param {Player} s @param {number | null} t0
+ * The worklet answered the claim on the first chunk: it started a run at context time `startedAt` (the
+ * player follows it, if it may still play now), or never (the chunks play the usual way).
+ * @param {Player} s @param {{startedAt: number, coveredMs: number} | null} run
  */
-function claimed(s, t0) {
-  markStage(s.debug, t0 === null ? "browser: early voice had not started" : "browser: early voice claimed");
-  if (t0 !== null) {
+function claimed(s, run) {
+  markStage(s.debug, run === null ? "browser: early voice had not started" : "browser: early voice claimed");
+  if (run !== null) {
     if (s.mode === "idle" && !s.userPaused && !s.terminal && queue.idleFor(memberOf(s))) {
-      adoptEarly(s, t0);
+      adoptEarly(s, run.startedAt, run.coveredMs);
       queue.pump();
       return;
     }
