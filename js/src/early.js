@@ -1,14 +1,15 @@
 // @ts-check
-// Early audio: a player's first chunk played without waiting for the page's main thread.
+// Early audio: a player's first audio played without waiting for the page's main thread.
 //
 // While a cell runs, JupyterLab keeps the page's main thread busy (the key handler, the prompt, the output,
 // frames), and the kernel's messages wait behind that work: measured, the first chunk reached the page's
 // handler 25-45 ms after the kernel sent it. So, for a player that would play at once (nothing else on the
 // page audible or owed, no audio yet), a Worker reads the same kernel messages on a WebSocket of its own
-// (Jupyter sends every kernel output to each connection) and hands the first chunk to an AudioWorklet node
-// feeding that player's gain node; neither runs on the main thread. When the main thread handles that
-// chunk it claims the worklet: if it started, the player's clock is anchored where the worklet started and
-// the later chunks follow it; if not, the worklet never plays and the chunk plays the usual way.
+// (Jupyter sends every kernel output to each connection) and streams the player's chunks to an AudioWorklet
+// node feeding that player's gain node; neither runs on the main thread. When the main thread handles the
+// first chunk it claims the worklet: if it started, the player's clock is anchored where the worklet
+// started and the usual sources begin where the worklet's run ends; if not, the worklet never plays and
+// the chunks play the usual way.
 //
 // Only where it can work: a Jupyter server speaking the v1 kernel WebSocket protocol, reached through the
 // widget manager's kernel (JupyterLab, Notebook 7), with Worker and AudioWorklet. Anywhere else the player
