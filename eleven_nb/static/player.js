@@ -480,6 +480,7 @@ function traceTable(stages) {
 
 // src/early.js
 var RETRY_MS = 5e3;
+var CLAIM_TIMEOUT_MS = 40;
 function shared2() {
   const g = (
     /** @type {any} */
@@ -633,16 +634,23 @@ function coveredMs(s) {
 }
 function claim(s, playedOut) {
   const e = s.early;
-  if (!e || e.phase !== "armed" || !e.node) {
+  if (!e || e.phase !== "armed" || !e.node || s.ctx?.state !== "running") {
     if (e) disarm(s);
     return Promise.resolve(null);
   }
   e.phase = "claiming";
   e.kernel.worker.postMessage({ type: "disarm", player: s.id });
   return new Promise((resolve) => {
+    const deadline = setTimeout(() => {
+      if (e.phase !== "claiming") return;
+      markStage(s.debug, "browser: early voice did not answer the claim");
+      disarm(s);
+      resolve(null);
+    }, CLAIM_TIMEOUT_MS);
     e.node.port.onmessage = (ev) => {
       const m = ev.data;
       if (m.type === "claimed") {
+        clearTimeout(deadline);
         if (m.startedAt === null || e.phase !== "claiming") {
           retire(s, e);
           resolve(null);

@@ -39,6 +39,7 @@ import { markStage } from "./trace.js";
  */
 
 const RETRY_MS = 5000; // after a socket that was open closes (a restart, the server going away)
+const CLAIM_TIMEOUT_MS = 40; // a running worklet answers within a render quantum or an audio callback
 
 /** @returns {Shared} */
 function shared() {
@@ -207,13 +208,26 @@ export function coveredMs(s) {
  */
 export function claim(s, playedOut) {
   const e = s.early;
-  if (!e || e.phase !== "armed" || !e.node) { if (e) disarm(s); return Promise.resolve(null); }
+  // a context that is not running renders nothing (and answers nothing): the worklet cannot have started
+  if (!e || e.phase !== "armed" || !e.node || s.ctx?.state !== "running") {
+    if (e) disarm(s);
+    return Promise.resolve(null);
+  }
   e.phase = "claiming";
   e.kernel.worker.postMessage({ type: "disarm", player: s.id }); // no more audio to the worklet
   return new Promise((resolve) => {
+    // A worklet that has not answered in this time has not been rendering (it reads its messages between
+    // render quanta), so it is not playing: silence it and let the chunks play the usual way.
+    const deadline = setTimeout(() => {
+      if (e.phase !== "claiming") return;
+      markStage(s.debug, "browser: early voice did not answer the claim");
+      disarm(s);
+      resolve(null);
+    }, CLAIM_TIMEOUT_MS);
     e.node.port.onmessage = (ev) => {
       const m = ev.data;
       if (m.type === "claimed") {
+        clearTimeout(deadline);
         if (m.startedAt === null || e.phase !== "claiming") { retire(s, e); resolve(null); return; }
         e.phase = "playing";
         e.coveredMs = +m.coveredMs;
