@@ -533,6 +533,7 @@ function kernelFor(model) {
         const e2 = s?.early;
         if (e2) e2.sentAt = m.at;
         if (s) markStage(s.debug, "browser: first chunk to the worklet (worker)", m.at);
+        if (s) markStage(s.debug, "browser: the worker's hand-off known on the main thread");
       }
     };
     worker.postMessage({ type: "connect", url: where.url });
@@ -833,7 +834,7 @@ function adoptEarly(s, t0, coveredMs2) {
   refresh(s);
 }
 function wouldPlayAtOnce(s) {
-  return !s.kernelGone && !s.chunks.length && !s.terminal && !s.userPaused && idleFor(memberOf(s));
+  return !s.kernelGone && !s.chunks.length && (s.kernel === "idle" || s.kernel === "connecting") && !s.terminal && !s.userPaused && idleFor(memberOf(s));
 }
 function settleEarly(s) {
   if (wouldPlayAtOnce(s)) {

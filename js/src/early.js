@@ -93,6 +93,7 @@ function kernelFor(model) {
         const e = s?.early;
         if (e) e.sentAt = m.at;
         if (s) markStage(s.debug, "browser: first chunk to the worklet (worker)", m.at);
+        if (s) markStage(s.debug, "browser: the worker's hand-off known on the main thread");
       }
     };
     worker.postMessage({ type: "connect", url: where.url });

@@ -116,9 +116,14 @@ export function adoptEarly(s, t0, coveredMs) {
   refresh(s);
 }
 
-/** Whether `s` would play its next audio at once: nothing else on the page owes or plays audio. @param {Player} s */
+/**
+ * Whether `s` would play its next audio at once: a live player with no audio yet (a finished or failed one
+ * shown again has its say already), and nothing else on the page owes or plays audio.
+ * @param {Player} s
+ */
 export function wouldPlayAtOnce(s) {
-  return !s.kernelGone && !s.chunks.length && !s.terminal && !s.userPaused && queue.idleFor(memberOf(s));
+  return !s.kernelGone && !s.chunks.length && (s.kernel === "idle" || s.kernel === "connecting")
+    && !s.terminal && !s.userPaused && queue.idleFor(memberOf(s));
 }
 
 /** Arm `s`'s early voice when it would play at once, disarm an unclaimed one when not. @param {Player} s */

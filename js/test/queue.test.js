@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { handStart, join, pump, register, unregister, waiting } from "../src/queue.js";
+import { handStart, idleFor, join, pump, register, unregister, waiting } from "../src/queue.js";
 
 /** A member whose playback is a flag, and a log of what happened to it. */
 function member(id, queueId, log, { audio = true } = {}) {
@@ -67,4 +67,32 @@ test("a player with no audio yet holds its place without blocking the page", () 
   assert.deepEqual(log, []); // b waits for a, which has nothing to play yet
   a.audio = true; pump(page);
   assert.deepEqual(log, ["a plays"]);
+});
+
+test("a player is idle-for (would play at once) only with nothing audible and nothing of its queue owed before it", () => {
+  const page = newPage(), log = [];
+  const spare = member("spare", "k", log, { audio: false });
+  register(spare, page);
+  assert.equal(idleFor(spare, page), true);
+  const a = member("a", "k", log, { audio: false }); // began, no audio yet: it owes playback first
+  begin(page, [a]);
+  assert.equal(idleFor(spare, page), false);
+  const other = member("other", "k2", log, { audio: false }); // another kernel's, not audible: no matter
+  begin(page, [other]);
+  a.finished = true;
+  assert.equal(idleFor(spare, page), true);
+  other.audio = true;
+  pump(page); // it plays now: audible
+  assert.equal(idleFor(spare, page), false);
+  assert.equal(idleFor(other, page), true); // its own playing does not count
+});
+
+test("every change of the queue lets its members settle (arm or drop what depends on it)", () => {
+  const page = newPage(), log = [];
+  const a = member("a", "k", log), settled = [];
+  a.settle = () => settled.push("a");
+  register(a, page);
+  pump(page);
+  handStart(a, page);
+  assert.deepEqual(settled, ["a", "a"]);
 });
