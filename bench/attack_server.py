@@ -27,7 +27,7 @@ from typing import Self
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import machine_line, start_server, write_section
+from bench.common import machine_line, start_server, status_mb, write_section
 from eleven_nb import protocol
 
 MESSAGES = {  # 301 characters each: the inputs that took gigabytes
@@ -38,13 +38,6 @@ MESSAGES = {  # 301 characters each: the inputs that took gigabytes
 }
 PLAIN = "Hello there, this is a short sentence. "
 
-
-def status(pid: int, field: str) -> float:
-    """A /proc/PID/status memory field, in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def reset_peak(pid: int) -> None:
@@ -107,7 +100,7 @@ async def peak_per_message(engine: str) -> list[str]:
     try:
         async with aiohttp.ClientSession() as http:
             await speak(http, url, [protocol.initialize_connection(), protocol.send_text(PLAIN), {"text": ""}])
-            idle = status(proc.pid, "VmRSS")
+            idle = status_mb("VmRSS", proc.pid)
             for label, text in MESSAGES.items():
                 reset_peak(proc.pid)
                 started = time.perf_counter()
@@ -116,10 +109,10 @@ async def peak_per_message(engine: str) -> list[str]:
                                                       {"text": ""}], timeout=90)
                 except TimeoutError:
                     code = "timeout"
-                rows.append(f"| {engine} | {label} | {idle:.0f} | {status(proc.pid, 'VmHWM'):.0f} | "
+                rows.append(f"| {engine} | {label} | {idle:.0f} | {status_mb('VmHWM', proc.pid):.0f} | "
                             f"{time.perf_counter() - started:.1f} | {code} |")
             await asyncio.sleep(1)
-            rows.append(f"| {engine} | after all four | {idle:.0f} | {status(proc.pid, 'VmRSS'):.0f} (now) | | |")
+            rows.append(f"| {engine} | after all four | {idle:.0f} | {status_mb('VmRSS', proc.pid):.0f} (now) | | |")
     finally:
         stop(proc)
     return rows
@@ -284,13 +277,13 @@ async def main(args: argparse.Namespace) -> None:
         proc, url = start_server("espeak")
         try:
             await speak(http, url, [protocol.initialize_connection(), protocol.send_text(PLAIN), {"text": ""}])
-            idle = status(proc.pid, "VmRSS")
+            idle = status_mb("VmRSS", proc.pid)
             async with Probe(url) as probe:
                 churn_most, churn_end = await churn(url, http, 3000)
                 most = max(await asyncio.gather(*(many_contexts(url, http, args.contexts) for _ in range(4))))
                 stalled = await stalled_reader(url, http)
             await asyncio.sleep(2)
-            after = status(proc.pid, "VmRSS")
+            after = status_mb("VmRSS", proc.pid)
             closed, last = slowloris(url, 300, 20)
         finally:
             stop(proc)

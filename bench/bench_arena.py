@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import machine_line, write_section  # noqa: E402
+from bench.common import machine_line, status_mb, write_section  # noqa: E402
 
 FIRST = "Streaming speech lets "
 ARABIC = ("مرحبا بالعالم، كيف حالك اليوم؟ " * 10)[:301]
@@ -57,13 +57,6 @@ def engine_with(arena: bool):
         engine._session = _TrimmedAfterEachCall(ort.InferenceSession(
             engine._session._model_path, options, providers=["CPUExecutionProvider"]))
     return engine
-
-
-def status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def peak_child(arena: bool) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import machine_line, write_section  # noqa: E402
+from bench.common import machine_line, status_mb, write_section  # noqa: E402
 
 SENTENCE = "Streaming speech lets a notebook read aloud as it writes."
 FIRST = "Streaming speech lets "
@@ -109,13 +109,6 @@ def seam(engines) -> dict[str, float]:
         levels.append(-20 * np.log10(gain))
     return {"head_ms": statistics.median(heads) / 22.05, "float_snr": min(floats), "seam": max(seams),
             "pcm_snr": min(pcms), "level_min": min(levels), "level_max": max(levels)}
-
-
-def status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def peak_child(way: str) -> None:

@@ -19,17 +19,11 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import machine_line, start_server, write_section  # noqa: E402
+from bench.common import machine_line, start_server, status_mb, write_section  # noqa: E402
 from eleven_nb import protocol  # noqa: E402
 
 TEXT = "Every context on every connection says this sentence, then one more short one. Done. "
 
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def one_connection(http, url, contexts: int, results: list, failures: list) -> None:
@@ -67,13 +61,13 @@ async def one_connection(http, url, contexts: int, results: list, failures: list
 async def run(url: str, pid: int, connections: int, contexts: int, limit_s: float) -> dict:
     results: list[float] = []
     failures: list[str] = []
-    peak = rss_mb(pid)
+    peak = status_mb("VmRSS", pid)
     start = time.perf_counter()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         load = asyncio.gather(*(one_connection(http, url, contexts, results, failures) for _ in range(connections)))
         task = asyncio.ensure_future(load)
         while not task.done():
-            peak = max(peak, rss_mb(pid))
+            peak = max(peak, status_mb("VmRSS", pid))
             if time.perf_counter() - start > limit_s:
                 task.cancel()
                 failures.append(f"not finished within {limit_s} s")
@@ -97,7 +91,7 @@ def main() -> None:
     try:
         url = base.replace("http", "ws") + "/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM/multi-stream-input" \
               "?output_format=pcm_16000&sync_alignment=true&inactivity_timeout=180"
-        idle_rss = rss_mb(proc.pid)
+        idle_rss = status_mb("VmRSS", proc.pid)
         out = asyncio.run(run(url, proc.pid, args.connections, args.contexts, args.limit))
     finally:
         proc.terminate()
