@@ -226,7 +226,7 @@ function makeBuffer(n, rate) {
 }
 
 // src/early_code.js
-function splitKernelFrame(data) {
+function splitKernelFrame(data, decoder = new TextDecoder()) {
   if (data.byteLength < 8) return null;
   const view = new DataView(data);
   const n = view.getUint32(0, true);
@@ -237,7 +237,7 @@ function splitKernelFrame(data) {
     if (view.getUint32(8 * (i + 1) + 4, true) !== 0 || at > data.byteLength || i && at < offsets[i - 1]) return null;
     offsets.push(at);
   }
-  const channel = new TextDecoder().decode(new Uint8Array(data, offsets[0], offsets[1] - offsets[0]));
+  const channel = decoder.decode(new Uint8Array(data, offsets[0], offsets[1] - offsets[0]));
   return { channel, offsets };
 }
 function resample(input, from, to, begin2 = 0, end = Infinity) {
@@ -309,8 +309,9 @@ function workerMain() {
     for (const [comm, p] of begun) if (p === player) begun.delete(comm);
   }
   function onFrame(data) {
-    const frame2 = splitKernelFrame(data);
-    if (!frame2 || frame2.channel !== "iopub" || !armed2.size) return;
+    if (!armed2.size) return;
+    const frame2 = splitKernelFrame(data, decoder);
+    if (!frame2 || frame2.channel !== "iopub") return;
     const o = frame2.offsets;
     if (json(data, o, 1).msg_type !== "comm_msg") return;
     const content = json(data, o, 4);

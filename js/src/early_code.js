@@ -10,9 +10,10 @@
  * 3 the metadata, 4 the content, 5 on the buffers) spans offsets k to k + 1. Returns the channel and the
  * offsets, or null if malformed.
  * @param {ArrayBuffer} data
+ * @param {TextDecoder} [decoder]  the caller's, reused: one frame per kernel message
  * @returns {{channel: string, offsets: number[]} | null}
  */
-export function splitKernelFrame(data) {
+export function splitKernelFrame(data, decoder = new TextDecoder()) {
   if (data.byteLength < 8) return null;
   const view = new DataView(data);
   const n = view.getUint32(0, true);
@@ -23,7 +24,7 @@ export function splitKernelFrame(data) {
     if (view.getUint32(8 * (i + 1) + 4, true) !== 0 || at > data.byteLength || (i && at < offsets[i - 1])) return null;
     offsets.push(at);
   }
-  const channel = new TextDecoder().decode(new Uint8Array(data, offsets[0], offsets[1] - offsets[0]));
+  const channel = decoder.decode(new Uint8Array(data, offsets[0], offsets[1] - offsets[0]));
   return { channel, offsets };
 }
 
@@ -119,8 +120,9 @@ export function workerMain() {
 
   /** @param {ArrayBuffer} data */
   function onFrame(data) {
-    const frame = splitKernelFrame(data);
-    if (!frame || frame.channel !== "iopub" || !armed.size) return;
+    if (!armed.size) return; // nothing to listen for: every other kernel message costs no parsing
+    const frame = splitKernelFrame(data, decoder);
+    if (!frame || frame.channel !== "iopub") return;
     const o = frame.offsets;
     if (json(data, o, 1).msg_type !== "comm_msg") return;
     const content = json(data, o, 4);
