@@ -104,12 +104,15 @@ async def _serve_socket(request: web.Request, multi: bool) -> web.StreamResponse
         log.debug("handshake abandoned by %s: %s", request.remote, exc)
         return ws
     problem = _handshake_problem(request, state)
+    voice_id = request.match_info["voice_id"]
+    voice = None if problem is not None else await state.find(voice_id)  # waits only while an engine loads
+    if problem is None and voice is None:
+        problem = ProtocolError.of("voice_not_found", voice_id=voice_id, voices=", ".join(sorted(state.voices)))
     if problem is not None:
         await ws.send_str(protocol.dumps(problem.to_message()))
         await ws.close(code=problem.code, message=protocol.close_reason(problem.message).encode())
         return ws
     options = protocol.ConnectionOptions.from_query(request.query)
-    voice = state.resolve(request.match_info["voice_id"])
     assert voice is not None  # checked in _handshake_problem
     given = key_from_request(request.headers, request.query)
     keyed = not state.api_keys or (given is not None and key_matches(given, state.api_keys))
@@ -133,7 +136,7 @@ async def _serve_socket(request: web.Request, multi: bool) -> web.StreamResponse
 
 
 def _handshake_problem(request: web.Request, state: ServerState) -> ProtocolError | None:
-    """What is wrong with this connection before any frame is read, if anything."""
+    """What is wrong with this connection before any frame is read, if anything (the voice is checked after)."""
     if len(state.connections) >= state.max_connections:
         return ProtocolError.of("too_many_connections", limit=state.max_connections)
     given = key_from_request(request.headers, request.query)
@@ -146,10 +149,6 @@ def _handshake_problem(request: web.Request, state: ServerState) -> ProtocolErro
         protocol.ConnectionOptions.from_query(request.query)
     except ValueError as exc:
         return ProtocolError.of("invalid_query_parameter", detail=str(exc))
-    voice_id = request.match_info["voice_id"]
-    if state.resolve(voice_id) is None:
-        names = ", ".join(sorted(v for v in state.voices))
-        return ProtocolError.of("voice_not_found", voice_id=voice_id, voices=names)
     return None
 
 
@@ -177,13 +176,14 @@ def _is_socket_route(request: web.Request) -> bool:
 
 
 async def _voices(request: web.Request) -> web.Response:
+    await request.app[STATE].all_loaded()
     voices = listed_voices(request.app[STATE])
     return web.json_response({"voices": voices, "has_more": False, "total_count": len(voices)})
 
 
 async def _voice(request: web.Request) -> web.Response:
     state: ServerState = request.app[STATE]
-    choice = state.resolve(request.match_info["voice_id"])
+    choice = await state.find(request.match_info["voice_id"])
     if choice is None:
         raise web.HTTPNotFound(text=f"voice {request.match_info['voice_id']!r} not found")
     return web.json_response(voice_json(request.match_info["voice_id"], choice, False))

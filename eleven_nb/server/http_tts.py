@@ -81,7 +81,7 @@ async def _read(request: web.Request) -> _Request:
     """Validate the path, query and body, in that order (the app checks keys before this)."""
     state = request.app[STATE]
     voice_id = request.match_info["voice_id"]
-    voice = state.resolve(voice_id)
+    voice = await state.find(voice_id)
     if voice is None:
         raise _status_error(web.HTTPNotFound, "voice_not_found", f"A voice with the voice_id {voice_id!r} was "
                             f"not found. Voices here: {', '.join(sorted(state.voices))}.")
@@ -247,6 +247,7 @@ async def _send_stream(request: web.Request, req: _Request, content_type: str, r
 async def _voices_v2(request: web.Request) -> web.Response:
     """``GET /v2/voices``: search, page_size and next_page_token as the SDK sends them."""
     state = request.app[STATE]
+    await state.all_loaded()
     voices = listed_voices(state)
     search = (request.query.get("search") or "").strip().lower()
     if search:

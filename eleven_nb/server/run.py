@@ -50,7 +50,7 @@ def serve(host: str = LOOPBACK, port: int = 8765, *, engine: str = "default", vo
     if warning:
         print(warning, file=sys.stderr)
     kwargs = {"max_connections": max_connections} if max_connections else {}
-    state = build_state(engine, voice_path, api_keys=api_keys, **kwargs)
+    state = build_state(engine, voice_path, api_keys=api_keys, background=True, **kwargs)  # listen sooner
     app = create_app(state)
     watch = IdleWatch(idle_exit) if idle_exit else None
     if watch is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
+from concurrent.futures import Future
 
 from .base import Engine, SynthesisSettings, Utterance, VoiceInfo
 
@@ -83,19 +85,50 @@ def load_engine(name: str = DEFAULT_ENGINE, voice_path: str | None = None) -> En
         raise RuntimeError(f"no local speech engine is installed: {_HINTS[name]}") from exc
 
 
+def engines_after(first: Engine) -> list[str]:
+    """The engines a server offers besides ``first``: every other one installed, espeak-ng last
+    (joe and heart at once, and distinct voices for dialogs). None beside espeak-ng itself: a
+    server started with ``espeak`` is the fast choice for tests."""
+    return [] if first.name == "espeak" else [n for n in available_engines() if n != first.name]
+
+
 def load_engines(name: str = DEFAULT_ENGINE, voice_path: str | None = None) -> list[Engine]:
-    """The engines one server offers: ``name`` first (its first voice is the default), then every
-    other neural engine installed (joe and heart at once, distinct voices for dialogs), then
-    espeak-ng. ``name="espeak"`` loads espeak-ng alone: the fast choice for tests."""
-    engines = [load_engine(name, voice_path)]
-    if engines[0].name != "espeak":
-        for other in available_engines():
-            if other not in {e.name for e in engines}:
-                engines.append(load_engine(other))
-    if all(e.name != "espeak" for e in engines) and "espeak" in available_engines():
-        engines.append(load_engine("espeak"))
-    return engines
+    """The engines one server offers, all loaded now: ``name`` first (its first voice is the
+    default), then :func:`engines_after` it."""
+    first = load_engine(name, voice_path)
+    return [first, *(load_engine(other) for other in engines_after(first))]
 
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "SynthesisSettings", "Utterance", "VoiceInfo",
-           "available_engines", "load_engine", "load_engines"]
+# How long a server waits, once its first engine is loaded, before loading the others unless someone asks
+# for them: the first engine's first phrases (a kernel's first cell) then have the CPU to themselves.
+DEFER_OTHERS_S = 1.5
+
+
+class EnginesLoading:
+    """Engines loading one after the other on a thread of their own, after ``DEFER_OTHERS_S`` or as soon
+    as :meth:`hurry` is called. :attr:`loaded` holds those that loaded; one that fails is logged and left
+    out, so the others still speak."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.loaded: Future[list[Engine]] = Future()
+        self._go = threading.Event()
+        threading.Thread(target=self._run, args=(names, DEFER_OTHERS_S), name="eleven_nb-engine-load",
+                         daemon=True).start()
+
+    def hurry(self) -> None:
+        """Start loading now (a request needs a voice that is not there yet)."""
+        self._go.set()
+
+    def _run(self, names: list[str], defer: float) -> None:
+        self._go.wait(defer)
+        engines = []
+        for name in names:
+            try:
+                engines.append(load_engine(name))
+            except Exception as exc:  # a broken install of one engine must not take the others down
+                log.warning("the %s engine could not be loaded, its voices are not offered: %s", name, exc)
+        self.loaded.set_result(engines)
+
+
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "EnginesLoading", "SynthesisSettings", "Utterance", "VoiceInfo",
+           "available_engines", "engines_after", "load_engine", "load_engines"]
