@@ -108,6 +108,25 @@ def prompt(page: Any, index: int) -> str:
                          ".querySelector('.jp-InputPrompt')?.textContent || ''")
 
 
+def error_js(index: int) -> str:
+    """A JavaScript expression: the text of cell ``index``'s error output (a traceback, or a line of
+    stderr naming an error, such as IPython's ``UsageError``), or ``null``."""
+    return (f"(() => {{ const out = document.querySelectorAll('.jp-CodeCell')[{index}]"
+            ".querySelectorAll('.jp-OutputArea-output[data-mime-type$=\"error\"],"
+            " .jp-OutputArea-output[data-mime-type$=\"stderr\"]');"
+            " const t = [...out].map((e) => e.innerText).join('\\n');"
+            " return /Error|Traceback/.test(t) ? t : null; })()")
+
+
+class CellFailed(RuntimeError):
+    """A cell the benchmark runs showed an error: measuring on would only wait for audio that never comes."""
+
+
+def raise_if_failed(page: Any, index: int) -> None:
+    if (text := page.evaluate(error_js(index))) is not None:
+        raise CellFailed(f"cell {index} failed (is eleven_nb installed in the kernel's Python?):\n{text[-2000:]}")
+
+
 def run_and_wait(page: Any, index: int) -> None:
     """Run cell ``index`` and wait until it has finished: its prompt shows a new execution count (the
     kernel's idle indicator alone may still show the idle from before the cell started)."""
@@ -118,6 +137,7 @@ def run_and_wait(page: Any, index: int) -> None:
                      .querySelector('.jp-InputPrompt')?.textContent || '';
                    return /\\[\\d+\\]/.test(t) && t !== {json.dumps(before)}; }}""", timeout=180_000)
     wait_idle(page)
+    raise_if_failed(page, index)
 
 
 def silence_players(page: Any) -> None:
@@ -136,8 +156,9 @@ def speak(page: Any, index: int, *, traced: bool = True, long: bool = False,
     handle = (f"(() => {{ const el = document.querySelectorAll('.jp-CodeCell')[{index}].querySelector('.enb-player');"
               f" const h = el && el.dataset.playerId !== {json.dumps(before)} && (window.__elevenPlayers || {{}})"
               "[el.dataset.playerId]; return h || null; })()")
-    page.wait_for_function(f"() => {{ const h = {handle}; return h && h.firstScheduledAt !== null; }}",
-                           timeout=180_000)
+    page.wait_for_function(f"() => {{ const h = {handle}; return (h && h.firstScheduledAt !== null)"
+                           f" || {error_js(index)} !== null; }}", timeout=180_000)
+    raise_if_failed(page, index)
     to_start = page.evaluate(f"{handle}.firstScheduledAt - window.__runAt")
     if long and stop_index is not None:
         silence_players(page)
