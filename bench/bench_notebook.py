@@ -38,6 +38,7 @@ from bench.notebook_page import (  # noqa: E402
     STOP_CELL,
     SpeakRun,
     audio_way,
+    longest_task_story,
     open_notebook,
     silence_players,
     player_id,
@@ -151,10 +152,11 @@ def measure(page, app, browser, repeats: int) -> dict:
     out["lags"] = page.evaluate(f"window.__elevenPlayers['{player_id(page, INDEX['piper300'])}'].lags")
     silence_players(page)
     # the long transcript: the longest main-thread task while it streams for 8 s
-    page.evaluate("window.__longest = 0")
+    page.evaluate("window.__longest = 0; window.__longestAt = null; window.__longFrames = []")
     speak(page, INDEX["piper20k"], traced=False, keep_playing=True)
     page.wait_for_timeout(8_000)
     out["longest"] = page.evaluate("window.__longest")
+    out["longest_story"] = longest_task_story(page) if out["longest"] > 50 else ""
     pid20 = player_id(page, INDEX["piper20k"])
     out["words20"] = page.evaluate(f"window.__elevenPlayers['{pid20}'].words.length")
     silence_players(page)
@@ -220,6 +222,8 @@ def report(out: dict, repeats: int, load: str) -> str:
             "that source was scheduled to sound, after the scheduling lead, or the worklet's first sample, but never "
             "before the hand-off: both are read on the page's AudioContext clock, which runs ahead of the sound)."
             "\n\n" + table +
+            (f"\n\nThe longest task while 20,000 characters streamed was {out['longest_story']}."
+             if out.get("longest_story") else "") +
             "\n\n### Stage table (medians of the warm 300-character runs)\n\n" +
             stage_table({"piper": out["piper300"], HEART: out["heart300"], "piper, no spare": out["piper300_nospare"],
                          f"{HEART}, no spare": out["heart300_nospare"]}) +

@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -66,6 +67,14 @@ def one_start(engine: str, src: Path) -> dict[str, float]:
     return {"listening": listening, "first voice's first audio": first, "other engine's first audio": other}
 
 
+def commit_of(tree: Path) -> str:
+    """The tree's commit as a column name (``+`` when it has uncommitted changes)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(tree), *args], capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or str(tree)
+    return head + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine", choices=sorted(FIRST_VOICE), default="piper")
@@ -73,7 +82,7 @@ def main() -> None:
     parser.add_argument("--src", type=Path, help="another source tree to compare with, alternating")
     parser.add_argument("--write", action="store_true", help="also put the table in bench/RESULTS.md")
     args = parser.parse_args()
-    trees = {"this tree": ROOT, **({f"--src {args.src}": args.src.resolve()} if args.src else {})}
+    trees = {commit_of(ROOT): ROOT, **({commit_of(args.src): args.src.resolve()} if args.src else {})}
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     for i in range(args.repeats):
@@ -92,7 +101,7 @@ def main() -> None:
                                            for n, rs in runs.items()}) + ".")
     print(body)
     if args.write:
-        write_section("Server start: the first audio of a freshly started server", body)
+        write_section(f"Server start: the first audio of a freshly started server ({args.engine} first)", body)
 
 
 if __name__ == "__main__":

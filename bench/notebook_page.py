@@ -15,10 +15,26 @@ from bench.jupyter_app import wait_for_kernel
 PROBE = """(() => {
   window.__playing = null;
   document.addEventListener("playing", () => { window.__playing = performance.now(); }, true);
-  window.__longest = 0;
+  window.__longest = 0; window.__longestAt = null;
   new PerformanceObserver((l) => {
-    for (const e of l.getEntries()) window.__longest = Math.max(window.__longest, e.duration);
+    for (const e of l.getEntries()) {
+      if (e.duration > window.__longest) { window.__longest = e.duration; window.__longestAt = e.startTime; }
+    }
   }).observe({type: "longtask", buffered: true});
+  // what filled each long animation frame (Chromium's LoAF): the scripts, by invoker and function, and
+  // the rest (style, layout, paint, garbage collection): what a long task was, without a trace
+  window.__longFrames = [];
+  try {
+    new PerformanceObserver((l) => {
+      for (const e of l.getEntries()) {
+        window.__longFrames.push({ start: e.startTime, duration: e.duration,
+          render: e.renderStart ? e.startTime + e.duration - e.renderStart : 0,
+          scripts: e.scripts.map((x) => ({ what: `${x.invoker} ${x.sourceURL.split("/").pop()}:${x.sourceFunctionName}`,
+                                          duration: x.duration, layout: x.forcedStyleAndLayoutDuration })) });
+        if (window.__longFrames.length > 200) window.__longFrames.shift();
+      }
+    }).observe({type: "long-animation-frame", buffered: true});
+  } catch (_) { /* a browser without LoAF */ }
   // when the kernel's messages reach the page's WebSocket, before JupyterLab handles them (wall ms):
   // comm_open of each player, its "begin" and first "chunk" (by player id), and each execute_input
   const wall = () => performance.timeOrigin + performance.now();
@@ -209,3 +225,19 @@ def audio_way(page: Any, index: int) -> float:
     value = page.evaluate("window.__playing - window.__runAt")
     silence_players(page)
     return value
+
+
+def longest_task_story(page: Any) -> str:
+    """What the long animation frame holding the longest task (``window.__longest``) spent its time on."""
+    got = page.evaluate("""(() => { const at = window.__longestAt;
+        if (at === null) return null;
+        return window.__longFrames.find((f) => f.start <= at + 1 && at <= f.start + f.duration) || null; })()""")
+    if not got:
+        return "no long animation frame matched it"
+    scripts = sorted(got["scripts"], key=lambda x: -x["duration"])[:4]
+    parts = [f"{x['what']} {x['duration']:.0f} ms" + (f" (forced layout {x['layout']:.0f})" if x["layout"] >= 1 else "")
+             for x in scripts]
+    rest = got["duration"] - sum(x["duration"] for x in got["scripts"]) - got["render"]
+    return (f"a {got['duration']:.0f} ms frame: scripts " + ("; ".join(parts) or "none") +
+            f"; rendering {got['render']:.0f} ms; the rest (other tasks, garbage collection) {rest:.0f} ms")
+
