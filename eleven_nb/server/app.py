@@ -113,7 +113,7 @@ async def _serve_socket(request: web.Request, multi: bool) -> web.StreamResponse
         await ws.close(code=problem.code, message=protocol.close_reason(problem.message).encode())
         return ws
     options = protocol.ConnectionOptions.from_query(request.query)
-    assert voice is not None  # checked in _handshake_problem
+    assert voice is not None  # a missing voice is a problem, answered above
     given = key_from_request(request.headers, request.query)
     keyed = not state.api_keys or (given is not None and key_matches(given, state.api_keys))
     check = None if keyed else functools.partial(key_matches, keys=state.api_keys)

@@ -13,7 +13,7 @@ from typing import Any
 from .. import protocol
 from ..audio import make_encoder
 from ..protocol.server import DEFAULT_MAX_BUFFERED_CHARS
-from .engines import DEFAULT_ENGINE, EnginesLoading, engines_after, load_engine
+from .engines import DEFAULT_ENGINE, EnginesLoading, engines_after, load_engine, load_extra
 from .engines.base import Engine, VoiceInfo
 
 DEFAULT_MAX_CONNECTIONS = 256
@@ -107,7 +107,7 @@ def build_state(engine: str = DEFAULT_ENGINE, voice_path: str | None = None, *, 
     if background and rest:
         state.loading = EnginesLoading(rest)
     else:
-        state.add_voices(load_engine(name) for name in rest)
+        state.add_voices(e for name in rest if (e := load_extra(name)) is not None)
     return state
 
 

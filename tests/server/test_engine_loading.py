@@ -26,17 +26,18 @@ HEART = "heart"
 
 @pytest.fixture
 def gated(monkeypatch):
-    """Engines loaded in the background wait for ``gate``; ``fail`` names engines that then fail."""
+    """Engines other than hibari (the first) wait for ``gate`` to load; ``fail`` names engines that then fail."""
     gate, fail = threading.Event(), set()
-    real = engines.load_engine
+    real = engines._load
 
-    def held(name, voice_path=None):
-        assert gate.wait(60), "the test never opened the gate"
+    def held(name, voice_path):
+        if name != "hibari":
+            assert gate.wait(60), "the test never opened the gate"
         if name in fail:
             raise RuntimeError(f"{name} is broken in this test")
         return real(name, voice_path)
 
-    monkeypatch.setattr(engines, "load_engine", held)  # what the loading thread calls
+    monkeypatch.setattr(engines, "_load", held)
     monkeypatch.setattr(engines, "DEFER_OTHERS_S", 600.0)  # only a request that needs them starts the load
     monkeypatch.setattr(engines, "available_engines", lambda: ["hibari", "espeak"])
     return gate, fail
@@ -101,6 +102,15 @@ def test_without_background_every_engine_is_loaded_at_once(monkeypatch):
     monkeypatch.setattr(engines, "available_engines", lambda: ["hibari", "espeak"])
     state = build_state("hibari")
     assert state.loading is None and state.resolve(EspeakEngine().voices()[0].voice_id) is not None
+
+
+def test_without_background_a_broken_extra_engine_is_left_out(gated, caplog):
+    gate, fail = gated
+    fail.add("espeak")
+    gate.set()
+    state = build_state("hibari")
+    assert state.loading is None and state.resolve(HEART) is not None
+    assert "the espeak engine could not be loaded" in caplog.text
 
 
 async def voice_ids(url):

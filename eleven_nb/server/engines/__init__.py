@@ -92,11 +92,21 @@ def engines_after(first: Engine) -> list[str]:
     return [] if first.name == "espeak" else [n for n in available_engines() if n != first.name]
 
 
+def load_extra(name: str) -> Engine | None:
+    """An engine offered beside the first one, as it is (no fallback to another), or None if it cannot
+    be loaded: that is logged, and the other engines still speak."""
+    try:
+        return _load(name, None)
+    except Exception as exc:  # a broken install of one engine must not take the others down
+        log.warning("the %s engine could not be loaded, its voices are not offered: %s", name, exc)
+        return None
+
+
 def load_engines(name: str = DEFAULT_ENGINE, voice_path: str | None = None) -> list[Engine]:
     """The engines one server offers, all loaded now: ``name`` first (its first voice is the
-    default), then :func:`engines_after` it."""
+    default), then those of :func:`engines_after` it that load."""
     first = load_engine(name, voice_path)
-    return [first, *(load_engine(other) for other in engines_after(first))]
+    return [first, *(e for other in engines_after(first) if (e := load_extra(other)) is not None)]
 
 
 # How long a server waits, once its first engine is loaded, before loading the others unless someone asks
@@ -105,9 +115,8 @@ DEFER_OTHERS_S = 1.5
 
 
 class EnginesLoading:
-    """Engines loading one after the other on a thread of their own, after ``DEFER_OTHERS_S`` or as soon
-    as :meth:`hurry` is called. :attr:`loaded` holds those that loaded; one that fails is logged and left
-    out, so the others still speak."""
+    """Engines loading one after the other (:func:`load_extra`) on a thread of their own, after
+    ``DEFER_OTHERS_S`` or as soon as :meth:`hurry` is called. :attr:`loaded` holds those that loaded."""
 
     def __init__(self, names: list[str]) -> None:
         self.loaded: Future[list[Engine]] = Future()
@@ -121,14 +130,8 @@ class EnginesLoading:
 
     def _run(self, names: list[str], defer: float) -> None:
         self._go.wait(defer)
-        engines = []
-        for name in names:
-            try:
-                engines.append(load_engine(name))
-            except Exception as exc:  # a broken install of one engine must not take the others down
-                log.warning("the %s engine could not be loaded, its voices are not offered: %s", name, exc)
-        self.loaded.set_result(engines)
+        self.loaded.set_result([e for name in names if (e := load_extra(name)) is not None])
 
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "EnginesLoading", "SynthesisSettings", "Utterance", "VoiceInfo",
-           "available_engines", "engines_after", "load_engine", "load_engines"]
+           "available_engines", "engines_after", "load_engine", "load_engines", "load_extra"]
