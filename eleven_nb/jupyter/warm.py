@@ -2,7 +2,7 @@
 
 When the extension loads, one is opened for the session defaults: with no key and no base URL
 that starts (or finds) the local voice server in the background, so the first ``%%speak`` does
-not wait for the server and its models (about 1.3 s here) unless it comes at once.
+not wait for the server and its first voice (about a second here) unless it comes at once.
 
 Each spoken cell opened its own multi-stream-input WebSocket, and the handshake (10-30 ms
 here) came before the first text could go out. After a cell has spoken, a fresh socket for the
