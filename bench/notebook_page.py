@@ -125,13 +125,15 @@ def prompt(page: Any, index: int) -> str:
 
 
 def error_js(index: int) -> str:
-    """A JavaScript expression: the text of cell ``index``'s error output (a traceback, or a line of
-    stderr naming an error, such as IPython's ``UsageError``), or ``null``."""
-    return (f"(() => {{ const out = document.querySelectorAll('.jp-CodeCell')[{index}]"
-            ".querySelectorAll('.jp-OutputArea-output[data-mime-type$=\"error\"],"
-            " .jp-OutputArea-output[data-mime-type$=\"stderr\"]');"
-            " const t = [...out].map((e) => e.innerText).join('\\n');"
-            " return /Error|Traceback/.test(t) ? t : null; })()")
+    """A JavaScript expression: the text of cell ``index``'s error output (a traceback), or of its stderr
+    if a line there starts with a traceback or an error's name (IPython's ``UsageError``), else ``null``.
+    A warning that merely names an exception does not count."""
+    return (f"(() => {{ const cell = document.querySelectorAll('.jp-CodeCell')[{index}];"
+            " const text = (sel) => [...cell.querySelectorAll(sel)].map((e) => e.innerText).join('\\n');"
+            " const err = text('.jp-OutputArea-output[data-mime-type$=\"error\"]');"
+            " if (err) return err;"
+            " const stderr = text('.jp-OutputArea-output[data-mime-type$=\"stderr\"]');"
+            " return /^(Traceback|\\w*Error\\b)/m.test(stderr) ? stderr : null; })()")
 
 
 class CellFailed(RuntimeError):

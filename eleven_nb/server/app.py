@@ -105,12 +105,18 @@ async def _serve_socket(request: web.Request, multi: bool) -> web.StreamResponse
         return ws
     problem = _handshake_problem(request, state)
     voice_id = request.match_info["voice_id"]
-    voice = None if problem is not None else await state.find(voice_id)  # waits only while an engine loads
-    if problem is None and voice is None:
-        problem = ProtocolError.of("voice_not_found", voice_id=voice_id, voices=", ".join(sorted(state.voices)))
+    voice = None
+    if problem is None and (voice := state.resolve(voice_id)) is None:
+        voice = await state.find(voice_id)  # waits while the other engines load (a second at most, once)
+        problem = _handshake_problem(request, state)  # others may have been let in meanwhile
+        if problem is None and voice is None:
+            problem = ProtocolError.of("voice_not_found", voice_id=voice_id, voices=", ".join(sorted(state.voices)))
     if problem is not None:
-        await ws.send_str(protocol.dumps(problem.to_message()))
-        await ws.close(code=problem.code, message=protocol.close_reason(problem.message).encode())
+        try:
+            await ws.send_str(protocol.dumps(problem.to_message()))
+            await ws.close(code=problem.code, message=protocol.close_reason(problem.message).encode())
+        except ConnectionError as exc:  # the client left meanwhile: nothing to tell it
+            log.debug("refused %s, who had left: %s", request.remote, exc)
         return ws
     options = protocol.ConnectionOptions.from_query(request.query)
     assert voice is not None  # a missing voice is a problem, answered above

@@ -13,7 +13,7 @@ from typing import Any
 from .. import protocol
 from ..audio import make_encoder
 from ..protocol.server import DEFAULT_MAX_BUFFERED_CHARS
-from .engines import DEFAULT_ENGINE, EnginesLoading, engines_after, load_engine, load_extra
+from .engines import DEFAULT_ENGINE, EnginesLoading, engines_after, load_engine, load_extras
 from .engines.base import Engine, VoiceInfo
 
 DEFAULT_MAX_CONNECTIONS = 256
@@ -47,7 +47,9 @@ class ServerState:
     max_buffered_chars: int = DEFAULT_MAX_BUFFERED_CHARS
     connections: set[Any] = field(default_factory=set)  # the open WebSocketResponses
     pending_auth: set[Any] = field(default_factory=set)  # those still waiting for a key in a first message
-    loading: EnginesLoading | None = None  # the engines after the first, until they are in ``voices``
+    # the engines after the first: set until a request has waited for them (all_loaded), even once they
+    # have loaded, so their voices are in ``voices`` only from then on: look voices up with ``find``
+    loading: EnginesLoading | None = None
 
     def resolve(self, voice_id: str) -> VoiceChoice | None:
         """The voice behind ``voice_id`` among those loaded so far (see :meth:`find`)."""
@@ -88,9 +90,9 @@ def build_state(engine: str = DEFAULT_ENGINE, voice_path: str | None = None, *, 
     neural engine installed, and espeak-ng (cheap, and more distinct speakers for dialogs).
 
     With ``background``, only ``engine`` is loaded before this returns, and the others load on a
-    thread (:class:`EnginesLoading`): a freshly started server answers its default voice 0.4-0.9 s
-    sooner, and a request for another engine's voice waits until that engine is there
-    (:meth:`ServerState.find`)."""
+    thread (:class:`EnginesLoading`): a freshly started server answers its default voice sooner
+    (docs/local-server.md, "Start-up"), and a request for another engine's voice waits until that
+    engine is there (:meth:`ServerState.find`)."""
     first = load_engine(engine, voice_path)
     rest = engines_after(first)
     state = ServerState(
@@ -107,7 +109,7 @@ def build_state(engine: str = DEFAULT_ENGINE, voice_path: str | None = None, *, 
     if background and rest:
         state.loading = EnginesLoading(rest)
     else:
-        state.add_voices(e for name in rest if (e := load_extra(name)) is not None)
+        state.add_voices(load_extras(rest))
     return state
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 
 import aiohttp
 import pytest
@@ -27,12 +28,13 @@ HEART = "heart"
 @pytest.fixture
 def gated(monkeypatch):
     """Engines other than hibari (the first) wait for ``gate`` to load; ``fail`` names engines that then fail."""
-    gate, fail = threading.Event(), set()
+    gate, fail, asked = threading.Event(), set(), []
     real = engines._load
 
     def held(name, voice_path):
-        if name != "hibari":
-            assert gate.wait(60), "the test never opened the gate"
+        asked.append(name)
+        if name != "hibari" and not gate.wait(60):
+            asked.append("the gate stayed shut")
         if name in fail:
             raise RuntimeError(f"{name} is broken in this test")
         return real(name, voice_path)
@@ -40,7 +42,16 @@ def gated(monkeypatch):
     monkeypatch.setattr(engines, "_load", held)
     monkeypatch.setattr(engines, "DEFER_OTHERS_S", 600.0)  # only a request that needs them starts the load
     monkeypatch.setattr(engines, "available_engines", lambda: ["hibari", "espeak"])
-    return gate, fail
+    yield gate, fail
+    gate.set()
+    assert "the gate stayed shut" not in asked
+
+
+def wait_until(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def speak(url):
@@ -58,6 +69,7 @@ def test_the_first_voice_speaks_while_the_others_load_and_theirs_wait(gated):
         server = threaded.server
         frames, code, _ = speak(server.ws_url(HEART))  # the first engine does not wait for the gate
         assert audio_frames(frames) and code == 1000
+        assert not state.loading.hurried  # nobody has needed the others yet: they wait for the delay
         waiting: dict = {}
 
         def other_voice():
@@ -65,7 +77,8 @@ def test_the_first_voice_speaks_while_the_others_load_and_theirs_wait(gated):
 
         talker = threading.Thread(target=other_voice)
         talker.start()
-        talker.join(1.0)
+        wait_until(lambda: state.loading is not None and state.loading.hurried)  # the request needs them
+        time.sleep(0.2)
         assert talker.is_alive() and "result" not in waiting  # held until its engine is there, not refused
         gate.set()
         talker.join(60)
@@ -126,3 +139,51 @@ def test_the_others_load_by_themselves_after_the_delay(gated, monkeypatch):
     state = build_state("hibari", background=True)
     assert state.loading is not None
     assert [e.name for e in state.loading.loaded.result(60)] == ["espeak"]  # nobody asked for them
+
+
+@pytest.mark.parametrize("route", ["/v1/voices/{voice}", "/v2/voices?search={voice}",
+                                   "/v1/text-to-speech/{voice}?output_format=pcm_16000"])
+def test_the_http_routes_wait_for_a_voice_still_loading(gated, route):
+    gate, _ = gated
+    state = build_state("hibari", background=True)
+    espeak_voice = EspeakEngine().voices()[0].voice_id
+    threaded = ServerThread(state)
+    try:
+        url = threaded.server.url + route.format(voice=espeak_voice)
+        result: dict = {}
+
+        async def call():
+            async with aiohttp.ClientSession() as http:
+                method = http.post(url, json={"text": "Hello."}) if "text-to-speech" in route else http.get(url)
+                async with method as r:
+                    return r.status, await r.read()
+
+        asker = threading.Thread(target=lambda: result.update(got=asyncio.run(call())))
+        asker.start()
+        wait_until(lambda: state.loading is not None and state.loading.hurried)
+        time.sleep(0.2)
+        assert asker.is_alive()  # waiting for its engine, not answered 404
+        gate.set()
+        asker.join(60)
+        status, body = result["got"]
+        assert status == 200 and (espeak_voice.encode() in body or len(body) > 1000)
+    finally:
+        threaded.stop()
+
+
+def test_a_waiter_that_is_cancelled_leaves_the_load_to_the_others(gated):
+    gate, _ = gated
+    state = build_state("hibari", background=True)
+    espeak_voice = EspeakEngine().voices()[0].voice_id
+
+    async def scenario():
+        impatient = asyncio.create_task(state.find(espeak_voice))
+        await asyncio.sleep(0.05)
+        impatient.cancel()
+        patient = asyncio.create_task(state.find(espeak_voice))
+        await asyncio.sleep(0.05)
+        gate.set()
+        return await asyncio.wait_for(patient, 60)
+
+    assert asyncio.run(scenario()) is not None
+

@@ -151,13 +151,15 @@ def test_ipa_spellings_map_to_each_engine():
 
 
 def test_default_engine_is_hibari_and_the_other_voices_join():
-    from eleven_nb.server.engines import DEFAULT_ENGINE, load_engines
+    from eleven_nb.server.app import build_state
+    from eleven_nb.server.engines import DEFAULT_ENGINE
 
     assert DEFAULT_ENGINE == "hibari"
-    names = [e.name for e in load_engines()]
-    assert names[0] == "hibari" and names[-1] == "espeak"
+    state = build_state()
+    names = list(dict.fromkeys(choice.engine.name for choice in state.voices.values()))
+    assert state.default_voice == "heart" and names[0] == "hibari" and names[-1] == "espeak"
     assert ("piper" in names) == ("piper" in available_engines())
-    assert [e.name for e in load_engines("espeak")] == ["espeak"]
+    assert {choice.engine.name for choice in build_state("espeak").voices.values()} == {"espeak"}
 
 
 def test_a_missing_engine_falls_back_to_an_installed_one(monkeypatch, caplog):

@@ -92,21 +92,16 @@ def engines_after(first: Engine) -> list[str]:
     return [] if first.name == "espeak" else [n for n in available_engines() if n != first.name]
 
 
-def load_extra(name: str) -> Engine | None:
-    """An engine offered beside the first one, as it is (no fallback to another), or None if it cannot
-    be loaded: that is logged, and the other engines still speak."""
-    try:
-        return _load(name, None)
-    except Exception as exc:  # a broken install of one engine must not take the others down
-        log.warning("the %s engine could not be loaded, its voices are not offered: %s", name, exc)
-        return None
-
-
-def load_engines(name: str = DEFAULT_ENGINE, voice_path: str | None = None) -> list[Engine]:
-    """The engines one server offers, all loaded now: ``name`` first (its first voice is the
-    default), then those of :func:`engines_after` it that load."""
-    first = load_engine(name, voice_path)
-    return [first, *(e for other in engines_after(first) if (e := load_extra(other)) is not None)]
+def load_extras(names: list[str]) -> list[Engine]:
+    """The engines offered beside the first one, each as it is (no fallback to another). One that cannot
+    be loaded is logged and left out: the others still speak."""
+    loaded = []
+    for name in names:
+        try:
+            loaded.append(_load(name, None))
+        except Exception as exc:  # a broken install of one engine must not take the others down
+            log.warning("the %s engine could not be loaded, its voices are not offered: %s", name, exc)
+    return loaded
 
 
 # How long a server waits, once its first engine is loaded, before loading the others unless someone asks
@@ -115,11 +110,12 @@ DEFER_OTHERS_S = 1.5
 
 
 class EnginesLoading:
-    """Engines loading one after the other (:func:`load_extra`) on a thread of their own, after
+    """Engines loading one after the other (:func:`load_extras`) on a thread of their own, after
     ``DEFER_OTHERS_S`` or as soon as :meth:`hurry` is called. :attr:`loaded` holds those that loaded."""
 
     def __init__(self, names: list[str]) -> None:
         self.loaded: Future[list[Engine]] = Future()
+        self.loaded.set_running_or_notify_cancel()  # a waiter that is cancelled cannot cancel it for the others
         self._go = threading.Event()
         threading.Thread(target=self._run, args=(names, DEFER_OTHERS_S), name="eleven_nb-engine-load",
                          daemon=True).start()
@@ -128,10 +124,18 @@ class EnginesLoading:
         """Start loading now (a request needs a voice that is not there yet)."""
         self._go.set()
 
+    @property
+    def hurried(self) -> bool:
+        return self._go.is_set()
+
     def _run(self, names: list[str], defer: float) -> None:
         self._go.wait(defer)
-        self.loaded.set_result([e for name in names if (e := load_extra(name)) is not None])
+        engines: list[Engine] = []
+        try:
+            engines = load_extras(names)
+        finally:  # whatever happens, the waiters get an answer (the engines that loaded, maybe none)
+            self.loaded.set_result(engines)
 
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "EnginesLoading", "SynthesisSettings", "Utterance", "VoiceInfo",
-           "available_engines", "engines_after", "load_engine", "load_engines", "load_extra"]
+           "available_engines", "engines_after", "load_engine", "load_extras"]
