@@ -68,11 +68,11 @@ def one_start(engine: str, src: Path) -> dict[str, float]:
 
 
 def commit_of(tree: Path) -> str:
-    """The tree's commit as a column name (``+`` when it has uncommitted changes)."""
+    """The tree's commit as a column name (``+`` when it has uncommitted changes, results aside)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(tree), *args], capture_output=True, text=True).stdout.strip()
     head = git("rev-parse", "--short", "HEAD") or str(tree)
-    return head + ("+" if git("status", "--porcelain", "--untracked-files=no") else "")
+    return head + ("+" if git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/RESULTS.md") else "")
 
 
 def main() -> None:
