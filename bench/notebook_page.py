@@ -6,6 +6,7 @@ Times on the page are ``performance.now()``; a player's trace (debug on) is in w
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,9 +109,12 @@ def player_id(page: Any, index: int) -> str | None:
                          ".querySelector('.enb-player')?.dataset.playerId || null")
 
 
-def run_cell(page: Any, index: int) -> None:
+def run_cell(page: Any, index: int, before_press: Callable[[], None] | None = None) -> None:
+    """Click cell ``index``'s editor and press Ctrl+Enter (``before_press`` is called just before)."""
     cell(page, index).locator(".jp-InputArea-editor").click()
     page.evaluate("window.__runAt = performance.now(); window.__playing = null;")
+    if before_press is not None:
+        before_press()
     page.keyboard.press("Control+Enter")
 
 
@@ -165,12 +169,13 @@ def silence_players(page: Any) -> None:
 
 
 def speak(page: Any, index: int, *, traced: bool = True, long: bool = False,
-          stop_index: int | None = None, keep_playing: bool = False) -> SpeakRun:
+          stop_index: int | None = None, keep_playing: bool = False,
+          before_press: Callable[[], None] | None = None) -> SpeakRun:
     """Run the ``%%speak`` cell ``index``; time its first audio; with ``traced`` wait for the kernel's
     trace (sent when synthesis ends). A ``long`` cell is stopped (cell ``stop_index``) once it plays;
     the others are silenced once measured unless ``keep_playing``."""
     before = player_id(page, index)
-    run_cell(page, index)
+    run_cell(page, index, before_press)
     handle = (f"(() => {{ const el = document.querySelectorAll('.jp-CodeCell')[{index}].querySelector('.enb-player');"
               f" const h = el && el.dataset.playerId !== {json.dumps(before)} && (window.__elevenPlayers || {{}})"
               "[el.dataset.playerId]; return h || null; })()")
