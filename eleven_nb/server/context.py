@@ -36,6 +36,15 @@ class Reports(Protocol):
     async def context_failed(self, ref: int, error: ProtocolError | None = None) -> None: ...
 
 
+# After a context's first audio is sent, its next utterance waits this long before the engine starts it.
+# Where the client shares the machine's cores (a notebook: the kernel, Jupyter and the browser relay the
+# first chunk), synthesizing at once takes the CPU that chunk needs: in JupyterLab on two cores, the
+# chunk reached the browser's worker 14-20 ms after the kernel sent it without the pause and 3-6 ms with
+# it (docs/latency.md). The first utterance is at least half a second of audio, so the next one is
+# still far ahead of playback.
+DELIVERY_PAUSE_S = 0.03
+
+
 class ContextWorker:
     """Speaks one context's generations in order; ends after its close, a failure or :meth:`cancel`."""
 
@@ -49,6 +58,7 @@ class ContextWorker:
         self._trace = trace  # the socket's stage times (a no-op unless ELEVEN_NB_TRACE=1)
         self._loop = asyncio.get_running_loop()
         self._jobs: asyncio.Queue[object] = asyncio.Queue()
+        self._first_audio_sent = False
         self.task = asyncio.create_task(self._run(), name=f"eleven_nb-context-{ref}")
 
     def generate(self, text: str) -> None:
@@ -98,8 +108,12 @@ class ContextWorker:
         try:
             async for utterance in speech:
                 self._trace.mark(ENGINE_END)
-                for frame in await self._frames(utterance):
+                frames = await self._frames(utterance)
+                for frame in frames:
                     await self._reports.frame(self.ref, frame)
+                if frames and not self._first_audio_sent:
+                    self._first_audio_sent = True
+                    await asyncio.sleep(DELIVERY_PAUSE_S)  # the engine is idle: the client relays the audio
         finally:
             await speech.aclose()  # a cancelled context stops after the utterance in flight
 

@@ -273,3 +273,28 @@ async def test_missing_or_wrong_key_is_a_clear_error(keyed_server, key, error):
     assert code == 1008 and frames[-1]["error"] == error
     frames, code, _ = await exchange(keyed_server.ws_url(), [], headers={"xi-api-key": "wrong"})
     assert code == 1008 and frames[-1]["error"] == "invalid_api_key"
+
+
+async def test_after_a_contexts_first_audio_the_engine_pauses_once_for_its_delivery(espeak_server, monkeypatch):
+    """The next utterance waits DELIVERY_PAUSE_S after the first audio goes out (so a client on the same
+    cores can relay it); only once per context. The pause is made long here so the gap cannot be noise."""
+    from eleven_nb.server import context
+
+    monkeypatch.setattr(context, "DELIVERY_PAUSE_S", 0.6)
+    arrivals = []
+    url = espeak_server.ws_url("espeak-en-us", output_format="pcm_16000")
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(url, max_msg_size=protocol.CLIENT_MAX_FRAME) as ws:
+            await ws.send_str(json.dumps({"text": " "}))
+            await ws.send_str(json.dumps({"text": "One. Two. Three. Four. ", "flush": True}))
+            async with asyncio.timeout(30):
+                async for msg in ws:
+                    frame = json.loads(msg.data)
+                    words = "".join((frame.get("alignment") or {}).get("chars", []))
+                    if frame.get("audio") and words:  # an utterance's first frame (its last may have no text)
+                        arrivals.append((asyncio.get_running_loop().time(), words))
+                    if len(arrivals) == 4:
+                        break
+    gaps = [b[0] - a[0] for a, b in zip(arrivals, arrivals[1:])]
+    assert gaps[0] >= 0.5, arrivals  # the pause after the first audio
+    assert max(gaps[1:]) < 0.5, arrivals  # and no other
