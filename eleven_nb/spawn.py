@@ -42,6 +42,7 @@ class ServerProcess:
     url: str
     proc: subprocess.Popen = field(repr=False)
     log_path: str
+    temporary_log: bool = False  # spawn_server made the log in the temp dir: removed at stop if empty
 
     @property
     def pid(self) -> int:
@@ -59,6 +60,7 @@ class ServerProcess:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(STOP_TIMEOUT)
+        self._drop_empty_log()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM (the server closes its connections), then SIGKILL after ``timeout``."""
@@ -69,6 +71,17 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(STOP_TIMEOUT)
+        self._drop_empty_log()
+
+    def _drop_empty_log(self) -> None:
+        """A temporary log the server wrote nothing to says nothing: do not leave it in the temp dir
+        (one per private server otherwise). A log with something in it stays, for whoever looks."""
+        if self.temporary_log:
+            try:
+                if os.path.getsize(self.log_path) == 0:
+                    os.unlink(self.log_path)
+            except OSError:
+                pass
 
 
 def serve_command(engine: str = "default", *extra: str, host: str = LOOPBACK, port: int = 0) -> list[str]:
@@ -89,6 +102,7 @@ def spawn_server(engine: str = "default", *extra: str, host: str = LOOPBACK, por
     """
     child_env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
     child_env.update(env or {})
+    temporary_log = log_path is None
     if log_path is None:
         fd, log_path = tempfile.mkstemp(prefix="eleven_nb-server-", suffix=".log")
         os.close(fd)
@@ -108,7 +122,7 @@ def spawn_server(engine: str = "default", *extra: str, host: str = LOOPBACK, por
         raise SpawnError(f"the local server {why}; see {log_path}: {_tail(log_path)}")
     # keep draining stdout (a chatty child never blocks), then reap the child when it ends
     threading.Thread(target=_drain_and_reap, args=(proc,), name="eleven_nb-server-reaper", daemon=True).start()
-    return ServerProcess(str(announced["url"]), proc, log_path)
+    return ServerProcess(str(announced["url"]), proc, log_path, temporary_log)
 
 
 def read_announce(stdout: IO[str], timeout: float) -> dict | None:

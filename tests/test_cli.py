@@ -95,3 +95,21 @@ def test_a_long_say_keeps_all_of_its_audio(tmp_path, server_url):
     last_cue_end = (tmp_path / "long.vtt").read_text().strip().split("\n\n")[-1].split(" --> ")[1].split("\n")[0]
     h, m, s = last_cue_end.split(":")
     assert seconds > 300 and abs(seconds - (int(h) * 3600 + int(m) * 60 + float(s))) < 2.0
+
+
+def test_a_spawned_server_leaves_no_empty_log_in_the_temp_dir():
+    quiet = spawn_server("espeak", timeout=60)
+    assert Path(quiet.log_path).exists()
+    quiet.stop()
+    assert not Path(quiet.log_path).exists()  # nothing in it: nothing to keep
+    killed = spawn_server("espeak", timeout=60)
+    killed.kill()
+    assert not Path(killed.log_path).exists()
+    talkative = spawn_server("espeak", timeout=60)
+    with open(talkative.log_path, "a") as log:  # as a warning from the server would
+        log.write("a warning\n")
+    talkative.stop()
+    try:
+        assert Path(talkative.log_path).read_text() == "a warning\n"  # kept, for whoever looks
+    finally:
+        Path(talkative.log_path).unlink()
