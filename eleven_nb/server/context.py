@@ -40,8 +40,8 @@ class Reports(Protocol):
 # Where the client shares the machine's cores (a notebook: the kernel, Jupyter and the browser relay the
 # first chunk), synthesizing at once takes the CPU that chunk needs: in JupyterLab on two cores, the
 # chunk reached the browser's worker 14-20 ms after the kernel sent it without the pause and 3-6 ms with
-# it (docs/latency.md). The first utterance is at least half a second of audio, so the next one is
-# still far ahead of playback.
+# it (docs/latency.md). A first utterance (a word or more) lasts far longer than the pause, so the next
+# one is still ahead of playback.
 DELIVERY_PAUSE_S = 0.03
 
 
