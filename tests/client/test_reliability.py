@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import signal
 import socket
 import time
@@ -159,8 +160,9 @@ def test_a_private_embedded_server_starts_once_is_reused_and_stops(monkeypatch):
 
 
 @pytest.mark.parametrize("shared", [False, True])
-def test_an_embedded_server_that_cannot_start_is_an_endpoint_error(monkeypatch, shared):
+def test_an_embedded_server_that_cannot_start_is_an_endpoint_error(monkeypatch, tmp_path, shared):
     monkeypatch.setenv("ELEVEN_NB_ENGINE", "no-such-engine")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # its log (kept: it says why) stays out of /tmp
     with pytest.raises(EndpointError, match="exited with code"):
         EmbeddedServer(shared=shared).endpoint()
 
