@@ -85,6 +85,11 @@ class BaseClient(ABC, Generic[S, M]):
         """The resolved endpoint (resolving starts, or finds, the local server if that is the choice)."""
         return self._endpoints.current()
 
+    @property
+    def resolved_endpoint(self) -> Endpoint | None:
+        """The endpoint resolved last (after a reconnect, the one it reached), or None; never starts a server."""
+        return self._endpoints.resolved
+
     def _resolve(self) -> Endpoint:
         return self.endpoint
 

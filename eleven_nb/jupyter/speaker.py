@@ -180,6 +180,7 @@ class SpeechJob:
             finally:
                 for task in readers:
                     task.cancel()
+        _label_again(player, client)  # a reconnect may have reached a local server started anew
         audio_s = sequencer.timeline.audio_ms / 1000
         elapsed = time.perf_counter() - started
         player.set_metrics(ttfa_ms=first_audio[0] * 1000 if first_audio else None,
@@ -260,7 +261,18 @@ async def _label_endpoint(player: Player, client: Any, first_sent: asyncio.Event
     before the chunk is one more task (and redraw) the first audio waits behind."""
     endpoint = await asyncio.to_thread(lambda: client.endpoint)
     await first_sent.wait()
-    player.endpoint_label = getattr(endpoint, "label", None) or endpoint.http_url
+    player.endpoint_label = _label(endpoint)
+
+
+def _label_again(player: Player, client: Any) -> None:
+    """The label once more at the end, from the endpoint last reached (no server is started for it)."""
+    endpoint = getattr(client, "resolved_endpoint", None)
+    if endpoint is not None and player.endpoint_label != _label(endpoint):
+        player.endpoint_label = _label(endpoint)
+
+
+def _label(endpoint: Any) -> str:
+    return getattr(endpoint, "label", None) or endpoint.http_url
 
 
 def connection_kwargs(opts: SpeakOptions) -> dict[str, Any]:
