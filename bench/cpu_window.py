@@ -5,7 +5,8 @@ as there) every thread of the voice server, the kernel, the Jupyter server and C
 ``/proc/PID/task/TID/schedstat`` (CPU time, and time spent runnable but waiting for a core), and read
 again a fixed window after the key press: 150 ms for piper (its first audio comes at about that time),
 80 ms for heart. Two reads per run, so the probe itself costs next to nothing. The machine has two cores:
-a window of W ms holds 2W core-ms.
+a window of W ms holds 2W core-ms. Differences are taken thread by thread; a thread that ends inside the
+window is not seen, so its last share is missing (the figures are lower bounds).
 
     python bench/cpu_window.py [--repeats 8] [--write]
 """
@@ -56,33 +57,43 @@ def groups(jupyter_pid: int, runtime: Path) -> dict[str, list[int]]:
             "Chromium: page": [page] if page else [], "Chromium: the rest": [p for p in chromium if p != page]}
 
 
-def cpu_wait(pid: int) -> tuple[int, int]:
-    """ns on a CPU and ns runnable but waiting for one, summed over the process's threads."""
-    cpu = wait = 0
+def threads(pid: int) -> dict[str, tuple[int, int]]:
+    """Each thread's ns on a CPU and ns runnable but waiting for one."""
+    out: dict[str, tuple[int, int]] = {}
     try:
         tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return 0, 0
+        return out
     for tid in tids:
         try:
             c, w, _ = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
         except (OSError, ValueError):
             continue
-        cpu, wait = cpu + int(c), wait + int(w)
-    return cpu, wait
-
-
-def snapshot(pids: dict[str, list[int]]) -> dict[str, tuple[int, int]]:
-    out = {}
-    for name, members in pids.items():
-        pairs = [cpu_wait(p) for p in members]
-        out[name] = (sum(c for c, _ in pairs), sum(w for _, w in pairs))
+        out[f"{pid}/{tid}"] = (int(c), int(w))
     return out
+
+
+def cpu_wait(pid: int) -> tuple[int, int]:
+    """ns on a CPU and ns waiting, summed over the process's threads (to find the busiest renderer)."""
+    per = threads(pid).values()
+    return sum(c for c, _ in per), sum(w for _, w in per)
+
+
+def snapshot(pids: dict[str, list[int]]) -> dict[str, dict[str, tuple[int, int]]]:
+    return {name: {k: v for p in members for k, v in threads(p).items()} for name, members in pids.items()}
+
+
+def delta(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> tuple[float, float]:
+    """ms of CPU and of waiting in the window, thread by thread: a thread made in the window counts from
+    zero; one that ended in it is not seen (its last share is lost, never subtracted)."""
+    cpu = sum(c - before.get(k, (0, 0))[0] for k, (c, _) in after.items())
+    wait = sum(w - before.get(k, (0, 0))[1] for k, (_, w) in after.items())
+    return cpu / 1e6, wait / 1e6
 
 
 def measured(page, index: int, pids: dict[str, list[int]], window_ms: int) -> dict[str, tuple[float, float]]:
     """Run the cell; CPU and waiting ms of each group in the first ``window_ms`` after the key press."""
-    snaps: dict[str, dict[str, tuple[int, int]]] = {}
+    snaps: dict[str, dict[str, dict[str, tuple[int, int]]]] = {}
     timer = threading.Timer(window_ms / 1000, lambda: snaps.update(after=snapshot(pids)))
 
     def press() -> None:
@@ -92,7 +103,7 @@ def measured(page, index: int, pids: dict[str, list[int]], window_ms: int) -> di
     speak(page, index, before_press=press)
     timer.join()
     before, after = snaps["before"], snaps["after"]
-    return {g: ((after[g][0] - before[g][0]) / 1e6, (after[g][1] - before[g][1]) / 1e6) for g in pids}
+    return {g: delta(before[g], after[g]) for g in pids}
 
 
 def main() -> None:

@@ -112,9 +112,9 @@ def player_id(page: Any, index: int) -> str | None:
 def run_cell(page: Any, index: int, before_press: Callable[[], None] | None = None) -> None:
     """Click cell ``index``'s editor and press Ctrl+Enter (``before_press`` is called just before)."""
     cell(page, index).locator(".jp-InputArea-editor").click()
-    page.evaluate("window.__runAt = performance.now(); window.__playing = null;")
     if before_press is not None:
         before_press()
+    page.evaluate("window.__runAt = performance.now(); window.__playing = null;")
     page.keyboard.press("Control+Enter")
 
 
