@@ -2,6 +2,7 @@
 a child server, a real kernel."""
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 import platform
@@ -18,8 +19,9 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 def machine_line() -> str:
     cpu = "unknown CPU"
     try:
-        cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text()).group(1)
-    except (OSError, AttributeError):
+        if found := re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text()):
+            cpu = found.group(1)
+    except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (f"Machine: {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}, "
@@ -39,6 +41,7 @@ def write_section(title: str, body: str) -> None:
 def start_server(engine: str = "piper", *extra: str) -> tuple[subprocess.Popen, str]:
     """Start ``eleven-nb serve`` on a free loopback port; return (process, http URL). """
     child = spawn_server(engine, *extra)
+    atexit.register(child.drop_empty_log)  # the callers stop the process themselves
     return child.proc, child.url
 
 

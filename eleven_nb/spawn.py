@@ -42,7 +42,7 @@ class ServerProcess:
     url: str
     proc: subprocess.Popen = field(repr=False)
     log_path: str
-    temporary_log: bool = False  # spawn_server made the log in the temp dir: removed at stop if empty
+    temporary_log: bool = False  # spawn_server made the log in the temp dir: removed at stop/kill if empty
 
     @property
     def pid(self) -> int:
@@ -60,7 +60,7 @@ class ServerProcess:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(STOP_TIMEOUT)
-        self._drop_empty_log()
+        self.drop_empty_log()
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM (the server closes its connections), then SIGKILL after ``timeout``."""
@@ -71,9 +71,9 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(STOP_TIMEOUT)
-        self._drop_empty_log()
+        self.drop_empty_log()
 
-    def _drop_empty_log(self) -> None:
+    def drop_empty_log(self) -> None:
         """A temporary log the server wrote nothing to says nothing: do not leave it in the temp dir
         (one per private server otherwise). A log with something in it stays, for whoever looks."""
         if self.temporary_log:

@@ -132,6 +132,8 @@ class EmbeddedServer:
 
     def _private_endpoint(self) -> Endpoint:
         if self._child is None or not self._child.alive():
+            if self._child is not None:
+                self._child.stop()  # gone already (idle exit): only its empty log to remove
             # it exits by itself when idle, so a parent killed without its atexit leaves nothing for long
             self._child = spawn_server(self.engine, "--idle-exit", f"{local_server.idle_seconds():g}")
             atexit.register(self.close)

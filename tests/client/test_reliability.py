@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import signal
 import socket
+import tempfile
 import time
 
 import pytest
