@@ -40,8 +40,9 @@ class Reports(Protocol):
 # Where the client shares the machine's cores (a notebook: the kernel, Jupyter and the browser relay the
 # first chunk), synthesizing at once takes the CPU that chunk needs: in JupyterLab on two cores, the
 # chunk reached the browser's worker 14-20 ms after the kernel sent it without the pause and 3-6 ms with
-# it (docs/latency.md). A first utterance (a word or more) lasts far longer than the pause, so the next
-# one is still ahead of playback.
+# it (docs/latency.md), and every chunk of the first 3 s still arrived before it was due (piper's first
+# utterance can be a single word, ~0.3-0.8 s of audio: the pause and the next synthesis fit in it). Once
+# per context; a context whose first generation is one utterance gets its final 30 ms later.
 DELIVERY_PAUSE_S = 0.03
 
 
