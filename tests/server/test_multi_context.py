@@ -201,3 +201,38 @@ async def read_all_until_final(ws, timeout=30.0):
         while not frames or not frames[-1].get("isFinal"):
             frames.append(json.loads((await ws.receive()).data))
     return frames
+
+
+async def test_each_context_pauses_once_after_its_first_audio_and_a_client_leaving_meanwhile_frees_it(
+        espeak_server, monkeypatch):
+    """The delivery pause (server/context.py) is per context: a second context pauses after its own first
+    audio. A client that leaves while a context pauses frees it at once, not when the pause ends."""
+    from eleven_nb.server import context
+
+    monkeypatch.setattr(context, "DELIVERY_PAUSE_S", 0.6)
+    text = "One. Two. Three. "
+    async with aiohttp.ClientSession() as http, http.ws_connect(multi_url(espeak_server)) as ws:
+        for ctx in ("a", "b"):
+            await ws.send_json(protocol.initialize_connection(context_id=ctx))
+            await ws.send_json(protocol.send_text(text, context_id=ctx))
+            await ws.send_json(protocol.flush_context(ctx))
+        arrivals = defaultdict(list)
+        async with asyncio.timeout(20):
+            while any(len(arrivals[c]) < 2 for c in ("a", "b")):
+                frame = json.loads((await ws.receive()).data)
+                if frame.get("alignment") and "".join(frame["alignment"]["chars"]).strip():
+                    arrivals[frame["contextId"]].append(asyncio.get_running_loop().time())
+        for ctx in ("a", "b"):
+            assert arrivals[ctx][1] - arrivals[ctx][0] >= 0.5, arrivals  # each context's own pause
+    monkeypatch.setattr(context, "DELIVERY_PAUSE_S", 30.0)  # a pause no test waits for
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(multi_url(espeak_server))
+        await ws.send_json(protocol.initialize_connection(context_id="c"))
+        await ws.send_json(protocol.send_text(text, context_id="c", flush=True))
+        async with asyncio.timeout(20):
+            while not json.loads((await ws.receive()).data).get("alignment"):
+                pass
+        await ws.close()  # the context is pausing now
+    async with asyncio.timeout(5):  # well before the 30 s pause would end
+        while espeak_server.server_tasks():
+            await asyncio.sleep(0.05)
