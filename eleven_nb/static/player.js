@@ -1859,6 +1859,7 @@ function makeView(s, el) {
 }
 
 // src/index.js
+var KERNEL_GONE = /* @__PURE__ */ new Set(["restarting", "autorestarting", "dead"]);
 var players = /* @__PURE__ */ new Map();
 function debugHandle(s) {
   return {
@@ -1958,6 +1959,14 @@ var index_default = {
       refresh(s);
     };
     const onLost = () => kernelLost(s);
+    const kernel = (
+      /** @type {any} */
+      model.widget_manager?.kernel
+    );
+    const onKernelStatus = (_sender, status) => {
+      if (KERNEL_GONE.has(status)) kernelLost(s);
+    };
+    kernel?.statusChanged?.connect?.(onKernelStatus);
     const changes = ["change:metrics", "change:show_timeline", "change:captions", "change:endpoint_label"];
     model.on("msg:custom", onCustom);
     model.on("change:status", onStatus);
@@ -1973,6 +1982,7 @@ var index_default = {
       model.off("change:status_message", onStatus);
       model.off("change:text", onText);
       model.off("comm_live_update", onLost);
+      kernel?.statusChanged?.disconnect?.(onKernelStatus);
       model.off("change:lanes", onLanes);
       for (const ev of changes) model.off(ev, onChange);
       release(s);

@@ -32,6 +32,9 @@ import { kernelLost, onMessage, restore, setKernelStatus } from "./stream.js";
 import { markStage } from "./trace.js";
 import { makeView } from "./view.js";
 
+// JupyterLab's kernel statuses after which the kernel that fed a player is gone
+const KERNEL_GONE = new Set(["restarting", "autorestarting", "dead"]);
+
 /** @typedef {import("./state.js").Player} Player */
 /** @typedef {import("./state.js").Model} Model */
 
@@ -100,6 +103,12 @@ export default {
     // (JupyterLab's manager on "restarting", which the server also reports when it revives a killed
     // kernel); it is never set true after the model is made. A closed model runs the cleanup below.
     const onLost = () => kernelLost(s);
+    // The kernel's own status as well: comm_live_update did not always come after a kernel was killed or
+    // restarted (JupyterLab 4, 2 of 4 CI runs), and a player must never wait for audio that cannot come.
+    const kernel = /** @type {any} */ (model).widget_manager?.kernel; // the model's kernel, in JupyterLab
+    /** @param {unknown} _sender @param {string} status */
+    const onKernelStatus = (_sender, status) => { if (KERNEL_GONE.has(status)) kernelLost(s); };
+    kernel?.statusChanged?.connect?.(onKernelStatus);
     const changes = ["change:metrics", "change:show_timeline", "change:captions", "change:endpoint_label"];
     model.on("msg:custom", onCustom);
     model.on("change:status", onStatus);
@@ -115,6 +124,7 @@ export default {
       model.off("change:status_message", onStatus);
       model.off("change:text", onText);
       model.off("comm_live_update", onLost);
+      kernel?.statusChanged?.disconnect?.(onKernelStatus);
       model.off("change:lanes", onLanes);
       for (const ev of changes) model.off(ev, onChange);
       release(s);

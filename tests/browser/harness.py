@@ -56,8 +56,15 @@ if (theme) {  // JupyterLab's own theme variables, and the body attributes Lab s
   document.body.dataset.jpThemeName = `JupyterLab ${theme === "light" ? "Light" : "Dark"}`;
 }
 
+// the part of JupyterLab's kernel connection a player listens to (no id: no early-audio worker)
+window.stubKernel = { slots: [],
+  statusChanged: { connect: (fn) => { window.stubKernel.slots.push(fn); return true; },
+                   disconnect: (fn) => { const k = window.stubKernel; k.slots = k.slots.filter((f) => f !== fn); return true; } },
+  setStatus(status) { for (const fn of [...this.slots]) fn(this, status); } };
+
 class StubModel {  // the part of anywidget's model the widget uses
-  constructor(state) { this.state = state; this.handlers = new Map(); this.sent = []; }
+  constructor(state) { this.state = state; this.handlers = new Map(); this.sent = [];
+                       this.widget_manager = { kernel: window.stubKernel }; }
   get(key) { return this.state[key]; }
   set(key, value) { this.state[key] = value; this.emit(`change:${key}`, value); }
   on(event, fn) { if (!this.handlers.has(event)) this.handlers.set(event, []); this.handlers.get(event).push(fn); }

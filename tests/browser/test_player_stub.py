@@ -133,6 +133,22 @@ def test_late_chunk_the_clock_waits_then_resumes_gaplessly(player_page):
     assert [c["scheduledAt"] is not None for c in p.chunkLog] == [True, True, True]
 
 
+@pytest.mark.parametrize("status", ["autorestarting", "restarting", "dead"])
+def test_a_kernel_gone_by_its_own_status_ends_the_stream_where_it_stopped(player_page, status):
+    """The kernel's status alone (killed and revived, restarted, dead) tells a streaming player that no
+    more audio comes, even when ipywidgets never reports the comm as gone."""
+    tone = (5000 * np.sin(np.arange(int(0.3 * RATE)) / 8)).astype("<i2").tobytes()  # 300 ms
+    chunk = {"lane": "speech", "pcm": tone, "sample_rate": RATE, "chars": [], "starts_ms": [], "durations_ms": []}
+    p = PlayerDriver(player_page).mount(text="tone")
+    p.add_chunks([{**chunk, "at_ms": 0.0}])
+    player_page.evaluate("window.stubKernel.setStatus('busy')")  # not a death: nothing changes
+    assert "kernel stopped" not in player_page.inner_text(".enb-status")
+    player_page.evaluate(f"window.stubKernel.setStatus('{status}')")
+    assert player_page.inner_text(".enb-status") == "playing · kernel stopped: speech incomplete"
+    p.wait("P.state === 'ended'", 3000)  # what arrived plays to its end; no waiting for more
+    assert player_page.inner_text(".enb-status") == "kernel stopped: speech incomplete"
+
+
 def test_highlight_follows_the_audio_clock_and_clicks_seek(player_page, speech):
     chunks, _ = speech
     p = stream_all(player_page, chunks, done=False)
