@@ -15,7 +15,8 @@ import pytest
 from eleven_nb.server.engines import ENGINES, available_engines, load_engine
 from eleven_nb.server.engines.base import SynthesisSettings, Utterance, check_utterances
 from eleven_nb.server.engines.espeak import VOICES, EspeakEngine
-from eleven_nb.server.engines.timing import char_spans
+from eleven_nb.server.engines.piper import OPEN_TAIL_S
+from eleven_nb.server.engines.timing import char_spans, fit_silences, sound_bounds, trim_edges
 
 TRICKY = [
     "  Hello, “there”! Dr. Smith arrives at 3:45 pm.  ",
@@ -115,6 +116,25 @@ def test_char_spans_give_pauses_to_punctuation_and_gaps_to_spaces():
     assert (starts[3], ends[3]) == (140, 150)  # its space a sliver
     assert (starts[7], ends[7]) == (250, 260)  # a plain gap goes to the space
     assert (starts[-1], ends[-1]) == (372, 400) and np.all(np.diff(starts) >= 0)
+
+
+
+def test_fit_silences_caps_the_quiet_edges_and_moves_the_spans_with_them():
+    rate = 1000  # 10-sample blocks
+    pcm = np.zeros(1000, np.int16)
+    pcm[300:600] = 8000  # sound from 300 ms to 600 ms
+    assert sound_bounds(pcm, rate) == (300, 600)
+    fitted, spans = fit_silences(pcm, [(0, 300), (300, 450), (450, 700), (900, 1000)], rate, 0.05, 0.1)
+    assert len(fitted) == 50 + 300 + 100 and fitted[50] == 8000 and fitted[49] == 0
+    assert spans == [(0, 50), (50, 200), (200, 450), (450, 450)]  # clipped into the new audio
+    short, _ = fit_silences(pcm[250:700], [], rate, 0.5, 0.5)  # less silence than allowed: kept whole
+    assert len(short) == 450
+    quiet = np.full(500, 50, np.int16)  # below the floor everywhere: nothing is cut
+    assert sound_bounds(quiet, rate) is None and len(fit_silences(quiet, [(0, 500)], rate, 0, 0)[0]) == 500
+    assert len(trim_edges(pcm, rate, 0.02)) == 20 + 300 + 20
+    odd = np.zeros(1005, np.int16)
+    odd[1000:] = 9000  # sound in the short last block counts too
+    assert sound_bounds(odd, rate) == (1000, 1005)
 
 
 # ---------------------------------------------------------------- espeak-ng
@@ -297,6 +317,22 @@ def check_speed_faithful(engine, voice_id: str) -> None:
     for v, n in zip(speeds, lengths):
         assert n * v / at_one == pytest.approx(1.0, abs=0.03), (v, n, at_one)
 
+
+@pytest.mark.piper
+def test_a_piece_cut_mid_sentence_ends_with_its_last_sound(piper_engine):
+    """joe ends each call with ~0.2 s of silence; a piece that stops mid-sentence (a cell's flushed first
+    phrase) keeps only OPEN_TAIL_S of it, so the next piece's words follow on. A full stop keeps its pause."""
+    rate, block = piper_engine.sample_rate, piper_engine.sample_rate // 100
+
+    def tail(text: str, speed: float = 1.0) -> int:
+        last = list(piper_engine.synthesize(text, "joe", SynthesisSettings(seed=5, speed=speed)))[-1]
+        check_utterances(last.text, [last])
+        return len(last.audio) - sound_bounds(last.audio, rate)[1]
+
+    assert tail("Streaming speech ") <= OPEN_TAIL_S * rate + block
+    assert tail("Streaming speech lets a listener hear the first words while the") <= OPEN_TAIL_S * rate + block
+    assert tail("Streaming speech ", speed=0.5) <= 2 * OPEN_TAIL_S * rate + block
+    assert tail("Streaming speech.") > 2 * OPEN_TAIL_S * rate
 
 @pytest.mark.piper
 def test_piper_speed_maps_to_duration_faithfully(piper_engine):

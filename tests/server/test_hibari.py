@@ -16,7 +16,9 @@ import pytest
 from eleven_nb import protocol
 from eleven_nb.server.engines import available_engines, load_engine
 from eleven_nb.server.engines.base import SynthesisSettings
+from eleven_nb.server.engines.hibari import LEAD_SILENCE_S, TAIL_SILENCE_S
 from eleven_nb.server.engines.hibari_text import Word, plan_calls
+from eleven_nb.server.engines.timing import sound_bounds
 from tests.server.test_engines import (
     SHORT,
     TRICKY,
@@ -78,6 +80,28 @@ def test_hibari_speech_and_alignment_are_plausible(heart):
         assert rms(audio[s:e]) > rms(audio) * 0.6
 
 
+
+def test_hibari_speaks_at_once_and_joins_a_phrase_cut_mid_sentence(heart):
+    """The model's ~0.35 s of silence before each call and ~0.45 s after one cut mid-sentence are
+    capped: a first phrase sounds at once, and "Streaming speech | lets" (two generations, as a
+    %%speak cell's flushed first phrase and the rest) has no hole in it, while a sentence's end
+    keeps a pause."""
+    rate, block = heart.sample_rate, heart.sample_rate // 100
+    first = speak(heart, "Streaming speech ", "heart", seed=3)
+    rest = speak(heart, "lets a listener hear it. Then more.", "heart", seed=3)
+    start, end = sound_bounds(first[0].audio, rate)
+    assert start <= LEAD_SILENCE_S * rate + block  # it was ~0.3 s
+    assert len(first[0].audio) - end <= TAIL_SILENCE_S["open"] * rate + block
+    assert sound_bounds(rest[0].audio, rate)[0] <= LEAD_SILENCE_S * rate + block
+    assert first[0].char_starts[0] <= start + 0.1 * rate  # the first word's time moved with its sound (was 0.35 s)
+    # inside the rest, after "it." a pause is kept (well over the open cap), but not the model's 0.7 s
+    audio = np.concatenate([u.audio for u in rest]).astype(np.float64)
+    frames = np.sqrt(np.mean(audio[:len(audio) // block * block].reshape(-1, block) ** 2, axis=1))
+    quiet = frames < 0.08 * np.sqrt(np.mean(audio ** 2))
+    runs = [len(list(g)) for q, g in itertools.groupby(quiet) if q]
+    assert 0.15 * 100 <= max(runs) <= (TAIL_SILENCE_S["sentence"] + LEAD_SILENCE_S) * 100 + 2
+
+
 def test_hibari_speed_and_seed(heart):
     check_speed_faithful(heart, "heart")
     check_threads_with_seeds(heart, "heart")
@@ -112,11 +136,15 @@ def test_hibari_patch_is_cached_once(tmp_path, monkeypatch):
     assert DURATIONS in [o.name for o in ort.InferenceSession(str(first)).get_outputs()]
 
 
-async def _speak_over(server, voice_id: str, text: str) -> tuple[str, np.ndarray]:
+async def _speak_over(server, voice_id: str, text: str | list[str]) -> tuple[str, np.ndarray]:
+    """What ``text`` sounds like on the server; pieces of a list are sent one by one, the first flushed
+    (as a %%speak cell sends its first phrase)."""
     url = server.ws_url(voice_id=voice_id, output_format="pcm_16000", sync_alignment=True)
+    pieces = [text] if isinstance(text, str) else text
     chars, pcm = [], []
     async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
-        for m in (protocol.initialize_connection(), protocol.send_text(text), protocol.close_connection()):
+        sends = [protocol.send_text(p, flush=k == 0 and len(pieces) > 1) for k, p in enumerate(pieces)]
+        for m in (protocol.initialize_connection(), *sends, protocol.close_connection()):
             await ws.send_json(m)
         async for msg in ws:
             frame = json.loads(msg.data)
@@ -177,3 +205,40 @@ def test_a_missing_engine_falls_back_to_an_installed_one(monkeypatch, caplog):
     assert "hibari is not available" in caplog.text and "install hibari-tts" in caplog.text
     with pytest.raises(ValueError, match="piper voice"):
         load_engine("hibari", "voice.onnx")
+
+
+@pytest.mark.piper
+@pytest.mark.parametrize("voice", ["heart", "joe"])
+async def test_speech_starts_at_once_and_runs_on_past_the_first_phrase(piper_server, voice):
+    """Over a real socket: the first sound comes within 0.1 s of the first audio (hibari's was 0.3 s
+    in), and where the flushed first phrase meets the rest of its sentence there is no hole (hibari
+    left 0.68 s, piper 0.21 s), while a full stop keeps a pause."""
+    pieces = ["Streaming speech ", "lets a listener hear it now. ", "Then the rest follows."]
+    url = piper_server.ws_url(voice_id=voice, output_format="pcm_16000", sync_alignment=True)
+    rate, block, pcm, starts, chars = 16000, 160, [], [], ""
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        sends = [protocol.send_text(p, flush=k == 0) for k, p in enumerate(pieces)]
+        for m in (protocol.initialize_connection(), *sends, protocol.close_connection()):
+            await ws.send_json(m)
+        async for msg in ws:
+            frame = json.loads(msg.data)
+            if frame.get("audio"):
+                at_ms = sum(len(x) for x in pcm) * 1000 / rate
+                pcm.append(np.frombuffer(base64.b64decode(frame["audio"]), np.int16))
+                alignment = frame.get("alignment") or {}
+                chars += "".join(alignment.get("chars", []))
+                starts += [at_ms + t for t in alignment.get("charStartTimesMs", [])]
+    assert chars == "".join(pieces)
+    audio = np.concatenate(pcm).astype(np.float64)
+    frames = np.sqrt(np.mean(audio[:len(audio) // block * block].reshape(-1, block) ** 2, axis=1))
+    loud = frames > 0.08 * np.sqrt(np.mean(audio ** 2))
+
+    def longest_quiet(a_ms: float, b_ms: float) -> float:
+        window = loud[int(a_ms * rate / 1000 / block):int(b_ms * rate / 1000 / block)]
+        return max((len(list(g)) for k, g in itertools.groupby(window) if not k), default=0) * block / rate
+
+    assert int(np.argmax(loud)) * block < 0.1 * rate
+    h, lets = chars.index("h "), chars.index("lets")  # the end of "speech", the first phrase's last word
+    assert longest_quiet(starts[h], starts[lets + 1]) < 0.17  # heart 0.09 (0.73 before), joe 0.12 (0.16)
+    dot, then = chars.index(". "), chars.index("Then")
+    assert longest_quiet(starts[dot - 1], starts[then + 1]) >= 0.15

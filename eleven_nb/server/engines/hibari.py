@@ -30,10 +30,10 @@ from .base import (
     spread_over,
 )
 from .cache import cache_dir, model_sha256, write_atomically
-from .hibari_text import Word, call_phonemes, plan_calls, text_words
+from .hibari_text import CLAUSE, SENTENCE_END, Word, call_phonemes, plan_calls, text_words
 from .memory import onnx_session, run_model
 from .phonemes import misaki
-from .timing import char_spans, snap_cut, trim_edges, trim_trailing_silence
+from .timing import char_spans, fit_silences, snap_cut, trim_edges, trim_trailing_silence
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,13 @@ FIRST_CALL_PHONEMES = 60  # the first call is kept short, so the first audio com
 # a call of at most this many phonemes (a first call) keeps its activations in onnxruntime's arena for
 # the next call; longer calls give theirs back (memory.py)
 SMALL_CALL_PHONEMES = FIRST_CALL_PHONEMES
+# The model opens every call with ~350 ms of silence and ends one cut mid-sentence (a first phrase, a
+# chunk schedule's piece) with ~450 ms: a first phrase's sound began ~0.3 s into its first chunk, and
+# "Streaming speech | lets" had a 0.73 s hole. Each call keeps at most this much before its first
+# sound, and after its last as much as its ending calls for (seconds at speed 1; the model's own pause
+# for "." is ~0.2 s of it). Scaled by 1/speed, so durations still follow the speed.
+LEAD_SILENCE_S = 0.04
+TAIL_SILENCE_S = {"sentence": 0.35, "clause": 0.2, "open": 0.05}
 
 
 def _durations(model: bytes) -> tuple[onnx_edit.Node, onnx_edit.Node, onnx_edit.Node]:
@@ -212,4 +219,12 @@ class HibariEngine(Engine):
         total = float(durations.sum()) or 1.0
         bounds = np.round(np.concatenate([[0.0], np.cumsum(durations)]) * (len(pcm) / total)).astype(np.int64)
         spans = [(int(bounds[id_at[s]]), int(bounds[id_at[e]])) for s, e in owned]
+        pcm, spans = fit_silences(pcm, spans, self.sample_rate, LEAD_SILENCE_S / speed,
+                                  TAIL_SILENCE_S[_ending(phonemes)] / speed)
         return pcm, trim_trailing_silence(pcm, spans, self.sample_rate)
+
+
+def _ending(phonemes: str) -> str:
+    """How a call's phonemes end: a sentence, a clause, or open (cut mid-sentence)."""
+    last = phonemes.rstrip()[-1:]
+    return "sentence" if last in SENTENCE_END else "clause" if last in CLAUSE else "open"

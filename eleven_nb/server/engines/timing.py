@@ -89,16 +89,44 @@ def trim_trailing_silence(pcm: np.ndarray, spans: list[tuple[int, int]], rate: i
     return out
 
 
+def sound_bounds(pcm: np.ndarray, rate: int) -> tuple[int, int] | None:
+    """[start, end) samples from the first to the last 10 ms block that is not quiet (louder than 8 %
+    of the whole's RMS, and than 100); None when every block is quiet."""
+    if not len(pcm):
+        return None
+    block = max(1, rate // 100)
+    squares = pcm.astype(np.float64) ** 2
+    firsts = np.arange(0, len(pcm), block)
+    means = np.add.reduceat(squares, firsts) / np.diff(np.append(firsts, len(pcm)))
+    loud = np.flatnonzero(means > max(100.0 ** 2, (0.08 ** 2) * float(squares.mean())))
+    if not len(loud):
+        return None
+    return int(firsts[loud[0]]), min(len(pcm), int(firsts[loud[-1]]) + block)
+
+
+def kept_span(pcm: np.ndarray, rate: int, lead: float, tail: float) -> tuple[int, int]:
+    """The [a, b) of ``pcm`` that keeps at most ``lead`` seconds of silence before its first sound
+    and ``tail`` after its last; all of it when it is all quiet."""
+    bounds = sound_bounds(pcm, rate)
+    if bounds is None:
+        return 0, len(pcm)
+    return max(0, bounds[0] - int(rate * lead)), min(len(pcm), bounds[1] + int(rate * tail))
+
+
+def fit_silences(pcm: np.ndarray, spans: list[tuple[int, int]], rate: int, lead: float,
+                 tail: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """``pcm`` cut to its :func:`kept_span`, and ``spans`` (sample ranges into it) moved and clipped to match."""
+    a, b = kept_span(pcm, rate, lead, tail)
+    return pcm[a:b], [(min(max(s - a, 0), b - a), min(max(e - a, 0), b - a)) for s, e in spans]
+
+
+def ends_open(text: str) -> bool:
+    """Whether ``text`` stops mid-sentence (its last visible character is a letter or digit): a piece
+    that a first phrase or a chunk schedule cut off, whose speech goes straight on in the next."""
+    return text.rstrip()[-1:].isalnum()
+
+
 def trim_edges(pcm: np.ndarray, rate: int, keep_seconds: float = 0.04) -> np.ndarray:
     """``pcm`` without the silence before its first and after its last sound (``keep_seconds`` of
     each kept): a word spoken on its own, inside a sentence, should not bring a sentence's pauses."""
-    if not len(pcm):
-        return pcm
-    block = max(1, rate // 100)
-    level = np.sqrt(np.mean(pcm.astype(np.float64) ** 2))
-    loud = [i for i in range(0, len(pcm), block)
-            if np.sqrt(np.mean(pcm[i:i + block].astype(np.float64) ** 2)) > max(100.0, 0.08 * level)]
-    if not loud:
-        return pcm
-    keep = int(rate * keep_seconds)
-    return pcm[max(0, loud[0] - keep):min(len(pcm), loud[-1] + block + keep)]
+    return fit_silences(pcm, [], rate, keep_seconds, keep_seconds)[0]
