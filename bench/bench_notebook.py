@@ -189,12 +189,15 @@ def report(out: dict, repeats: int, load: str) -> str:
     lags, m = out["lags"], {k: med(k) for k in ("piper300", "heart300", "audio_piper", "audio_heart",
                                                  "piper10", "piper10k", "piper300_nospare", "heart300_nospare")}
     heard = {k: med(k, "to_audio_ms") for k in ("piper300", "heart300")}
+    sound = {k: med(k, "to_sound_ms") for k in ("piper300", "heart300")}
     offsets = [r.clock_offset_ms for k in ("piper300", "heart300") for r in out[k]]
     rows = [
         ("warm TTFA, `%%speak` 300 characters, piper (ms)", f"{m['piper300']:.0f} (heard at {heard['piper300']:.0f})",
          "≤ 100"),
         (f"warm TTFA, the same with hibari `{HEART}` (ms)", f"{m['heart300']:.0f} (heard at {heard['heart300']:.0f})",
          "≤ 60"),
+        ("first sound (the first sample of the first chunk above -34 dBFS, heard at), piper / heart (ms)",
+         f"{sound['piper300']:.0f} / {sound['heart300']:.0f}", ""),
         ("runs whose first chunk the worker played (early audio), piper / heart",
          f"{early_runs('piper300')} / {early_runs('heart300')} of {repeats}", ""),
         ("A/B, the same cells with no player or socket made ahead (as before), piper / heart (ms)",

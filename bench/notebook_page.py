@@ -89,6 +89,7 @@ class SpeakRun:
     stages: dict[str, float] = field(default_factory=dict)  # stage -> ms after the key press
     clock_offset_ms: float = 0.0  # Date.now() - (timeOrigin + now()) on the page
     late_ms: float | None = None  # the latest a chunk of the first 3 s arrived after its audio was due (> 0: a gap)
+    to_sound_ms: float | None = None  # to_audio_ms + where the first chunk's silence ends (its first sound)
 
 
 def open_notebook(browser: Any, app: Any, name: str) -> Any:
@@ -196,7 +197,7 @@ def speak(page: Any, index: int, *, traced: bool = True, long: bool = False,
         const t = h.trace, log = h.chunkLog, lead = t["browser: first audio due (scheduled time)"]
           - t["browser: first source start"], begin = log.length ? log[0].scheduledAt + lead : null;
         const late = log.filter((c) => c.at_ms < 3000).map((c) => c.receivedAt - (begin + c.at_ms));
-        return {{ trace: h.trace, runAt: performance.timeOrigin + window.__runAt, ws,
+        return {{ trace: h.trace, runAt: performance.timeOrigin + window.__runAt, ws, sound: h.firstSoundMs,
                   late: begin === null || !late.length ? null : Math.max(...late),
                   exec: window.__execInputs.filter((t) => t >= performance.timeOrigin + window.__runAt)[0] ?? null,
                   offset: Date.now() - (performance.timeOrigin + performance.now()) }}; }})()""")
@@ -222,7 +223,9 @@ def _speak_run(to_start: float, got: dict[str, Any]) -> SpeakRun:
                   stages.get("browser: first chunk to the worklet (worker)", 0.0)) or None
     else:
         due = stages.get("browser: first audio due (scheduled time)")
-    return SpeakRun(to_start, due, stages, offset, got.get("late"))
+    sound = got.get("sound")
+    return SpeakRun(to_start, due, stages, offset, got.get("late"),
+                    due + float(sound) if due is not None and sound is not None else None)
 
 
 def audio_way(page: Any, index: int) -> float:

@@ -35,7 +35,8 @@ function debugLog(on) {
     frameMedia: [],
     frameLag: [],
     trace: {},
-    early: null
+    early: null,
+    firstSoundMs: null
   };
 }
 function debugWanted(model) {
@@ -58,6 +59,16 @@ function logChunk(d, atMs) {
   const log = { at_ms: atMs, receivedAt: now, scheduledAt: null };
   d.chunkLog.push(log);
   return log;
+}
+var SOUND = 0.02;
+function logSound(d, atMs, samples, rate) {
+  if (!d.on || d.firstSoundMs !== null) return;
+  for (let i = 0; i < samples.length; i++) {
+    if (Math.abs(samples[i]) >= SOUND) {
+      d.firstSoundMs = atMs + i / rate * 1e3;
+      return;
+    }
+  }
 }
 function handles() {
   const g = (
@@ -1113,6 +1124,7 @@ function onChunk(s, msg, bytes) {
   const c = makeChunk(lane, at, bytes, +msg.sample_rate || 22050);
   markStage(s.debug, "browser: first chunk in an AudioBuffer");
   c.log = logChunk(s.debug, at);
+  logSound(s.debug, at, c.samples, c.rate);
   insertChunk(s, c);
   const grow = msg.grow;
   if (grow && typeof grow === "object") {
@@ -1873,6 +1885,10 @@ function debugHandle(s) {
     get firstScheduledAt() {
       return s.debug.firstScheduledAt;
     },
+    get firstSoundMs() {
+      return s.debug.firstSoundMs;
+    },
+    // timeline ms of the first sound (debug.js)
     get highlightedIndex() {
       return s.current >= 0 ? s.list.order[s.current].index : -1;
     },

@@ -26,12 +26,13 @@ const FRAME_LOG = 20000; // per-frame samples kept
  * @property {number[]} frameLag
  * @property {Record<string, number>} trace  stage -> wall-clock ms (trace.js)
  * @property {{begin: number, end: number} | null} early  what the early voice played (context seconds)
+ * @property {number | null} firstSoundMs  timeline ms of the first sample that is not near silence
  */
 
 /** @param {boolean} on @returns {DebugLog} */
 export function debugLog(on) {
   return { on, chunksReceived: 0, firstChunkAt: null, firstScheduledAt: null, chunkLog: [], lags: [],
-           frameAt: [], frameMedia: [], frameLag: [], trace: {}, early: null };
+           frameAt: [], frameMedia: [], frameLag: [], trace: {}, early: null, firstSoundMs: null };
 }
 
 /** @param {{get(key: string): any}} model */
@@ -67,6 +68,22 @@ export function logChunk(d, atMs) {
   const log = { at_ms: atMs, receivedAt: now, scheduledAt: null };
   d.chunkLog.push(log);
   return log;
+}
+
+const SOUND = 0.02; // of full scale (-34 dBFS): a voice's quietest onset is above it, a model's pauses below
+
+/**
+ * Where the first sound is, once a chunk has one: a first audio that starts with silence is heard late.
+ * @param {DebugLog} d
+ * @param {number} atMs  the chunk's place on the timeline
+ * @param {Float32Array} samples
+ * @param {number} rate
+ */
+export function logSound(d, atMs, samples, rate) {
+  if (!d.on || d.firstSoundMs !== null) return;
+  for (let i = 0; i < samples.length; i++) {
+    if (Math.abs(samples[i]) >= SOUND) { d.firstSoundMs = atMs + (i / rate) * 1000; return; }
+  }
 }
 
 /** @returns {Record<string, any>} */

@@ -48,6 +48,7 @@ function debugHandle(s) {
     get chunksReceived() { return s.debug.chunksReceived; },
     get firstChunkAt() { return s.debug.firstChunkAt; },
     get firstScheduledAt() { return s.debug.firstScheduledAt; },
+    get firstSoundMs() { return s.debug.firstSoundMs; }, // timeline ms of the first sound (debug.js)
     get highlightedIndex() { return s.current >= 0 ? s.list.order[s.current].index : -1; },
     get state() { return s.blocked ? "blocked" : s.mode; }, // idle|playing|waiting|paused|ended|blocked
     get status() { return s.views.size ? [...s.views][0].root.dataset.status : undefined; },

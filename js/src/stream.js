@@ -3,7 +3,7 @@
 // Also the rebuild of a reopened output from the synced state alone.
 import { audioEnds } from "./clock.js";
 import { makeBuffer } from "./context.js";
-import { logChunk } from "./debug.js";
+import { logChunk, logSound } from "./debug.js";
 import { checkEnd, highlight, refresh, wake } from "./loop.js";
 import { asDataView, int16ToFloat } from "./pcm.js";
 import * as early from "./early.js";
@@ -69,6 +69,7 @@ function onChunk(s, msg, bytes) {
   const c = makeChunk(lane, at, bytes, +msg.sample_rate || 22050);
   markStage(s.debug, "browser: first chunk in an AudioBuffer");
   c.log = logChunk(s.debug, at);
+  logSound(s.debug, at, c.samples, c.rate);
   insertChunk(s, c);
   const grow = msg.grow;
   if (grow && typeof grow === "object") {
