@@ -24,6 +24,7 @@ from dataclasses import dataclass
 ENV = "ELEVEN_NB_TRACE"
 LOG_SIZE = 64  # socket traces a server keeps
 CELL_STARTED = "kernel: cell started"
+REQUEST_SENT = "kernel: execute_request header date (when the page made it)"
 
 
 def enabled() -> bool:
@@ -139,19 +140,23 @@ _local = threading.local()  # the trace a magic started in this thread, not yet 
 _last: list[Trace] = []  # the latest claimed trace
 
 
-def cell_started() -> None:
-    """A cell starts running in this thread (IPython's ``pre_run_cell``): the trace's first stage, if any."""
+def cell_started(requested_at: float | None = None) -> None:
+    """A cell starts running in this thread (IPython's ``pre_run_cell``): the trace's first stage, if any;
+    ``requested_at``, when the front end sent the cell (:data:`REQUEST_SENT`), comes before it."""
     _local.cell_at = now_ms() if enabled() else None
+    _local.requested_at = requested_at if enabled() else None
 
 
 def start(stage: str) -> Trace:
     """Start the trace of the utterance about to be made in this thread (a parsed magic)."""
     trace = Trace() if enabled() else OFF
-    cell_at = getattr(_local, "cell_at", None)
+    cell_at, requested_at = getattr(_local, "cell_at", None), getattr(_local, "requested_at", None)
+    if requested_at is not None:
+        trace.mark(REQUEST_SENT, requested_at)
     if cell_at is not None:
         trace.mark(CELL_STARTED, cell_at)
     trace.mark(stage)
-    _local.pending, _local.cell_at = trace, None
+    _local.pending, _local.cell_at, _local.requested_at = trace, None, None
     return trace
 
 

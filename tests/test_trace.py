@@ -93,6 +93,33 @@ def test_a_job_claims_the_trace_its_magic_started_in_the_same_thread(monkeypatch
     assert trace.start("x") is trace.OFF and trace.claim() is trace.OFF
 
 
+
+def test_the_cells_request_time_comes_from_its_header_and_leads_the_trace(monkeypatch):
+    import datetime
+    import types
+
+    import IPython
+
+    from eleven_nb.jupyter import tracing
+
+    made = datetime.datetime(2026, 12, 2, 6, 30, 0, 123000, tzinfo=datetime.timezone.utc)
+    header: dict = {"date": made}  # jupyter_client gives a datetime; an ISO string is read too
+    kernel = types.SimpleNamespace(get_parent=lambda channel: {"header": header})
+    monkeypatch.setattr(IPython, "get_ipython", lambda: types.SimpleNamespace(kernel=kernel))
+    assert tracing.request_sent_ms() == made.timestamp() * 1000
+    header["date"] = "2026-12-02T06:30:00.123Z"
+    assert tracing.request_sent_ms() == made.timestamp() * 1000
+    header.clear()
+    assert tracing.request_sent_ms() is None  # no date, or no kernel: no stage
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    assert tracing.request_sent_ms() is None
+    monkeypatch.setenv(trace.ENV, "1")
+    trace.cell_started(requested_at=made.timestamp() * 1000)
+    started = trace.start("kernel: magic parsed")
+    assert list(started.stages) == [trace.REQUEST_SENT, trace.CELL_STARTED, "kernel: magic parsed"]
+    assert trace.claim() is started
+
+
 # --- one traced cell, end to end ----------------------------------------------------------------
 
 

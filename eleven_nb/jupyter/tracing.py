@@ -12,6 +12,7 @@ them with its debug handles. The kernel cannot hear the browser while a cell run
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import os
 import urllib.parse
@@ -78,7 +79,23 @@ async def finish(job_trace: Trace, client: Any, player: Any) -> None:
 
 
 def _cell_started(*_: Any) -> None:
-    trace.cell_started()
+    trace.cell_started(request_sent_ms() if trace.enabled() else None)
+
+
+def request_sent_ms() -> float | None:
+    """When the front end made the running cell's ``execute_request``: its header's ``date`` (the page's
+    clock, to the millisecond), which splits the wait before "cell started" into the page's share and the
+    relay's. None outside a kernel or without a date."""
+    from IPython import get_ipython
+
+    kernel = getattr(get_ipython(), "kernel", None)
+    try:
+        date = kernel.get_parent("shell")["header"]["date"]  # type: ignore[union-attr]
+        if isinstance(date, str):
+            date = datetime.datetime.fromisoformat(date.replace("Z", "+00:00"))
+        return float(date.timestamp() * 1000)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
 
 
 def watch_cells(ipython: Any) -> None:
