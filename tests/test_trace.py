@@ -93,7 +93,6 @@ def test_a_job_claims_the_trace_its_magic_started_in_the_same_thread(monkeypatch
     assert trace.start("x") is trace.OFF and trace.claim() is trace.OFF
 
 
-
 def test_the_cells_request_time_comes_from_its_header_and_leads_the_trace(monkeypatch):
     import datetime
     import types

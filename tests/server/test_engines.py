@@ -16,7 +16,7 @@ from eleven_nb.server.engines import ENGINES, available_engines, load_engine
 from eleven_nb.server.engines.base import SynthesisSettings, Utterance, check_utterances
 from eleven_nb.server.engines.espeak import VOICES, EspeakEngine
 from eleven_nb.server.engines.piper import OPEN_TAIL_S
-from eleven_nb.server.engines.timing import char_spans, fit_silences, sound_bounds, trim_edges
+from eleven_nb.server.engines.timing import char_spans, ends_open, fit_silences, sound_bounds, trim_edges
 
 TRICKY = [
     "  Hello, “there”! Dr. Smith arrives at 3:45 pm.  ",
@@ -135,6 +135,18 @@ def test_fit_silences_caps_the_quiet_edges_and_moves_the_spans_with_them():
     odd = np.zeros(1005, np.int16)
     odd[1000:] = 9000  # sound in the short last block counts too
     assert sound_bounds(odd, rate) == (1000, 1005)
+
+
+
+@pytest.mark.parametrize(("text", "is_open"), [
+    ("Streaming speech ", True), ("in 2024", True), ("The (new)", True), ("你好", True),
+    ("cafe\u0301 ", True),  # a combining mark ends the word
+    ("यह है", True),  # so does a vowel sign
+    ("Done.", False), ("It works (mostly.)", False), ("She said “fine.” ", False), ("Wait,", False),
+    ("你好。", False), ("🎉", False), ("", False), ("   ", False),
+])
+def test_a_text_ends_open_when_it_stops_inside_a_sentence(text, is_open):
+    assert ends_open(text) is is_open
 
 
 # ---------------------------------------------------------------- espeak-ng

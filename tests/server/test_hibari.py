@@ -100,6 +100,9 @@ def test_hibari_speaks_at_once_and_joins_a_phrase_cut_mid_sentence(heart):
     quiet = frames < 0.08 * np.sqrt(np.mean(audio ** 2))
     runs = [len(list(g)) for q, g in itertools.groupby(quiet) if q]
     assert 0.15 * 100 <= max(runs) <= (TAIL_SILENCE_S["sentence"] + LEAD_SILENCE_S) * 100 + 2
+    for closed in ("It works (mostly.)", "She said “it is fine.”"):  # past the closer, a sentence end
+        last = speak(heart, closed, "heart", seed=3)[-1].audio
+        assert len(last) - sound_bounds(last, rate)[1] > TAIL_SILENCE_S["open"] * rate + block, closed
 
 
 def test_hibari_speed_and_seed(heart):

@@ -30,7 +30,7 @@ from .base import (
     spread_over,
 )
 from .cache import cache_dir, model_sha256, write_atomically
-from .hibari_text import CLAUSE, SENTENCE_END, Word, call_phonemes, plan_calls, text_words
+from .hibari_text import CLAUSE, CLOSERS, SENTENCE_END, Word, call_phonemes, plan_calls, text_words
 from .memory import onnx_session, run_model
 from .phonemes import misaki
 from .timing import char_spans, fit_silences, snap_cut, trim_edges, trim_trailing_silence
@@ -225,6 +225,7 @@ class HibariEngine(Engine):
 
 
 def _ending(phonemes: str) -> str:
-    """How a call's phonemes end: a sentence, a clause, or open (cut mid-sentence)."""
-    last = phonemes.rstrip()[-1:]
+    """How a call's phonemes end: a sentence, a clause, or open (cut mid-sentence). Closing quotes and
+    brackets are looked past: 'fine.”' and '(mostly.)' end sentences."""
+    last = phonemes.rstrip().rstrip("".join(CLOSERS)).rstrip()[-1:]
     return "sentence" if last in SENTENCE_END else "clause" if last in CLAUSE else "open"

@@ -189,7 +189,7 @@ class PiperEngine(Engine):
     def _cap_tail(self, sentence: Sentence, seconds: float) -> None:
         """At most ``seconds`` of silence after the sentence's last sound (its spans clipped to match)."""
         assert sentence.audio is not None
-        _, end = kept_span(sentence.audio, self.sample_rate, len(sentence.audio), seconds)
+        _, end = kept_span(sentence.audio, self.sample_rate, 0.0, seconds)  # only its end is used
         sentence.audio = sentence.audio[:end]
         if sentence.spans is not None:
             sentence.spans = np.minimum(sentence.spans, end)

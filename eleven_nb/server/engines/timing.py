@@ -11,6 +11,7 @@ import unicodedata
 
 import numpy as np
 
+_CLOSERS = ")]}\"'”’»›"  # may follow the end of a sentence or a clause and still belong to it
 PAUSE_SHARE = 0.8  # of a gap between words, the part its punctuation gets (the rest goes to its spaces)
 
 
@@ -121,9 +122,11 @@ def fit_silences(pcm: np.ndarray, spans: list[tuple[int, int]], rate: int, lead:
 
 
 def ends_open(text: str) -> bool:
-    """Whether ``text`` stops mid-sentence (its last visible character is a letter or digit): a piece
-    that a first phrase or a chunk schedule cut off, whose speech goes straight on in the next."""
-    return text.rstrip()[-1:].isalnum()
+    """Whether ``text`` stops mid-sentence: its last visible character, past closing quotes and
+    brackets, is a letter, a digit or a combining mark. Such a piece was cut off by a first phrase or
+    a chunk schedule, and its speech goes straight on in the next."""
+    last = text.rstrip().rstrip(_CLOSERS).rstrip()[-1:]
+    return bool(last) and unicodedata.category(last)[0] in "LNM"
 
 
 def trim_edges(pcm: np.ndarray, rate: int, keep_seconds: float = 0.04) -> np.ndarray:
