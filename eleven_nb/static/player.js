@@ -1885,10 +1885,10 @@ function debugHandle(s) {
     get firstScheduledAt() {
       return s.debug.firstScheduledAt;
     },
+    // timeline ms of the first sample that is not near silence (debug.js logSound)
     get firstSoundMs() {
       return s.debug.firstSoundMs;
     },
-    // timeline ms of the first sound (debug.js)
     get highlightedIndex() {
       return s.current >= 0 ? s.list.order[s.current].index : -1;
     },

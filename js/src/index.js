@@ -48,7 +48,8 @@ function debugHandle(s) {
     get chunksReceived() { return s.debug.chunksReceived; },
     get firstChunkAt() { return s.debug.firstChunkAt; },
     get firstScheduledAt() { return s.debug.firstScheduledAt; },
-    get firstSoundMs() { return s.debug.firstSoundMs; }, // timeline ms of the first sound (debug.js)
+    // timeline ms of the first sample that is not near silence (debug.js logSound)
+    get firstSoundMs() { return s.debug.firstSoundMs; },
     get highlightedIndex() { return s.current >= 0 ? s.list.order[s.current].index : -1; },
     get state() { return s.blocked ? "blocked" : s.mode; }, // idle|playing|waiting|paused|ended|blocked
     get status() { return s.views.size ? [...s.views][0].root.dataset.status : undefined; },
