@@ -4,10 +4,10 @@
 
 A ``%%speak`` cell sends its text in generations: the first phrase (flushed at once), then sentences
 (:func:`eleven_nb.chunking.chunk_text`, "sentence" mode, as the kernel does). Each generation is one
-``synthesize`` call. For each text below this speaks every generation with hibari (heart) and piper (joe),
-two ways alternating, in one process, the same seed: the silences as the models make them, and as shipped
-(hibari: each call's silence capped, ``hibari.LEAD_SILENCE_S`` and ``TAIL_SILENCE_S``; piper: the silence
-after a call cut mid-sentence, ``piper.OPEN_TAIL_S``).
+``synthesize`` call. For each text below this speaks every generation with hibari (heart), piper (joe) and
+espeak-ng, two ways alternating, in one process, the same seed: the silences as the models make them, and as shipped
+(hibari: each call's silence capped, ``hibari.LEAD_SILENCE_S`` and ``TAIL_SILENCE_S``; piper and espeak-ng:
+the silence after a call cut mid-sentence, ``timing.OPEN_TAIL_S``).
 
 It reports, as medians over the texts: the silence before the first sound (what a listener waits for on
 top of the time to first audio), the hole where the first phrase meets the rest (mid-sentence), the
@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import machine_line, write_section  # noqa: E402
 from eleven_nb.chunking import chunk_text  # noqa: E402
-from eleven_nb.server.engines import hibari, load_engine, piper  # noqa: E402
+from eleven_nb.server.engines import hibari, load_engine, timing  # noqa: E402
 from eleven_nb.server.engines.base import SynthesisSettings  # noqa: E402
 from eleven_nb.server.engines.timing import sound_bounds  # noqa: E402
 
@@ -84,15 +84,16 @@ def as_made(on: bool, capped: dict) -> None:
     """The engines' silences as their models make them (``on``), or capped as shipped."""
     hibari.LEAD_SILENCE_S = 60.0 if on else capped["lead"]
     hibari.TAIL_SILENCE_S.update({key: 60.0 for key in capped["tail"]} if on else capped["tail"])
-    piper.OPEN_TAIL_S = 60.0 if on else capped["open"]
+    timing.OPEN_TAIL_S = 60.0 if on else capped["open"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="write the section of bench/RESULTS.md")
     args = parser.parse_args()
-    engines = {"hibari": (load_engine("hibari"), "heart"), "piper": (load_engine("piper"), "joe")}
-    capped = {"lead": hibari.LEAD_SILENCE_S, "tail": dict(hibari.TAIL_SILENCE_S), "open": piper.OPEN_TAIL_S}
+    engines = {"hibari": (load_engine("hibari"), "heart"), "piper": (load_engine("piper"), "joe"),
+               "espeak-ng": (load_engine("espeak"), "espeak-en-us")}
+    capped = {"lead": hibari.LEAD_SILENCE_S, "tail": dict(hibari.TAIL_SILENCE_S), "open": timing.OPEN_TAIL_S}
     ways: dict[str, list[dict[str, float]]] = {f"{e}, {w}": [] for e in engines for w in ("as made", "capped")}
     try:
         for k, text in enumerate(TEXTS):

@@ -15,8 +15,14 @@ import pytest
 from eleven_nb.server.engines import ENGINES, available_engines, load_engine
 from eleven_nb.server.engines.base import SynthesisSettings, Utterance, check_utterances
 from eleven_nb.server.engines.espeak import VOICES, EspeakEngine
-from eleven_nb.server.engines.piper import OPEN_TAIL_S
-from eleven_nb.server.engines.timing import char_spans, ends_open, fit_silences, sound_bounds, trim_edges
+from eleven_nb.server.engines.timing import (
+    OPEN_TAIL_S,
+    char_spans,
+    ends_open,
+    fit_silences,
+    sound_bounds,
+    trim_edges,
+)
 
 TRICKY = [
     "  Hello, “there”! Dr. Smith arrives at 3:45 pm.  ",
@@ -330,14 +336,13 @@ def check_speed_faithful(engine, voice_id: str) -> None:
         assert n * v / at_one == pytest.approx(1.0, abs=0.03), (v, n, at_one)
 
 
-@pytest.mark.piper
-def test_a_piece_cut_mid_sentence_ends_with_its_last_sound(piper_engine):
-    """joe ends each call with ~0.2 s of silence; a piece that stops mid-sentence (a cell's flushed first
-    phrase) keeps only OPEN_TAIL_S of it, so the next piece's words follow on. A full stop keeps its pause."""
-    rate, block = piper_engine.sample_rate, piper_engine.sample_rate // 100
+def check_open_tail(engine, voice_id: str) -> None:
+    """A piece that stops mid-sentence (a cell's flushed first phrase) keeps only OPEN_TAIL_S of the
+    engine's pause after its last sound, so the next piece's words follow on. A full stop keeps its pause."""
+    rate, block = engine.sample_rate, engine.sample_rate // 100
 
     def tail(text: str, speed: float = 1.0) -> int:
-        last = list(piper_engine.synthesize(text, "joe", SynthesisSettings(seed=5, speed=speed)))[-1]
+        last = list(engine.synthesize(text, voice_id, SynthesisSettings(seed=5, speed=speed)))[-1]
         check_utterances(last.text, [last])
         return len(last.audio) - sound_bounds(last.audio, rate)[1]
 
@@ -346,9 +351,14 @@ def test_a_piece_cut_mid_sentence_ends_with_its_last_sound(piper_engine):
     assert tail("Streaming speech ", speed=0.5) <= 2 * OPEN_TAIL_S * rate + block
     assert tail("Streaming speech.") > 2 * OPEN_TAIL_S * rate
 
+
 @pytest.mark.piper
-def test_piper_speed_maps_to_duration_faithfully(piper_engine):
-    check_speed_faithful(piper_engine, "joe")
+def test_a_piper_piece_cut_mid_sentence_ends_with_its_last_sound(piper_engine):
+    check_open_tail(piper_engine, "joe")  # joe's pause after a call: ~0.2 s
+
+
+def test_an_espeak_piece_cut_mid_sentence_ends_with_its_last_sound(espeak_engine):
+    check_open_tail(espeak_engine, "espeak-en-us")  # espeak-ng's: ~0.3 s
 
 
 @pytest.mark.piper

@@ -24,7 +24,7 @@ from .espeak_lib import (
     Event,
     espeak,
 )
-from .timing import char_spans, snap_cut
+from .timing import char_spans, ends_open, open_tail_end, snap_cut
 
 # voice id -> (espeak voice name, display name). Variants give dialogs distinct speakers.
 VOICES = {
@@ -156,6 +156,8 @@ class EspeakEngine(Engine):
             pitch_range=round(2 * DEFAULT_PITCH_RANGE * (1.0 - settings.stability)),
         )
         audio, events = result.audio, result.events
+        if ends_open(text):  # cut mid-sentence: its words go on in the next piece, without espeak's pause
+            audio = audio[:open_tail_end(audio, self.sample_rate, settings.speed)]
         words = espeak_words(text, events, len(audio))
         if not words or not len(audio):
             yield silence_utterance(text, self.sample_rate)

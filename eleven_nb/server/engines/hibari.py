@@ -33,7 +33,7 @@ from .cache import cache_dir, model_sha256, write_atomically
 from .hibari_text import CLAUSE, CLOSERS, SENTENCE_END, Word, call_phonemes, plan_calls, text_words
 from .memory import onnx_session, run_model
 from .phonemes import misaki
-from .timing import char_spans, fit_silences, snap_cut, trim_edges, trim_trailing_silence
+from .timing import OPEN_TAIL_S, char_spans, fit_silences, snap_cut, trim_edges, trim_trailing_silence
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ SMALL_CALL_PHONEMES = FIRST_CALL_PHONEMES
 # sound, and after its last as much as its ending calls for (seconds at speed 1; the model's own pause
 # for "." is ~0.2 s of it). Scaled by 1/speed, so durations still follow the speed.
 LEAD_SILENCE_S = 0.04
-TAIL_SILENCE_S = {"sentence": 0.35, "clause": 0.2, "open": 0.05}
+TAIL_SILENCE_S = {"sentence": 0.35, "clause": 0.2, "open": OPEN_TAIL_S}
 
 
 def _durations(model: bytes) -> tuple[onnx_edit.Node, onnx_edit.Node, onnx_edit.Node]:

@@ -32,7 +32,7 @@ from .piper_align import Group, Match, Sentence, align, utterance
 from .piper_patch import NOISE_PREFIX, SEEDABLE_KEY, patched_model
 from .piper_split import split_model
 from .piper_window import SplitVoice, choose_head, head_gain, split_first, to_pcm
-from .timing import ends_open, kept_span, trim_edges
+from .timing import ends_open, open_tail_end, trim_edges
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,6 @@ MAX_CALL_PHONEMES = 100
 # onnxruntime's arena for the next call, which is then faster; longer calls give theirs back (memory.py)
 SMALL_CALL_PHONEMES = FIRST_CHUNK_PHONEMES
 CLAUSE_MARKS = (",", ";", ":")
-# joe ends every call with ~0.2 s of silence: after a text cut mid-sentence (a cell's flushed first
-# phrase) that is a hole before the next generation's words. Such a call keeps this much (at speed 1).
-OPEN_TAIL_S = 0.05
 
 
 class PiperEngine(Engine):
@@ -159,8 +156,8 @@ class PiperEngine(Engine):
                     sentence.audio, sentence.pending = sentence.pending(), None
                 elif sentence.audio is None:
                     sentence.audio, sentence.spans = self._speak(sentence.phonemes, scales, rng)
-                if k == last and sentence.audio is not None:
-                    self._cap_tail(sentence, OPEN_TAIL_S / settings.speed)
+                if k == last and sentence.audio is not None:  # cut mid-sentence: no pause after it
+                    self._cap_tail(sentence, settings.speed)
             yield utterance(text, a, b, sentences, members, matches)
 
     def _speak_first(self, text: str, sentences: list[Sentence], plan: Future[tuple[list[Group], list[Match]]],
@@ -186,10 +183,10 @@ class PiperEngine(Engine):
         sentences[1].pending = lambda: to_pcm(split.decode(latent, head.frame, frames), gain)
         return sentences, groups, matches
 
-    def _cap_tail(self, sentence: Sentence, seconds: float) -> None:
-        """At most ``seconds`` of silence after the sentence's last sound (its spans clipped to match)."""
+    def _cap_tail(self, sentence: Sentence, speed: float) -> None:
+        """The sentence ends shortly after its last sound (:func:`.timing.open_tail_end`), spans clipped."""
         assert sentence.audio is not None
-        _, end = kept_span(sentence.audio, self.sample_rate, 0.0, seconds)  # only its end is used
+        end = open_tail_end(sentence.audio, self.sample_rate, speed)
         sentence.audio = sentence.audio[:end]
         if sentence.spans is not None:
             sentence.spans = np.minimum(sentence.spans, end)

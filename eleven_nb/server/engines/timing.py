@@ -12,6 +12,10 @@ import unicodedata
 import numpy as np
 
 _CLOSERS = ")]}\"'”’»›"  # may follow the end of a sentence or a clause and still belong to it
+# Seconds of silence kept after the last sound of a piece cut mid-sentence (at speed 1). The engines end
+# every call with a pause (hibari ~0.45 s, espeak-ng ~0.3 s, piper ~0.2 s); after a cell's flushed first
+# phrase that pause is a hole before the rest of its sentence, which comes as the next generation.
+OPEN_TAIL_S = 0.05
 PAUSE_SHARE = 0.8  # of a gap between words, the part its punctuation gets (the rest goes to its spaces)
 
 
@@ -127,6 +131,12 @@ def ends_open(text: str) -> bool:
     a chunk schedule, and its speech goes straight on in the next."""
     last = text.rstrip().rstrip(_CLOSERS).rstrip()[-1:]
     return bool(last) and unicodedata.category(last)[0] in "LNM"
+
+
+def open_tail_end(pcm: np.ndarray, rate: int, speed: float = 1.0) -> int:
+    """Where ``pcm``, a piece cut mid-sentence, should end: :data:`OPEN_TAIL_S` (divided by ``speed``)
+    after its last sound."""
+    return kept_span(pcm, rate, 0.0, OPEN_TAIL_S / speed)[1]
 
 
 def trim_edges(pcm: np.ndarray, rate: int, keep_seconds: float = 0.04) -> np.ndarray:
