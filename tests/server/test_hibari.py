@@ -211,11 +211,11 @@ def test_a_missing_engine_falls_back_to_an_installed_one(monkeypatch, caplog):
 
 
 @pytest.mark.piper
-@pytest.mark.parametrize("voice", ["heart", "joe"])
+@pytest.mark.parametrize("voice", ["heart", "joe", "espeak-en-us"])
 async def test_speech_starts_at_once_and_runs_on_past_the_first_phrase(piper_server, voice):
     """Over a real socket: the first sound comes within 0.1 s of the first audio (hibari's was 0.3 s
     in), and where the flushed first phrase meets the rest of its sentence there is no hole (hibari
-    left 0.68 s, piper 0.21 s), while a full stop keeps a pause."""
+    left 0.68 s, piper 0.21 s, espeak-ng 0.3 s), while a full stop keeps a pause."""
     pieces = ["Streaming speech ", "lets a listener hear it now. ", "Then the rest follows."]
     url = piper_server.ws_url(voice_id=voice, output_format="pcm_16000", sync_alignment=True)
     rate, block, pcm, starts, chars = 16000, 160, [], [], ""
@@ -242,6 +242,6 @@ async def test_speech_starts_at_once_and_runs_on_past_the_first_phrase(piper_ser
 
     assert int(np.argmax(loud)) * block < 0.1 * rate
     h, lets = chars.index("h "), chars.index("lets")  # the end of "speech", the first phrase's last word
-    assert longest_quiet(starts[h], starts[lets + 1]) < 0.17  # heart 0.09 (0.73 before), joe 0.12 (0.16)
+    assert longest_quiet(starts[h], starts[lets + 1]) < 0.17  # heart 0.09 (0.73 before), joe 0.12 (0.16-0.19)
     dot, then = chars.index(". "), chars.index("Then")
     assert longest_quiet(starts[dot - 1], starts[then + 1]) >= 0.15
