@@ -105,6 +105,25 @@ def test_hibari_speaks_at_once_and_joins_a_phrase_cut_mid_sentence(heart):
         assert len(last) - sound_bounds(last, rate)[1] > TAIL_SILENCE_S["open"] * rate + block, closed
 
 
+
+async def test_a_break_mid_sentence_is_heard_at_its_own_length(heart):
+    """'Hello <break time="1s"/> world.': the words around the break are pieces cut mid-sentence, so
+    the model's padding no longer adds to the break (1.58 s of silence before the caps, 1.09 s now)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from eleven_nb.server.synthesis import utterances
+
+    with ThreadPoolExecutor(2) as pool:
+        spoken = [u async for u in utterances(heart, "heart", 'Hello <break time="1s"/> world.',
+                                              SynthesisSettings(seed=1), pool)]
+    audio = np.concatenate([u.audio for u in spoken]).astype(np.float64)
+    block = heart.sample_rate // 100
+    loud = np.flatnonzero(np.sqrt(np.mean(audio[:len(audio) // block * block].reshape(-1, block) ** 2, axis=1))
+                          > 0.08 * np.sqrt(np.mean(audio ** 2)))
+    silence = (np.diff(loud).max() - 1) * block / heart.sample_rate
+    assert 1.0 <= silence < 1.2
+
+
 def test_hibari_speed_and_seed(heart):
     check_speed_faithful(heart, "heart")
     check_threads_with_seeds(heart, "heart")
