@@ -124,7 +124,6 @@ def test_char_spans_give_pauses_to_punctuation_and_gaps_to_spaces():
     assert (starts[-1], ends[-1]) == (372, 400) and np.all(np.diff(starts) >= 0)
 
 
-
 def test_fit_silences_caps_the_quiet_edges_and_moves_the_spans_with_them():
     rate = 1000  # 10-sample blocks
     pcm = np.zeros(1000, np.int16)
@@ -141,7 +140,6 @@ def test_fit_silences_caps_the_quiet_edges_and_moves_the_spans_with_them():
     odd = np.zeros(1005, np.int16)
     odd[1000:] = 9000  # sound in the short last block counts too
     assert sound_bounds(odd, rate) == (1000, 1005)
-
 
 
 @pytest.mark.parametrize(("text", "is_open"), [

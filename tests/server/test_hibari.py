@@ -80,7 +80,6 @@ def test_hibari_speech_and_alignment_are_plausible(heart):
         assert rms(audio[s:e]) > rms(audio) * 0.6
 
 
-
 def test_hibari_speaks_at_once_and_joins_a_phrase_cut_mid_sentence(heart):
     """The model's ~0.35 s of silence before each call and ~0.45 s after one cut mid-sentence are
     capped: a first phrase sounds at once, and "Streaming speech | lets" (two generations, as a
@@ -103,7 +102,6 @@ def test_hibari_speaks_at_once_and_joins_a_phrase_cut_mid_sentence(heart):
     for closed in ("It works (mostly.)", "She said “it is fine.”"):  # past the closer, a sentence end
         last = speak(heart, closed, "heart", seed=3)[-1].audio
         assert len(last) - sound_bounds(last, rate)[1] > TAIL_SILENCE_S["open"] * rate + block, closed
-
 
 
 async def test_a_break_mid_sentence_is_heard_at_its_own_length(heart):
@@ -158,15 +156,11 @@ def test_hibari_patch_is_cached_once(tmp_path, monkeypatch):
     assert DURATIONS in [o.name for o in ort.InferenceSession(str(first)).get_outputs()]
 
 
-async def _speak_over(server, voice_id: str, text: str | list[str]) -> tuple[str, np.ndarray]:
-    """What ``text`` sounds like on the server; pieces of a list are sent one by one, the first flushed
-    (as a %%speak cell sends its first phrase)."""
+async def _speak_over(server, voice_id: str, text: str) -> tuple[str, np.ndarray]:
     url = server.ws_url(voice_id=voice_id, output_format="pcm_16000", sync_alignment=True)
-    pieces = [text] if isinstance(text, str) else text
     chars, pcm = [], []
     async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
-        sends = [protocol.send_text(p, flush=k == 0 and len(pieces) > 1) for k, p in enumerate(pieces)]
-        for m in (protocol.initialize_connection(), *sends, protocol.close_connection()):
+        for m in (protocol.initialize_connection(), protocol.send_text(text), protocol.close_connection()):
             await ws.send_json(m)
         async for msg in ws:
             frame = json.loads(msg.data)
