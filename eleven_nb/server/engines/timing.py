@@ -11,7 +11,8 @@ import unicodedata
 
 import numpy as np
 
-_CLOSERS = ")]}\"'”’»›"  # may follow the end of a sentence or a clause and still belong to it
+from ...boundaries import CLOSERS
+
 # Seconds of silence kept after the last sound of a piece cut mid-sentence (at speed 1). The engines end
 # every call with a pause (hibari ~0.45 s, espeak-ng ~0.3 s, piper ~0.2 s); after a cell's flushed first
 # phrase that pause is a hole before the rest of its sentence, which comes as the next generation.
@@ -129,7 +130,7 @@ def ends_open(text: str) -> bool:
     """Whether ``text`` stops mid-sentence: its last visible character, past closing quotes and
     brackets, is a letter, a digit or a combining mark. Such a piece was cut off by a first phrase or
     a chunk schedule, and its speech goes straight on in the next."""
-    last = text.rstrip().rstrip(_CLOSERS).rstrip()[-1:]
+    last = text.rstrip().rstrip(CLOSERS).rstrip()[-1:]
     return bool(last) and unicodedata.category(last)[0] in "LNM"
 
 
