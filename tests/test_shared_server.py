@@ -20,7 +20,7 @@ import pytest
 
 import eleven_nb
 from bench.common import Kernel
-from eleven_nb import local_server
+from eleven_nb import local_server, trace
 from eleven_nb.spawn import pid_alive, stop_pid
 
 SPEAK = """
@@ -247,3 +247,16 @@ def test_a_runtime_file_others_could_write_is_ignored(tmp_path):
     assert local_server.read(path) is None
     path.chmod(0o600)
     assert local_server.read(path) is not None
+
+
+def test_a_real_kernel_takes_the_request_time_from_the_front_ends_header(runtime, kernels, monkeypatch):
+    """A real kernel (jupyter_client is the front end here, and dates its execute_request): the stage is
+    there, before the cell started, and on the same clock (within the cell's few seconds)."""
+    monkeypatch.setenv(trace.ENV, "1")
+    kernel = kernels()
+    kernel.run("%load_ext eleven_nb")
+    kernel.run("%%speak --wait\nHello.")
+    stages = json.loads(kernel.run("%speak_trace --json").strip().splitlines()[-1])
+    requested, started = stages[trace.REQUEST_SENT], stages[trace.CELL_STARTED]
+    assert requested <= started + 1  # the header's date has whole milliseconds
+    assert started - requested < 5_000

@@ -196,3 +196,4 @@ def test_tracing_off_adds_no_route_and_sends_no_trace(monkeypatch):
         ext.stop()
     finally:
         threaded.stop()
+
