@@ -18,6 +18,7 @@ from eleven_nb.server.engines.espeak import VOICES, EspeakEngine
 from eleven_nb.server.engines.timing import (
     OPEN_TAIL_S,
     char_spans,
+    cut_quietly,
     ends_open,
     fit_silences,
     sound_bounds,
@@ -142,12 +143,28 @@ def test_fit_silences_caps_the_quiet_edges_and_moves_the_spans_with_them():
     assert sound_bounds(odd, rate) == (1000, 1005)
 
 
+def test_a_cut_fades_so_a_soft_sound_left_at_the_edge_ends_without_a_click():
+    rate = 1000  # EDGE_FADE_S: 5 samples
+    hiss = np.full(100, 2000, np.int16)  # a quiet sound still going where the cut falls
+    cut = cut_quietly(hiss, 10, 60, rate)
+    assert len(cut) == 50 and hiss[10] == 2000  # a copy: the engine's audio is not touched
+    assert list(cut[:5]) == [400, 800, 1200, 1600, 2000] and list(cut[-5:]) == [2000, 1600, 1200, 800, 400]
+    assert np.all(cut[5:-5] == 2000)
+    assert np.all(cut_quietly(hiss, 0, 100, rate) == hiss)  # nothing cut: nothing faded
+    assert len(cut_quietly(hiss, 40, 42, rate)) == 2
+
+
 @pytest.mark.parametrize(("text", "is_open"), [
     ("Streaming speech ", True), ("in 2024", True), ("The (new)", True), ("你好", True),
     ("cafe\u0301 ", True),  # a combining mark ends the word
     ("यह है", True),  # so does a vowel sign
     ("Done.", False), ("It works (mostly.)", False), ("She said “fine.” ", False), ("Wait,", False),
-    ("你好。", False), ("🎉", False), ("", False), ("   ", False),
+    ("你好。", False), ("", False), ("   ", False), (")", False),
+    # a symbol or an emoji does not end a sentence: "50% " goes on "of them"
+    ("The price rose by 50% ", True), ("Tom & ", True), ("It is 5°", True), ("Great 🎉", True), ("Wait -", True),
+    ("Wait —", False), ("他说：", False),
+    # a single line break is a hard wrap, a blank line ends a paragraph
+    ("Streaming speech\n", True), ("Results\n\n", False), ("Results \r\n \r\n", False),
 ])
 def test_a_text_ends_open_when_it_stops_inside_a_sentence(text, is_open):
     assert ends_open(text) is is_open
@@ -276,10 +293,14 @@ def test_piper_runs_are_bounded_at_word_boundaries():
 
     word = list("tʃˈaɪniːz lˈɛtɚ")
     sentence = (word + [" "]) * 30 + list("x" * 250)
-    runs = _bounded([sentence, list("hi")], 40)
+    bounded = _bounded([sentence, list("hi")], 40)
+    runs, cut = [r for r, _ in bounded], [c for _, c in bounded]
     assert all(len(r) <= 40 for r in runs) and runs[-1] == list("hi")
     assert [p for r in runs[:-1] for p in r if p != " "] == [p for p in sentence if p != " "]
     assert all(r[-1] == " " for r in runs[:8]) and all(len(r) >= MIN_CHUNK_PHONEMES for r in runs[:8])
+    assert all(cut[:-2]) and cut[-2:] == [False, False]  # every cut is mid-sentence; each sentence's end is not
+    clauses = _bounded([(list("wʌn tuː") + [","] + [" "]) * 10], 40)
+    assert [c for _, c in clauses] == [False] * len(clauses)  # cut after a comma: a clause ends there
 
 
 @pytest.mark.piper
@@ -347,7 +368,10 @@ def check_open_tail(engine, voice_id: str) -> None:
     assert tail("Streaming speech ") <= OPEN_TAIL_S * rate + block
     assert tail("Streaming speech lets a listener hear the first words while the") <= OPEN_TAIL_S * rate + block
     assert tail("Streaming speech ", speed=0.5) <= 2 * OPEN_TAIL_S * rate + block
+    for symbol in ("The price rose by 50% ", "Tom & "):  # a symbol does not end a sentence either
+        assert tail(symbol) <= OPEN_TAIL_S * rate + block, symbol
     assert tail("Streaming speech.") > 2 * OPEN_TAIL_S * rate
+    assert tail("Streaming speech\n\n") > 2 * OPEN_TAIL_S * rate  # nor a paragraph's end
 
 
 @pytest.mark.piper
@@ -357,6 +381,22 @@ def test_a_piper_piece_cut_mid_sentence_ends_with_its_last_sound(piper_engine):
 
 def test_an_espeak_piece_cut_mid_sentence_ends_with_its_last_sound(espeak_engine):
     check_open_tail(espeak_engine, "espeak-en-us")  # espeak-ng's: ~0.3 s
+
+
+@pytest.mark.piper
+def test_a_long_piper_sentence_cut_between_words_has_no_pause_at_the_cut(piper_engine):
+    """A sentence over piper's phoneme budget with no comma is cut between words; the run before the cut
+    ends OPEN_TAIL_S after its last sound instead of with piper's ~0.2 s pause."""
+    text = ("The quick brown fox jumps over the lazy dog and then runs across the wide green field towards the old "
+            "farmhouse where the farmer keeps his many chickens and two very old horses in the big red barn today.")
+    utterances = speak(piper_engine, text, "joe", seed=3)
+    check_utterances(text, utterances)
+    rate, block = piper_engine.sample_rate, piper_engine.sample_rate // 100
+    # (the first utterance is the head of the first run, a window of one decode: no pause to cap)
+    inner = [u for u in utterances[1:-1] if not u.text.rstrip().endswith((",", "."))]
+    assert len(inner) >= 2  # the budget cut it twice
+    for u in inner:
+        assert len(u.audio) - sound_bounds(u.audio, rate)[1] <= OPEN_TAIL_S * rate + block, u.text
 
 
 @pytest.mark.piper

@@ -104,6 +104,32 @@ def test_hibari_speaks_at_once_and_joins_a_phrase_cut_mid_sentence(heart):
         assert len(last) - sound_bounds(last, rate)[1] > TAIL_SILENCE_S["open"] * rate + block, closed
 
 
+def test_hibari_pauses_after_a_paragraph_but_runs_on_over_a_wrapped_line(heart):
+    """A heading or a list item followed by a blank line keeps the sentence pause; a single line
+    break without punctuation is a hard wrap, cut like a sentence that goes on."""
+    rate, block = heart.sample_rate, heart.sample_rate // 100
+
+    def first_tail(text: str) -> int:
+        first = speak(heart, text, "heart", seed=3)[0]
+        assert first.text.startswith("Results")
+        return len(first.audio) - sound_bounds(first.audio, rate)[1]
+
+    assert first_tail("Results\n\nThe model works.") >= (TAIL_SILENCE_S["sentence"] - 0.02) * rate
+    assert first_tail("Results \r\n  \r\nThe model works.") >= (TAIL_SILENCE_S["sentence"] - 0.02) * rate
+    assert first_tail("Results of the\nmodel, as it works.") <= TAIL_SILENCE_S["open"] * rate + block
+
+
+def test_text_words_marks_the_end_of_each_paragraph(heart):
+    from eleven_nb.server.engines.hibari_text import text_words
+
+    text = "One two\nthree.\n\n  \nFour 🎉\n\nfive" + " " * 10_000
+    lines = text_words(heart._g2p, heart._normalize, text)
+    ends = [[w.ends_paragraph for w in line] for line in lines]
+    assert [text[w.char_start:w.char_end] for w in lines[1] if w.ends_paragraph] == ["."]
+    assert ends[0] == [False, False] and ends[3] == [False]
+    assert sum(map(sum, ends)) == 2  # "three." and "Four" (the emoji is not spoken)
+
+
 async def test_a_break_mid_sentence_is_heard_at_its_own_length(heart):
     """'Hello <break time="1s"/> world.': the words around the break are pieces cut mid-sentence, so
     the model's padding no longer adds to the break (1.58 s of silence before the caps, 1.09 s now)."""

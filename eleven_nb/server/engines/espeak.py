@@ -24,7 +24,7 @@ from .espeak_lib import (
     Event,
     espeak,
 )
-from .timing import char_spans, ends_open, open_tail_end, snap_cut
+from .timing import cap_open_tail, char_spans, ends_open, snap_cut
 
 # voice id -> (espeak voice name, display name). Variants give dialogs distinct speakers.
 VOICES = {
@@ -157,7 +157,7 @@ class EspeakEngine(Engine):
         )
         audio, events = result.audio, result.events
         if ends_open(text):  # cut mid-sentence: its words go on in the next piece, without espeak's pause
-            audio = audio[:open_tail_end(audio, self.sample_rate, settings.speed)]
+            audio = cap_open_tail(audio, self.sample_rate, settings.speed)
         words = espeak_words(text, events, len(audio))
         if not words or not len(audio):
             yield silence_utterance(text, self.sample_rate)

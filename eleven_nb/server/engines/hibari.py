@@ -195,11 +195,13 @@ class HibariEngine(Engine):
     def _speak(self, words: list[Word], speed: float, rng: np.random.Generator) -> tuple[np.ndarray, list]:
         """int16 audio of one call and each word's (start, end) samples."""
         phonemes, owned = call_phonemes(words)
-        return self._run(phonemes, owned, speed, rng)
+        ending = "sentence" if words and words[-1].ends_paragraph else _ending(phonemes)
+        return self._run(phonemes, owned, speed, rng, ending)
 
-    def _run(self, phonemes: str, owned: list[tuple[int, int]], speed: float,
-             rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[int, int]]]:
-        """Speak a phoneme string; ``owned`` are ranges of it whose sample spans to return."""
+    def _run(self, phonemes: str, owned: list[tuple[int, int]], speed: float, rng: np.random.Generator,
+             ending: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Speak a phoneme string; ``owned`` are ranges of it whose sample spans to return. ``ending``
+        (a key of :data:`TAIL_SILENCE_S`) sets the silence kept after its last sound."""
         ids, id_at = [0], []  # id_at[i]: the id index of phoneme character i (or of the next one)
         for ch in phonemes:
             id_at.append(len(ids))
@@ -220,7 +222,7 @@ class HibariEngine(Engine):
         bounds = np.round(np.concatenate([[0.0], np.cumsum(durations)]) * (len(pcm) / total)).astype(np.int64)
         spans = [(int(bounds[id_at[s]]), int(bounds[id_at[e]])) for s, e in owned]
         pcm, spans = fit_silences(pcm, spans, self.sample_rate, LEAD_SILENCE_S / speed,
-                                  TAIL_SILENCE_S[_ending(phonemes)] / speed)
+                                  TAIL_SILENCE_S[ending] / speed)
         return pcm, trim_trailing_silence(pcm, spans, self.sample_rate)
 
 

@@ -23,6 +23,7 @@ CLOSERS = frozenset(")”\"'’]")  # may follow a sentence end and still belong
 CLAUSE = frozenset(",;:—")
 PUNCTUATION = SENTENCE_END | CLOSERS | CLAUSE | frozenset("(“")
 _LINE = re.compile(r"[^\n]+")
+_BLANK_AFTER = re.compile(r"[^\S\n]*\n\s*\n")  # the rest of a line, then a blank line
 _LONG_NUMBER = re.compile(r"\d{13,}")  # beyond hundreds of billions hibari's number reader fails
 log = logging.getLogger(__name__)
 
@@ -30,12 +31,14 @@ log = logging.getLogger(__name__)
 @dataclass
 class Word:
     """Characters ``[char_start, char_end)`` of the input and the phonemes hibari says for them.
-    ``space_after``: the G2P joins this word to the next with a space (a short pause)."""
+    ``space_after``: the G2P joins this word to the next with a space (a short pause).
+    ``ends_paragraph``: the last word of a line with a blank line after it."""
 
     char_start: int
     char_end: int
     phonemes: str
     space_after: bool = True
+    ends_paragraph: bool = False
 
 
 class _PositionMap:
@@ -106,10 +109,18 @@ def line_words(g2p, normalize, line: str, offset: int) -> list[Word]:
 
 
 def text_words(g2p, normalize, text: str) -> list[list[Word]]:
-    """Words line by line (hibari reads each line on its own), lines without words left out."""
-    lines = [line_words(g2p, normalize, m.group(), m.start()) for m in _LINE.finditer(text)
-             if not m.group().isspace()]
-    return [words for words in lines if any(w.phonemes for w in words)]
+    """Words line by line (hibari reads each line on its own), lines without words left out; the last
+    spoken word of a line followed by a blank line ends a paragraph."""
+    lines = []
+    for m in _LINE.finditer(text):
+        if m.group().isspace():
+            continue
+        words = line_words(g2p, normalize, m.group(), m.start())
+        spoken = [w for w in words if w.phonemes]
+        if spoken:
+            spoken[-1].ends_paragraph = _BLANK_AFTER.match(text, m.end()) is not None
+            lines.append(words)
+    return lines
 
 
 def _pieces(word: Word, budget: int) -> list[Word]:
@@ -123,7 +134,7 @@ def _pieces(word: Word, budget: int) -> list[Word]:
         a = word.char_start + span * cuts[k] // n
         b = word.char_start + span * cuts[k + 1] // n
         out.append(Word(a, b, word.phonemes[cuts[k]:cuts[k + 1]], False))
-    out[-1].space_after = word.space_after
+    out[-1].space_after, out[-1].ends_paragraph = word.space_after, word.ends_paragraph
     return out
 
 

@@ -32,7 +32,7 @@ from .piper_align import Group, Match, Sentence, align, utterance
 from .piper_patch import NOISE_PREFIX, SEEDABLE_KEY, patched_model
 from .piper_split import split_model
 from .piper_window import SplitVoice, choose_head, head_gain, split_first, to_pcm
-from .timing import ends_open, open_tail_end, trim_edges
+from .timing import cap_open_tail, ends_open, trim_edges
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class PiperEngine(Engine):
             return
         # "[[...]]" would be read as raw phonemes by piper, and a NUL ends espeak's string
         phonemes = [p for p in self._voice.phonemize(text.replace("[[", "[ [").replace("\0", " ")) if p]
-        sentences = [Sentence(p) for p in _bounded(_split_first(phonemes), MAX_CALL_PHONEMES)]
+        sentences = [Sentence(p, open=cut) for p, cut in _bounded(_split_first(phonemes), MAX_CALL_PHONEMES)]
         if not sentences:  # nothing piper can say ("...", a lone symbol)
             yield silence_utterance(text, self.sample_rate)
             return
@@ -148,7 +148,7 @@ class PiperEngine(Engine):
                 groups, matches = plan.result()
             else:
                 sentences, groups, matches = self._speak_first(text, sentences, plan, scales, rng)
-        last = len(sentences) - 1 if ends_open(text) else None
+        sentences[-1].open = ends_open(text)
         for (a, b), members in groups:
             for k in members:
                 sentence = sentences[k]
@@ -156,7 +156,7 @@ class PiperEngine(Engine):
                     sentence.audio, sentence.pending = sentence.pending(), None
                 elif sentence.audio is None:
                     sentence.audio, sentence.spans = self._speak(sentence.phonemes, scales, rng)
-                if k == last and sentence.audio is not None:  # cut mid-sentence: no pause after it
+                if sentence.open and sentence.audio is not None:  # cut mid-sentence: no pause after it
                     self._cap_tail(sentence, settings.speed)
             yield utterance(text, a, b, sentences, members, matches)
 
@@ -184,10 +184,10 @@ class PiperEngine(Engine):
         return sentences, groups, matches
 
     def _cap_tail(self, sentence: Sentence, speed: float) -> None:
-        """The sentence ends shortly after its last sound (:func:`.timing.open_tail_end`), spans clipped."""
+        """The sentence ends shortly after its last sound (:func:`.timing.cap_open_tail`), spans clipped."""
         assert sentence.audio is not None
-        end = open_tail_end(sentence.audio, self.sample_rate, speed)
-        sentence.audio = sentence.audio[:end]
+        sentence.audio = cap_open_tail(sentence.audio, self.sample_rate, speed)
+        end = len(sentence.audio)
         if sentence.spans is not None:
             sentence.spans = np.minimum(sentence.spans, end)
 
@@ -197,7 +197,7 @@ class PiperEngine(Engine):
         self._check_voice(voice_id)
         phonemes = list(espeak_ipa(ipa))
         rng, scales = np.random.default_rng(settings.seed), self._scales(settings)
-        audio = [self._speak(run, scales, rng)[0] for run in _bounded([phonemes], MAX_CALL_PHONEMES)
+        audio = [self._speak(run, scales, rng)[0] for run, _ in _bounded([phonemes], MAX_CALL_PHONEMES)
                  if any(ph in self._config.phoneme_id_map for ph in run)]
         yield spread_over(text, [trim_edges(np.concatenate(audio), self.sample_rate)] if audio else [],
                           self.sample_rate)
@@ -282,9 +282,10 @@ def _split_first(sentences: list[list[str]]) -> list[list[str]]:
     return sentences
 
 
-def _bounded(sentences: list[list[str]], limit: int) -> list[list[str]]:
+def _bounded(sentences: list[list[str]], limit: int) -> list[tuple[list[str], bool]]:
     """Sentences cut into runs of at most ``limit`` phonemes: after the last clause mark that fits,
-    else after the last word that fits, else (one huge word) at the limit."""
+    else after the last word that fits, else (one huge word) at the limit. Each run comes with
+    whether it was cut there mid-sentence (after a word: the sentence goes straight on in the next)."""
     runs = []
     for sentence in sentences:
         while len(sentence) > limit:
@@ -292,10 +293,10 @@ def _bounded(sentences: list[list[str]], limit: int) -> list[list[str]]:
             marks = [i for i, ph in enumerate(head) if ph in CLAUSE_MARKS and i >= MIN_CHUNK_PHONEMES]
             spaces = [i for i, ph in enumerate(head) if ph == " " and i >= MIN_CHUNK_PHONEMES]
             cut = (marks or spaces or [limit - 1])[-1] + 1
-            runs.append(sentence[:cut])
+            runs.append((sentence[:cut], not marks))
             sentence = sentence[cut:]
             while sentence and sentence[0] == " ":
                 sentence = sentence[1:]
         if sentence:
-            runs.append(sentence)
+            runs.append((sentence, False))
     return runs

@@ -28,6 +28,7 @@ class Sentence:
     audio: np.ndarray | None = None
     spans: np.ndarray | None = None  # (start, end) samples per phoneme
     pending: Callable[[], np.ndarray] | None = None  # makes the audio, when it is not made from the phonemes
+    open: bool = False  # it stops mid-sentence (the speech goes on in the next run): no pause after it
 
 
 Match = tuple[Word, int, int, int]  # a word piper says: (word, sentence, first phoneme, last phoneme)

@@ -115,7 +115,7 @@ def split_first(sentences: list[Sentence], groups: list[Group], matches: list[Ma
     first, p, cut = sentences[0], head.phoneme, head.frame * hop
     spans = first.spans if first.spans is not None else np.zeros((len(first.phonemes), 2), np.int64)
     sentences = [Sentence(first.phonemes[:p], head_audio, np.minimum(spans[:p], cut)),
-                 Sentence(first.phonemes[p:], None, np.maximum(spans[p:] - cut, 0)), *sentences[1:]]
+                 Sentence(first.phonemes[p:], None, np.maximum(spans[p:] - cut, 0), open=first.open), *sentences[1:]]
     matches = [(word, k, i0, i1) if k == 0 and i0 < p else
                (word, 1, i0 - p, i1 - p) if k == 0 else (word, k + 1, i0, i1) for word, k, i0, i1 in matches]
     (a, b), members = groups[0]

@@ -11,12 +11,14 @@ import unicodedata
 
 import numpy as np
 
-from ...boundaries import CLOSERS
+from ...boundaries import CJK_PHRASE, CLOSERS, SPACED_PHRASE
 
 # Seconds of silence kept after the last sound of a piece cut mid-sentence (at speed 1). The engines end
 # every call with a pause (hibari ~0.45 s, espeak-ng ~0.3 s, piper ~0.2 s); after a cell's flushed first
 # phrase that pause is a hole before the rest of its sentence, which comes as the next generation.
 OPEN_TAIL_S = 0.05
+EDGE_FADE_S = 0.005  # a cut in the quiet fades over this, so what is left of a soft sound ends without a click
+_STOPS = frozenset(SPACED_PHRASE + CJK_PHRASE)  # a sentence or a clause ends at these marks
 PAUSE_SHARE = 0.8  # of a gap between words, the part its punctuation gets (the rest goes to its spaces)
 
 
@@ -119,25 +121,45 @@ def kept_span(pcm: np.ndarray, rate: int, lead: float, tail: float) -> tuple[int
     return max(0, bounds[0] - int(rate * lead)), min(len(pcm), bounds[1] + int(rate * tail))
 
 
+def cut_quietly(pcm: np.ndarray, a: int, b: int, rate: int) -> np.ndarray:
+    """A copy of ``pcm[a:b]``, faded in over :data:`EDGE_FADE_S` where it starts after ``pcm`` does, and out
+    where it ends before: the cut falls in the quiet, but the tail of a soft "f" or "th" may still be there."""
+    out = pcm[a:b].copy()
+    n = min(len(out) // 2, int(rate * EDGE_FADE_S))
+    if n:
+        ramp = np.linspace(0.0, 1.0, n + 1, dtype=np.float32)[1:]
+        if a > 0:
+            out[:n] = out[:n] * ramp
+        if b < len(pcm):
+            out[-n:] = out[-n:] * ramp[::-1]
+    return out
+
+
 def fit_silences(pcm: np.ndarray, spans: list[tuple[int, int]], rate: int, lead: float,
                  tail: float) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """``pcm`` cut to its :func:`kept_span`, and ``spans`` (sample ranges into it) moved and clipped to match."""
+    """``pcm`` cut to its :func:`kept_span` (:func:`cut_quietly`), and ``spans`` (sample ranges into it)
+    moved and clipped to match."""
     a, b = kept_span(pcm, rate, lead, tail)
-    return pcm[a:b], [(min(max(s - a, 0), b - a), min(max(e - a, 0), b - a)) for s, e in spans]
+    return cut_quietly(pcm, a, b, rate), [(min(max(s - a, 0), b - a), min(max(e - a, 0), b - a)) for s, e in spans]
 
 
 def ends_open(text: str) -> bool:
-    """Whether ``text`` stops mid-sentence: its last visible character, past closing quotes and
-    brackets, is a letter, a digit or a combining mark. Such a piece was cut off by a first phrase or
-    a chunk schedule, and its speech goes straight on in the next."""
-    last = text.rstrip().rstrip(CLOSERS).rstrip()[-1:]
-    return bool(last) and unicodedata.category(last)[0] in "LNM"
+    """Whether ``text`` stops mid-sentence: it has something in it, and it ends neither at a sentence
+    or clause mark (past closing quotes and brackets) nor at a paragraph break (a blank line). A piece
+    ending on a word, a number, a symbol ("50%", "&") or an emoji was cut off by a first phrase or a
+    chunk schedule, and its speech goes straight on in the next. A single line break does not end a
+    sentence: a hard-wrapped paragraph runs on."""
+    body = text.rstrip()
+    if text.count("\n", len(body)) >= 2:
+        return False
+    last = body.rstrip(CLOSERS).rstrip()[-1:]
+    return bool(last) and last not in _STOPS
 
 
-def open_tail_end(pcm: np.ndarray, rate: int, speed: float = 1.0) -> int:
-    """Where ``pcm``, a piece cut mid-sentence, should end: :data:`OPEN_TAIL_S` (divided by ``speed``)
-    after its last sound."""
-    return kept_span(pcm, rate, 0.0, OPEN_TAIL_S / speed)[1]
+def cap_open_tail(pcm: np.ndarray, rate: int, speed: float = 1.0) -> np.ndarray:
+    """``pcm``, a piece cut mid-sentence, ending :data:`OPEN_TAIL_S` (divided by ``speed``) after its
+    last sound (:func:`cut_quietly`)."""
+    return cut_quietly(pcm, 0, kept_span(pcm, rate, 0.0, OPEN_TAIL_S / speed)[1], rate)
 
 
 def trim_edges(pcm: np.ndarray, rate: int, keep_seconds: float = 0.04) -> np.ndarray:
