@@ -30,6 +30,13 @@ class StreamEncoder:
         self.source_rate = source_rate
         self._resampler = Resampler(source_rate, fmt.sample_rate)
         self._finished = False
+        self._resampled = 0  # samples at the format's rate handed to the codec so far
+
+    @property
+    def position(self) -> float:
+        """Seconds of audio handed to the codec so far. The resampler holds a few milliseconds back, so
+        this trails the audio given to :meth:`encode`; for raw formats it is exactly the audio returned."""
+        return self._resampled / self.fmt.sample_rate
 
     def encode(self, pcm: np.ndarray) -> bytes:
         """Encode int16 mono at ``source_rate``; returns the bytes ready so far (maybe b"")."""
@@ -40,14 +47,18 @@ class StreamEncoder:
         pcm = np.asarray(pcm)
         if pcm.ndim != 1:
             raise ValueError(f"encoders take mono 1-D int16 samples, not an array of shape {pcm.shape}")
-        return self._encode(self._resampler.process(pcm.astype(np.int16, copy=False)))
+        return self._hand_on(self._resampler.process(pcm.astype(np.int16, copy=False)))
 
     def flush(self) -> bytes:
         """End the stream: the resampler's and codec's tails. Later calls return b""."""
         if self._finished:
             return b""
         self._finished = True
-        return self._encode(self._resampler.flush()) + self._finish()
+        return self._hand_on(self._resampler.flush()) + self._finish()
+
+    def _hand_on(self, resampled: np.ndarray) -> bytes:
+        self._resampled += len(resampled)
+        return self._encode(resampled)
 
     def _encode(self, pcm: np.ndarray) -> bytes:
         return pcm.astype("<i2", copy=False).tobytes()

@@ -5,6 +5,11 @@ so the frames' audio concatenates to one continuous stream (one MP3, one Ogg).
 Times are tracked in engine samples and turned into milliseconds relative to
 the start of each frame, as the real service sends them.
 
+A frame's times are relative to where its audio starts: the encoder's position when the
+bytes were made (its resampler holds a few milliseconds back, so that is not the engine
+audio fed so far), and the client, adding up the audio it received, puts every character
+where it sounds.
+
 Each frame carries two timings, as the real service's do: ``alignment`` covers
 exactly the text the client sent, and ``normalizedAlignment`` the text as
 spoken. The spoken text of every generation starts with one space, its
@@ -37,6 +42,8 @@ _WHITESPACE = re.compile(r"\s+")
 class Encoder(Protocol):
     def encode(self, pcm: np.ndarray) -> bytes: ...
     def flush(self) -> bytes: ...
+    @property
+    def position(self) -> float: ...  # seconds of audio encoded so far (see audio.encode.StreamEncoder)
 
 
 @dataclass
@@ -60,7 +67,13 @@ class _Timing:
         self.starts.extend(starts)
         self.ends.extend(ends)
 
-    def relative(self, origin: int, sample_rate: int) -> Alignment:
+    def split(self, at: float) -> tuple[_Timing, _Timing]:
+        """(the characters starting before ``at``, the rest); starts never decrease."""
+        k = bisect.bisect_left(self.starts, at)
+        return (_Timing(self.chars[:k], self.starts[:k], self.ends[:k]),
+                _Timing(self.chars[k:], self.starts[k:], self.ends[k:]))
+
+    def relative(self, origin: float, sample_rate: int) -> Alignment:
         ms = 1000.0 / sample_rate
         starts, ends = np.asarray(self.starts, np.float64), np.asarray(self.ends, np.float64)
         return Alignment(tuple(self.chars), tuple(((starts - origin) * ms).tolist()),
@@ -84,7 +97,6 @@ class FrameBuilder:
     frame_samples: int = 0
     spoken: Spoken | None = None
     _position: int = 0  # engine samples fed to the encoder so far
-    _pending_start: int | None = None
     _pending: _Timing = field(default_factory=_Timing)  # the text as sent
     _pending_spoken: _Timing = field(default_factory=_Timing)  # the text as spoken
     _space_next: bool = True  # the next spoken character starts a generation: a space goes first
@@ -114,12 +126,10 @@ class FrameBuilder:
                 i1 = len(text) if last else int(np.searchsorted(relative, b, "left"))
             else:  # the first frame of the utterance carries all of it
                 i0, i1 = (0, len(text)) if k == 0 else (0, 0)
-            if self._pending_start is None:
-                self._pending_start = base + a
             self._pending.extend(text[i0:i1], starts[i0:i1], ends[i0:i1])
             j0, j1 = (i0, i1) if owners is None else (bisect.bisect_left(owners, i0), bisect.bisect_left(owners, i1))
             self._collapse(said[j0:j1], said_starts[j0:j1], said_ends[j0:j1])
-            frames += self._emit(self.encoder.encode(audio[a:b]))
+            frames += self._encode(audio[a:b])
         self._position += n
         return frames
 
@@ -170,26 +180,41 @@ class FrameBuilder:
         if not self._pending.chars:
             return []
         silence = np.zeros(max(1, int(self.sample_rate * DRAIN_SECONDS)), np.int16)
-        frames = self._emit(self.encoder.encode(silence))
+        frames = self._encode(silence)
         self._position += len(silence)
         return frames
 
     def finish(self) -> list[Frame]:
         """Flush the encoder at the end of the stream or context."""
+        start = self.encoder.position
         tail = self.encoder.flush()
-        frames = self._emit(tail)
+        frames = [self._frame(tail, start)] if tail else []
         if self._pending.chars:  # nothing left to carry them: send the timing with an empty payload
-            frames.append(self._frame(b""))
+            frames.append(self._frame(b"", self.encoder.position, everything=True))
         return frames
 
-    def _emit(self, data: bytes) -> list[Frame]:
-        return [self._frame(data)] if data else []
+    def _encode(self, pcm: np.ndarray) -> list[Frame]:
+        """A frame for the bytes the encoder has ready after ``pcm``, if any, timed from where they start."""
+        start = self.encoder.position
+        data = self.encoder.encode(pcm)
+        return [self._frame(data, start)] if data else []
 
-    def _frame(self, data: bytes) -> Frame:
-        origin = self._pending_start or 0
-        pending, spoken = self._pending, self._pending_spoken
-        self._pending_start, self._pending, self._pending_spoken = None, _Timing(), _Timing()
-        if not pending.chars:  # with sync_alignment every chunk carries timing, even an empty one
+    def _frame(self, data: bytes, start: float, *, everything: bool = False) -> Frame:
+        """The frame of ``data``, whose audio starts ``start`` seconds into the stream, with the timing
+        waiting; with ``sync_alignment``, only that of the characters starting before its audio ends
+        (the rest are in what the resampler holds back) unless ``everything``. The spoken text keeps in
+        step: it waits from where the text as sent waits."""
+        if self.sync_alignment and not everything:
+            pending, self._pending = self._pending.split(self.encoder.position * self.sample_rate)
+            spoken, self._pending_spoken = self._pending_spoken.split(
+                self._pending.starts[0] if self._pending.starts else float("inf"))
+        else:
+            pending, spoken = self._pending, self._pending_spoken
+            self._pending, self._pending_spoken = _Timing(), _Timing()
+        if not pending.chars and not spoken.chars:  # with sync_alignment every chunk carries timing, even an empty one
             empty = Alignment((), (), ()) if self.sync_alignment else None
             return Frame(data, empty, empty)
+        # in engine samples, as the characters' times are; a codec's held bytes can start before the
+        # position, so never after the first character carried
+        origin = min(start * self.sample_rate, *pending.starts[:1], *spoken.starts[:1])
         return Frame(data, pending.relative(origin, self.sample_rate), spoken.relative(origin, self.sample_rate))

@@ -71,3 +71,46 @@ def test_a_spoken_function_expands_spans_with_their_time():
     two = normalized.text.index("two")
     source = frames[0].alignment.text.index("2")
     assert normalized.starts_ms[two] == pytest.approx(frames[0].alignment.starts_ms[source], abs=0.1)
+
+
+@pytest.mark.parametrize("fmt", ["pcm_16000", "pcm_44100", "ulaw_8000", "pcm_22050"])
+@pytest.mark.parametrize("sync", [True, False])
+def test_each_character_is_timed_where_it_sounds_in_the_audio_received(fmt, sync):
+    """The resampler holds a few milliseconds back, so a frame's audio starts where the audio already
+    sent ends, not where the engine audio fed so far ends: a client adding up the audio it received
+    puts each character at its engine time, and times never go backwards (they did by 9-29 ms). With
+    sync_alignment, a character whose audio the resampler still holds waits for the frame that has it."""
+    out = parse_output_format(fmt)
+    def one_for_one(text):
+        return [(i, i + 1, c) for i, c in enumerate(text)]
+
+    builder = FrameBuilder(make_encoder(out, RATE), RATE, sync_alignment=sync, frame_samples=3000, spoken=one_for_one)
+    pieces = [utterance("I am ", 10_000), utterance("so happy today. ", 17_000), utterance("Yes.", 5_000)]
+    frames, expected, fed = [], [], 0
+    for piece in pieces:
+        builder.start_generation()
+        frames += builder.add(piece)
+        expected += [(fed + s) * 1000 / RATE for s in piece.char_starts]
+        fed += len(piece.audio)
+    frames += builder.drain() + builder.finish()
+    bytes_per_sample = 1 if out.codec in ("ulaw", "alaw") else 2
+    heard, received = [], 0.0
+    for frame in frames:
+        duration = len(frame.audio) / bytes_per_sample * 1000 / out.sample_rate
+        if frame.alignment:
+            heard += [received + s for s in frame.alignment.starts_ms]
+            if sync:  # a frame carries the characters that start in its own audio
+                assert all(0 <= s < duration for s in frame.alignment.starts_ms), (duration, frame.alignment)
+        received += duration
+    assert heard == pytest.approx(expected, abs=1000 / out.sample_rate)
+    assert all(b >= a for a, b in zip(heard, heard[1:]))
+    assert spoken_text(frames) == " I am " + " so happy today. " + " Yes."  # the spoken text waits in step, whole
+
+
+@pytest.mark.parametrize("fmt", ["mp3_44100_64", "opus_48000_32"])
+def test_a_codecs_frames_never_start_after_the_characters_they_carry(fmt):
+    builder = FrameBuilder(make_encoder(parse_output_format(fmt), RATE), RATE, sync_alignment=True,
+                           frame_samples=1500)
+    frames = builder.add(utterance("a codec holds its bytes back", 20_000)) + builder.drain() + builder.finish()
+    assert "".join(f.alignment.text for f in frames if f.alignment) == "a codec holds its bytes back"
+    assert all(s >= 0 for f in frames if f.alignment for s in f.alignment.starts_ms)
