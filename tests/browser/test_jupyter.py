@@ -338,9 +338,12 @@ def test_a_kernel_that_dies_mid_speech_leaves_a_player_that_says_so_and_frees_th
     if death == "sigkill":  # JupyterLab says the kernel died and restarts it
         page.click(".jp-Dialog .jp-Dialog-button.jp-mod-accept", timeout=20_000)
     assert page.evaluate(f"{dying}.info.streamDone")
+    began = time.monotonic()
     t0 = page.evaluate(f"{dying}.audioTime()")
     time.sleep(0.5)
-    assert 300 < page.evaluate(f"{dying}.audioTime()") - t0 < 900  # what arrived still plays
+    played = page.evaluate(f"{dying}.audioTime()") - t0
+    elapsed_ms = (time.monotonic() - began) * 1000  # the two reads can be slow on a busy machine
+    assert 300 < played <= elapsed_ms + 50, (played, elapsed_ms)  # what arrived still plays, in real time
     # played to the end of what arrived (End seeks there), it says so, instead of waiting for more audio
     page.locator(".jp-CodeCell").nth(2).locator(".enb-player").focus()
     page.keyboard.press("End")
