@@ -31,7 +31,7 @@ from ..alignment import Alignment
 from .engines.base import Utterance
 
 FRAME_SECONDS = 0.5  # audio per frame: small enough for steady streaming, far below 1 MiB
-DRAIN_SECONDS = 0.06  # silence that pushes out what MP3/Opus frames and the resampler hold back
+DRAIN_SECONDS = 0.06  # silence that pushes out what MP3/Opus frames hold back (see FrameBuilder.drain)
 
 
 # text -> (start, end, spoken) spans covering it in order; spoken "" drops the span (e.g. markup)
@@ -175,14 +175,18 @@ class FrameBuilder:
         self._pending_spoken.extend(text[a:b], starts[a:b], ends[a:b])
 
     def drain(self) -> list[Frame]:
-        """End of a generation: if timing is still waiting for bytes the codec or resampler holds
-        back, feed a little silence so that audio, and the timing with it, goes out now."""
+        """End of a generation: if timing is still waiting for audio the resampler or codec holds back,
+        feed silence, 5 ms at a time, until it goes out (at most :data:`DRAIN_SECONDS`), as one frame.
+        Nothing is added when no timing waits."""
         if not self._pending.chars:
             return []
-        silence = np.zeros(max(1, int(self.sample_rate * DRAIN_SECONDS)), np.int16)
-        frames = self._encode(silence)
-        self._position += len(silence)
-        return frames
+        start, data, fed = self.encoder.position, b"", 0
+        step, limit = max(1, self.sample_rate // 200), int(self.sample_rate * DRAIN_SECONDS)
+        while fed < limit and not (data and self._pending.starts[-1] < self.encoder.position * self.sample_rate):
+            data += self.encoder.encode(np.zeros(step, np.int16))
+            fed += step
+        self._position += fed
+        return [self._frame(data, start)] if data else []
 
     def finish(self) -> list[Frame]:
         """Flush the encoder at the end of the stream or context."""
