@@ -143,7 +143,7 @@ async def _serve_socket(request: web.Request, multi: bool) -> web.StreamResponse
 
 def _handshake_problem(request: web.Request, state: ServerState) -> ProtocolError | None:
     """What is wrong with this connection before any frame is read, if anything (the voice is checked after)."""
-    if len(state.connections) >= state.max_connections:
+    if state.speaking >= state.max_connections:
         return ProtocolError.of("too_many_connections", limit=state.max_connections)
     given = key_from_request(request.headers, request.query)
     if state.api_keys and given is not None and not key_matches(given, state.api_keys):
@@ -191,7 +191,8 @@ async def _voice(request: web.Request) -> web.Response:
     state: ServerState = request.app[STATE]
     choice = await state.find(request.match_info["voice_id"])
     if choice is None:
-        raise web.HTTPNotFound(text=f"voice {request.match_info['voice_id']!r} not found")
+        raise http_tts.status_error(web.HTTPNotFound, "voice_not_found",
+                                   f"A voice with the voice_id {request.match_info['voice_id']!r} was not found.")
     return web.json_response(voice_json(request.match_info["voice_id"], choice, False))
 
 

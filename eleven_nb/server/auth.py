@@ -20,7 +20,8 @@ def key_matches(candidate: str, keys: Iterable[str]) -> bool:
     Every key is compared (no early exit), so timing tells nothing about which
     key or how much of it matched.
     """
-    given = candidate.encode()
+    # a header's bytes that are not UTF-8 reach us as surrogate escapes: a wrong key, never an error
+    given = candidate.encode("utf-8", "surrogateescape")
     found = False
     for key in keys:
         found |= hmac.compare_digest(given, key.encode())

@@ -16,10 +16,12 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from .app import AccessLogger
+from .state import REQUEST_TIMEOUT
 
 log = logging.getLogger(__name__)
 
-HANDSHAKE_TIMEOUT = 10.0  # seconds for a connection to send a complete request (also the HTTP keep-alive idle)
+HANDSHAKE_TIMEOUT = REQUEST_TIMEOUT  # for the request's headers (aiohttp's keep-alive idle); http_tts bounds bodies
+LINGERING_TIME = 2.0  # seconds a refused request's unread body is read and dropped before closing (aiohttp: 10)
 FD_RESERVE = 64  # descriptors kept free for model files, logs and the pool
 
 
@@ -36,6 +38,7 @@ class GuardedRunner(web.AppRunner):
 
     def __init__(self, app: web.Application, *, max_connections: int | None = None, **kwargs: Any):
         kwargs.setdefault("keepalive_timeout", HANDSHAKE_TIMEOUT)  # aiohttp also applies it before the first request
+        kwargs.setdefault("lingering_time", LINGERING_TIME)
         super().__init__(app, **kwargs)
         self.max_connections = max_connections or connection_cap()
 

@@ -1,11 +1,16 @@
 """The HTTP text-to-speech endpoints, as the official SDK, LiveKit and pipecat call them.
 
 - ``POST /v1/text-to-speech/{voice_id}``: the whole audio;
-- ``POST /v1/text-to-speech/{voice_id}/stream``: chunked audio as it is made;
+- ``POST /v1/text-to-speech/{voice_id}/stream``: the same;
 - ``POST /v1/text-to-speech/{voice_id}/with-timestamps``: one JSON object with
   ``audio_base64``, ``alignment`` and ``normalized_alignment`` (times in seconds);
 - ``POST /v1/text-to-speech/{voice_id}/stream/with-timestamps``: one such object per line;
 - ``GET /v2/voices``: the voices, as the SDK's ``voices.search`` reads them.
+
+Every response is sent as it is made (chunked), even the whole-audio and the one-object
+ones: a 100,000-character text is minutes of audio, which is never held whole, and a
+client that leaves, or stops reading for :data:`~.session.SEND_TIMEOUT`, stops its
+synthesis. The body must arrive within :data:`~.state.REQUEST_TIMEOUT`.
 
 ``output_format`` is a query parameter, the rest a JSON body (``text``, ``model_id``,
 ``voice_settings``, ``seed``, ``language_code``, ``apply_text_normalization``;
@@ -16,11 +21,12 @@ Errors follow the real API: ``422`` with a ``detail`` list for a malformed body,
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
-from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -28,8 +34,10 @@ from aiohttp import web
 from .. import normalize, protocol, ssml
 from ..protocol import OutputFormat, VoiceSettings
 from .engines.base import SynthesisSettings, Utterance
-from .state import STATE, ServerState, VoiceChoice
-from .synthesis import spoken_function, utterances
+from .memory import trim_memory
+from .session import SEND_TIMEOUT
+from .state import REQUEST_TIMEOUT, STATE, ServerState, VoiceChoice
+from .synthesis import LARGE_TEXT, spoken_function, utterances
 from .voices import listed_voices
 
 log = logging.getLogger(__name__)
@@ -38,6 +46,7 @@ PATH = "/v1/text-to-speech/{voice_id}"
 ACCEPTED_UNUSED = ("previous_text", "next_text", "previous_request_ids", "next_request_ids",
                    "pronunciation_dictionary_locators", "use_pvc_as_ivc", "apply_language_text_normalization",
                    "audio_effects", "language_code", "model_id")
+QUERY_FIELDS = ("output_format", "page_size", "next_page_token")  # the rest of a request is its JSON body
 CONTENT_TYPES = {"mp3": "audio/mpeg", "pcm": "audio/pcm", "ulaw": "audio/basic", "alaw": "audio/basic",
                  "opus": "audio/ogg"}
 
@@ -45,8 +54,8 @@ CONTENT_TYPES = {"mp3": "audio/mpeg", "pcm": "audio/pcm", "ulaw": "audio/basic",
 def add_routes(app: web.Application) -> None:
     """Register the HTTP text-to-speech routes on ``app``."""
     app.add_routes([
-        web.post(PATH, _convert),
-        web.post(PATH + "/stream", _stream),
+        web.post(PATH, _audio),
+        web.post(PATH + "/stream", _audio),
         web.post(PATH + "/with-timestamps", _convert_with_timestamps),
         web.post(PATH + "/stream/with-timestamps", _stream_with_timestamps),
         web.get("/v2/voices", _voices_v2),
@@ -68,12 +77,14 @@ class _Request:
 
 
 def _unprocessable(field: str, message: str, kind: str = "value_error") -> web.HTTPUnprocessableEntity:
-    body = {"detail": [{"loc": ["body" if field != "output_format" else "query", field], "msg": message,
+    where = "query" if field in QUERY_FIELDS else "body"
+    body = {"detail": [{"loc": [where, field], "msg": message,
                         "type": kind}]}
     return web.HTTPUnprocessableEntity(text=json.dumps(body), content_type="application/json")
 
 
-def _status_error(cls: type[web.HTTPException], status: str, message: str) -> web.HTTPException:
+def status_error(cls: type[web.HTTPException], status: str, message: str) -> web.HTTPException:
+    """An error as the real API words it: ``{"detail": {"status": ..., "message": ...}}``."""
     return cls(text=json.dumps({"detail": {"status": status, "message": message}}), content_type="application/json")
 
 
@@ -83,7 +94,7 @@ async def _read(request: web.Request) -> _Request:
     voice_id = request.match_info["voice_id"]
     voice = await state.find(voice_id)
     if voice is None:
-        raise _status_error(web.HTTPNotFound, "voice_not_found", f"A voice with the voice_id {voice_id!r} was "
+        raise status_error(web.HTTPNotFound, "voice_not_found", f"A voice with the voice_id {voice_id!r} was "
                             f"not found. Voices here: {', '.join(sorted(state.voices))}.")
     try:
         fmt = protocol.parse_output_format(request.query.get("output_format"))
@@ -92,7 +103,14 @@ async def _read(request: web.Request) -> _Request:
     if request.content_length is not None and request.content_length > protocol.MAX_INPUT_FRAME:
         raise web.HTTPRequestEntityTooLarge(max_size=protocol.MAX_INPUT_FRAME, actual_size=request.content_length)
     try:
-        body = protocol.load_json_object(await request.read())
+        async with asyncio.timeout(REQUEST_TIMEOUT):  # a body sent a byte at a time must not hold the server
+            data = await request.read()
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text=json.dumps({"detail": {"status": "request_timeout", "message": (
+            f"the request body did not arrive within {REQUEST_TIMEOUT:.0f} s")}}), content_type="application/json",
+            headers={"Connection": "close"}) from None
+    try:
+        body = protocol.load_json_object(data)
     except protocol.ProtocolError:
         raise _unprocessable("body", "the body must be a JSON object", "json_invalid") from None
     return _Request(voice, _text(body, state), fmt, *_settings(body))
@@ -116,7 +134,7 @@ def _text(body: dict[str, Any], state: ServerState) -> str:
         except ssml.SsmlError as exc:
             raise _unprocessable("text", f"The text holds SSML that cannot be read: {exc}", "invalid_ssml") from None
     if len(text) > state.max_buffered_chars:
-        raise _status_error(web.HTTPBadRequest, "max_character_limit_exceeded",
+        raise status_error(web.HTTPBadRequest, "max_character_limit_exceeded",
                             f"text has {len(text)} characters; the limit here is {state.max_buffered_chars}.")
     return text
 
@@ -153,10 +171,15 @@ async def _pieces(request: web.Request, req: _Request) -> AsyncGenerator[_Piece,
     engine = req.voice.engine
     encoder = state.encoder_factory(req.fmt, engine.sample_rate)
     offset = 0  # engine samples spoken before this utterance
+    loop = asyncio.get_running_loop()
     speech = utterances(engine, req.voice.engine_voice_id, req.text, req.settings, state.pool)
     try:
         async for utterance in speech:
-            yield _piece(encoder.encode(utterance.audio), utterance, offset, engine.sample_rate)
+            if len(utterance.text) > LARGE_TEXT:  # minutes of audio: encoded in the pool, off the event loop
+                audio = await loop.run_in_executor(state.pool, encoder.encode, utterance.audio)
+            else:
+                audio = encoder.encode(utterance.audio)
+            yield _piece(audio, utterance, offset, engine.sample_rate)
             offset += len(utterance.audio)
     finally:
         await speech.aclose()
@@ -176,43 +199,68 @@ def _alignment(chars: list[str], starts: list[float], ends: list[float]) -> dict
             "character_end_times_seconds": [round(e, 3) for e in ends]}
 
 
+def _alignments(chars: list[str], starts: list[float], ends: list[float], normalization: str,
+                lead: str = " ") -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """``alignment`` (the text sent) and ``normalized_alignment`` (the text as spoken: numbers written
+    out unless normalization is off, tags silent, led by one space per request); None without characters."""
+    if not chars:
+        return None, None
+    spans = spoken_function(normalization)("".join(chars))
+    durations = [e - s for s, e in zip(starts, ends)]
+    spoken, spoken_starts, spoken_durations = normalize.normalized_alignment(spans, starts, durations, lead)
+    return (_alignment(chars, starts, ends),
+            _alignment(spoken, spoken_starts, [s + d for s, d in zip(spoken_starts, spoken_durations)]))
+
+
 def _timestamped(piece: _Piece, normalization: str, lead: str = " ") -> dict[str, Any]:
-    """The JSON of a piece: ``alignment`` is the text sent, ``normalized_alignment`` the text as spoken
-    (numbers written out unless normalization is off, tags silent), led by one space per request."""
-    if not piece.chars:
-        return {"audio_base64": base64.b64encode(piece.audio).decode("ascii"), "alignment": None,
-                "normalized_alignment": None}
-    spans = spoken_function(normalization)("".join(piece.chars))
-    durations = [e - s for s, e in zip(piece.starts, piece.ends)]
-    chars, starts, spoken_durations = normalize.normalized_alignment(spans, piece.starts, durations, lead)
-    return {"audio_base64": base64.b64encode(piece.audio).decode("ascii"),
-            "alignment": _alignment(piece.chars, piece.starts, piece.ends),
-            "normalized_alignment": _alignment(chars, starts, [s + d for s, d in zip(starts, spoken_durations)])}
+    """The JSON of a piece, as one line of ``/stream/with-timestamps``."""
+    alignment, normalized = _alignments(piece.chars, piece.starts, piece.ends, normalization, lead)
+    return {"audio_base64": base64.b64encode(piece.audio).decode("ascii"), "alignment": alignment,
+            "normalized_alignment": normalized}
+
+
+@dataclass
+class _WholeTimestamped:
+    """``/with-timestamps``' one JSON object, written as the audio is made: the base64 in pieces of
+    whole 3-byte groups (they join into one valid string), the timing, known only at the end, last."""
+
+    normalization: str
+    chars: list[str] = field(default_factory=list)
+    starts: list[float] = field(default_factory=list)
+    ends: list[float] = field(default_factory=list)
+    _rest: bytes = b""  # the last 0-2 bytes of audio, not yet encoded
+
+    def piece(self, piece: _Piece) -> bytes:
+        self.chars += piece.chars
+        self.starts += piece.starts
+        self.ends += piece.ends
+        audio = self._rest + piece.audio
+        whole = len(audio) // 3 * 3
+        self._rest = audio[whole:]
+        return base64.b64encode(audio[:whole])
+
+    def end(self) -> bytes:
+        alignment, normalized = _alignments(self.chars, self.starts, self.ends, self.normalization)
+        return (base64.b64encode(self._rest) + b'", "alignment": ' + json.dumps(alignment).encode()
+                + b', "normalized_alignment": ' + json.dumps(normalized).encode() + b"}")
 
 
 # --- handlers ------------------------------------------------------------------------------------
 
 
-async def _convert(request: web.Request) -> web.Response:
-    req = await _read(request)
-    audio = b"".join([piece.audio async for piece in _pieces(request, req)])
-    return web.Response(body=audio, content_type=CONTENT_TYPES[req.fmt.codec])
-
-
-async def _convert_with_timestamps(request: web.Request) -> web.Response:
-    req = await _read(request)
-    whole = _Piece(b"", [], [], [])
-    async for piece in _pieces(request, req):
-        whole.audio += piece.audio
-        whole.chars += piece.chars
-        whole.starts += piece.starts
-        whole.ends += piece.ends
-    return web.json_response(_timestamped(whole, req.normalization))
-
-
-async def _stream(request: web.Request) -> web.StreamResponse:
+async def _audio(request: web.Request) -> web.StreamResponse:
     req = await _read(request)
     return await _send_stream(request, req, CONTENT_TYPES[req.fmt.codec], lambda piece: piece.audio)
+
+
+async def _convert_with_timestamps(request: web.Request) -> web.StreamResponse:
+    req = await _read(request)
+    whole = _WholeTimestamped(req.normalization)
+
+    async def end() -> bytes:  # the timing of a long text is serialised in the pool, off the event loop
+        return await asyncio.get_running_loop().run_in_executor(request.app[STATE].pool, whole.end)
+
+    return await _send_stream(request, req, "application/json", whole.piece, head=b'{"audio_base64": "', end=end)
 
 
 async def _stream_with_timestamps(request: web.Request) -> web.StreamResponse:
@@ -226,22 +274,43 @@ async def _stream_with_timestamps(request: web.Request) -> web.StreamResponse:
     return await _send_stream(request, req, "application/x-ndjson", line)
 
 
-async def _send_stream(request: web.Request, req: _Request, content_type: str, render: Any) -> web.StreamResponse:
-    """Chunked transfer as the audio is made; a client that goes away stops the synthesis."""
+async def _send_stream(request: web.Request, req: _Request, content_type: str, render: Callable[[_Piece], bytes],
+                       head: bytes = b"", end: Callable[[], Awaitable[bytes]] | None = None) -> web.StreamResponse:
+    """Chunked transfer as the audio is made: ``head``, each piece rendered, then what ``end`` gives. A
+    client that goes away, or stops reading for SEND_TIMEOUT, stops the synthesis. Syntheses and WebSockets
+    together are bounded by the server's ``max_connections``; past it, 429."""
+    state = request.app[STATE]
+    if state.speaking >= state.max_connections:
+        raise status_error(web.HTTPTooManyRequests, "too_many_concurrent_requests",
+                            f"this server speaks for at most {state.max_connections} requests and sockets at once")
     response = web.StreamResponse(headers={"Content-Type": content_type})
-    await response.prepare(request)
+    state.http_syntheses += 1
     pieces = _pieces(request, req)
     try:
+        await response.prepare(request)
+        await _write(response, head)
         async for piece in pieces:
-            data = render(piece)
-            if data:
-                await response.write(data)
+            await _write(response, render(piece))
+        await _write(response, await end() if end is not None else b"")
         await response.write_eof()
     except (ConnectionError, RuntimeError) as exc:  # the client left: stop quietly
-        log.info("HTTP stream ended early: %s", exc.__class__.__name__)
+        log.info("HTTP response ended early: %s", exc.__class__.__name__)
+    except TimeoutError:
+        log.info("dropping an HTTP client that stopped reading for %.0f s", SEND_TIMEOUT)
+        if request.transport is not None:
+            request.transport.abort()
     finally:
+        state.http_syntheses -= 1
         await pieces.aclose()
+        if len(req.text) > LARGE_TEXT:  # minutes of audio went through: give the memory back
+            asyncio.get_running_loop().run_in_executor(None, trim_memory, False)
     return response
+
+
+async def _write(response: web.StreamResponse, data: bytes) -> None:
+    if data:
+        async with asyncio.timeout(SEND_TIMEOUT):
+            await response.write(data)
 
 
 async def _voices_v2(request: web.Request) -> web.Response:
@@ -254,7 +323,7 @@ async def _voices_v2(request: web.Request) -> web.Response:
         voices = [v for v in voices if search in v["name"].lower() or search in v["voice_id"].lower()]
     try:
         size = min(100, max(1, int(request.query.get("page_size") or 10)))
-        start = int(request.query.get("next_page_token") or 0)
+        start = max(0, int(request.query.get("next_page_token") or 0))
     except ValueError:
         raise _unprocessable("page_size", "page_size and next_page_token must be whole numbers") from None
     page = voices[start:start + size]

@@ -17,6 +17,7 @@ from .engines import DEFAULT_ENGINE, EnginesLoading, engines_after, load_engine,
 from .engines.base import Engine, VoiceInfo
 
 DEFAULT_MAX_CONNECTIONS = 256
+REQUEST_TIMEOUT = 10.0  # seconds for a connection to send a complete request, body included
 # Settings every local engine accepts but cannot act on (the real service's models can).
 NOT_HONOURED_BY_LOCAL = ("similarity_boost", "style", "use_speaker_boost", "language_code",
                          "enable_ssml_parsing", "apply_text_normalization", "model_id")
@@ -47,9 +48,15 @@ class ServerState:
     max_buffered_chars: int = DEFAULT_MAX_BUFFERED_CHARS
     connections: set[Any] = field(default_factory=set)  # the open WebSocketResponses
     pending_auth: set[Any] = field(default_factory=set)  # those still waiting for a key in a first message
+    http_syntheses: int = 0  # HTTP text-to-speech responses being sent; they count against max_connections too
     # the engines after the first: set until a request has waited for them (all_loaded), even once they
     # have loaded, so their voices are in ``voices`` only from then on: look voices up with ``find``
     loading: EnginesLoading | None = None
+
+    @property
+    def speaking(self) -> int:
+        """Open WebSockets and HTTP syntheses: what ``max_connections`` bounds."""
+        return len(self.connections) + self.http_syntheses
 
     def resolve(self, voice_id: str) -> VoiceChoice | None:
         """The voice behind ``voice_id`` among those loaded so far (see :meth:`find`)."""

@@ -130,25 +130,126 @@ class SlowEngine(EspeakEngine):
             yield utterance
 
 
-async def test_a_client_that_leaves_stops_the_synthesis():
-    state = build_state("espeak")
+def slow_server(**options) -> tuple[ThreadedServer, SlowEngine]:
+    state = build_state("espeak", **options)
     engine = SlowEngine()
     for voice_id, choice in list(state.voices.items()):
         state.voices[voice_id] = type(choice)(choice.info, engine)
-    server = ThreadedServer(state)
+    return ThreadedServer(state), engine
+
+
+LONG = " ".join(f"This is sentence number {i}." for i in range(200))
+ENDPOINTS = ["", "/stream", "/with-timestamps", "/stream/with-timestamps"]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+async def test_every_response_is_sent_as_it_is_made_and_a_client_that_leaves_stops_it(endpoint):
+    """Even the whole-audio and the one-object answers start before the synthesis ends (a 100,000-character
+    text is never held whole: /with-timestamps copied its audio for every utterance, quadratic), and a
+    client that leaves stops the synthesis (convert and /with-timestamps went on to the end)."""
+    server, engine = slow_server()
     try:
-        text = " ".join(f"This is sentence number {i}." for i in range(200))
         async with aiohttp.ClientSession() as http:
-            response = await http.post(f"{server.server.url}/v1/text-to-speech/espeak-en-us/stream",
-                                       json={"text": text}, params={"output_format": "pcm_16000"})
-            await response.content.readexactly(16000)  # some audio arrived, then the client goes away
-            response.close()
+            response = await http.post(f"{server.server.url}/v1/text-to-speech/espeak-en-us{endpoint}",
+                                       json={"text": LONG}, params={"output_format": "pcm_16000"})
+            await response.content.readexactly(16000)  # some of the answer arrived...
+            assert engine.spoken < 100  # ...long before the last sentence was spoken
+            response.close()  # then the client goes away
         await asyncio.sleep(1.0)
         stopped_at = engine.spoken
         await asyncio.sleep(0.5)
         assert engine.spoken == stopped_at < 100  # nothing more was synthesised after the client left
     finally:
         server.stop()
+
+
+def test_with_timestamps_written_in_pieces_is_one_valid_object(sdk):
+    """/with-timestamps' object is written as the audio comes: its base64 joins into one valid string."""
+    text = " ".join(f"Piece {i} of a longer text, spoken in many utterances." for i in range(12))
+    answer = sdk.text_to_speech.convert_with_timestamps("espeak-en-us", text=text, output_format="pcm_16000")
+    pcm = base64.b64decode(answer.audio_base_64, validate=True)
+    assert "".join(answer.alignment.characters) == text
+    ends = answer.alignment.character_end_times_seconds
+    assert ends[-1] <= _seconds(pcm, 16000) + 0.01 and 10 < _seconds(pcm, 16000)
+    whole = b"".join(sdk.text_to_speech.convert("espeak-en-us", text=text, output_format="pcm_16000"))
+    assert abs(len(whole) - len(pcm)) <= 2 * 160  # the same audio as convert
+
+
+async def raw_request(url: str, head: bytes, body: bytes = b"") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(head + body)
+    await writer.drain()
+    return reader, writer
+
+
+async def test_a_body_that_never_arrives_is_refused_in_time(espeak_server, monkeypatch):
+    """A body sent a byte at a time (or never) held a connection for good; it gets 408 at the deadline."""
+    from eleven_nb.server import http_tts
+
+    monkeypatch.setattr(http_tts, "REQUEST_TIMEOUT", 0.5)
+    head = (b"POST /v1/text-to-speech/espeak-en-us HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n")
+    reader, writer = await raw_request(espeak_server.url, head, b'{"te')
+    try:
+        answer = await asyncio.wait_for(reader.read(), 5)  # the server answers, then closes
+        assert answer.startswith(b"HTTP/1.1 408") and b"request_timeout" in answer
+    finally:
+        writer.close()
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_its_synthesis_stopped(monkeypatch):
+    from eleven_nb.server import http_tts
+
+    monkeypatch.setattr(http_tts, "SEND_TIMEOUT", 0.5)
+    state = build_state("espeak")
+    server = ThreadedServer(state)
+    try:
+        body = json.dumps({"text": LONG * 3}).encode()
+        head = (b"POST /v1/text-to-speech/espeak-en-us/stream?output_format=pcm_48000 HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+        reader, writer = await raw_request(server.server.url, head, body)
+        try:
+            deadline = time.monotonic() + 20
+            while state.http_syntheses == 0 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            while state.http_syntheses and time.monotonic() < deadline:  # the client never reads
+                await asyncio.sleep(0.1)
+            assert state.http_syntheses == 0  # dropped once the socket's buffers were full for 0.5 s
+            with pytest.raises((ConnectionError, asyncio.IncompleteReadError)):
+                await asyncio.wait_for(reader.readexactly(1 << 30), 10)  # what was buffered, then the cut
+        finally:
+            writer.close()
+    finally:
+        server.stop()
+
+
+async def test_syntheses_and_sockets_together_are_bounded():
+    server, engine = slow_server(max_connections=1)
+    try:
+        url = f"{server.server.url}/v1/text-to-speech/espeak-en-us/stream"
+        async with aiohttp.ClientSession() as http:
+            first = await http.post(url, json={"text": LONG})
+            await first.content.readexactly(1000)
+            async with http.post(url, json={"text": "Hello."}) as second:
+                assert second.status == 429
+                assert (await second.json())["detail"]["status"] == "too_many_concurrent_requests"
+            first.close()
+    finally:
+        server.stop()
+
+
+async def test_a_key_that_is_not_utf8_is_a_wrong_key_not_a_crash(keyed_server):
+    body = json.dumps({"text": "Hello."}).encode()
+    for header in (b"xi-api-key: \xff\xfe", b"xi-api-key: key-one\x80", b"Authorization: Bearer \xff"):
+        head = (b"POST /v1/text-to-speech/espeak-en-us HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + header
+                + b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body))
+        reader, writer = await raw_request(keyed_server.url, head, body)
+        try:
+            answer = await asyncio.wait_for(reader.read(), 10)
+            assert answer.startswith(b"HTTP/1.1 401"), (header, answer[:200])
+        finally:
+            writer.close()
 
 
 def test_client_convert_gives_audio_and_timeline(espeak_server, tmp_path):
@@ -196,3 +297,15 @@ def test_unreadable_ssml_is_a_422_before_any_audio(espeak_server):
                               json={"text": 'Hello <break time="x"/> there'})
         assert response.status_code == 422, path
         assert "SSML" in response.json()["detail"][0]["msg"]
+
+
+async def test_voice_lookups_and_pages_answer_like_the_real_api(espeak_server):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{espeak_server.url}/v1/voices/nope") as missing:
+            assert missing.status == 404 and (await missing.json())["detail"]["status"] == "voice_not_found"
+        async with http.get(f"{espeak_server.url}/v2/voices", params={"page_size": "abc"}) as bad:
+            assert bad.status == 422 and (await bad.json())["detail"][0]["loc"] == ["query", "page_size"]
+        async with http.get(f"{espeak_server.url}/v2/voices", params={"page_size": 2, "next_page_token": -2}) as page:
+            first = await page.json()
+        async with http.get(f"{espeak_server.url}/v2/voices", params={"page_size": 2}) as page:
+            assert first == await page.json()  # a negative token is the first page, not an empty one
