@@ -65,7 +65,7 @@ def test_output_formats():
     assert protocol.parse_output_format("ulaw_8000").bytes_per_second == 8000
     opus = protocol.parse_output_format("opus_48000_64")
     assert (opus.codec, opus.bitrate_kbps, opus.is_raw) == ("opus", 64, False)
-    for name in ["mp3_22050_32", "pcm_8000", "pcm_48000", "alaw_8000", "opus_48000_192", "mp3_44100_192"]:
+    for name in ["mp3_22050_32", "mp3_24000_48", "pcm_8000", "pcm_48000", "alaw_8000", "opus_48000_192", "mp3_44100_192"]:
         assert name in protocol.OUTPUT_FORMATS
 
 

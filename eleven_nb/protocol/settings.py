@@ -42,6 +42,7 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
     name: OutputFormat(name, codec, rate, kbps)
     for name, codec, rate, kbps in [
         ("mp3_22050_32", "mp3", 22050, 32),
+        ("mp3_24000_48", "mp3", 24000, 48),  # the HTTP API's and the SDK's; accepted on the sockets too
         *[(f"mp3_44100_{k}", "mp3", 44100, k) for k in (32, 64, 96, 128, 192)],
         *[(f"pcm_{r}", "pcm", r, None) for r in (8000, 16000, 22050, 24000, 32000, 44100, 48000)],
         ("ulaw_8000", "ulaw", 8000, None),

@@ -41,10 +41,11 @@ def test_convert_gives_the_whole_audio(sdk):
     assert np.abs(np.frombuffer(audio, "<i2")).max() > 1000  # speech, not silence
 
 
-def test_convert_mp3_is_one_valid_stream(sdk):
-    audio = b"".join(sdk.text_to_speech.convert("21m00Tcm4TlvDq8ikWAM", text=TEXT, output_format="mp3_44100_128"))
-    pcm, rate = decode_all(audio, parse_output_format("mp3_44100_128"))
-    assert rate == 44100 and 2.0 < len(pcm) / rate < 10.0
+@pytest.mark.parametrize("fmt", ["mp3_44100_128", "mp3_24000_48"])
+def test_convert_mp3_is_one_valid_stream(sdk, fmt):
+    audio = b"".join(sdk.text_to_speech.convert("21m00Tcm4TlvDq8ikWAM", text=TEXT, output_format=fmt))
+    pcm, rate = decode_all(audio, parse_output_format(fmt))
+    assert rate == parse_output_format(fmt).sample_rate and 2.0 < len(pcm) / rate < 10.0
 
 
 def test_stream_arrives_in_pieces(sdk):
@@ -172,7 +173,7 @@ def test_with_timestamps_written_in_pieces_is_one_valid_object(sdk):
     ends = answer.alignment.character_end_times_seconds
     assert ends[-1] <= _seconds(pcm, 16000) + 0.01 and 10 < _seconds(pcm, 16000)
     whole = b"".join(sdk.text_to_speech.convert("espeak-en-us", text=text, output_format="pcm_16000"))
-    assert abs(len(whole) - len(pcm)) <= 2 * 160  # the same audio as convert
+    assert abs(len(whole) - len(pcm)) <= 0.02 * len(whole)  # as long as convert's (espeak-ng varies a little)
 
 
 async def raw_request(url: str, head: bytes, body: bytes = b"") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
