@@ -110,4 +110,5 @@ def test_keys_compare_in_constant_time():
     from eleven_nb.server import auth
 
     assert auth.key_matches(SENTINEL, ("other", SENTINEL)) and not auth.key_matches("x", (SENTINEL,))
+    assert not any(auth.key_matches(k, (SENTINEL,)) for k in ("\udcff", "\ud800", SENTINEL + "\udc80"))
     assert "compare_digest" in inspect.getsource(auth.key_matches)  # no early-exit string comparison

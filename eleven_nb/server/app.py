@@ -214,7 +214,7 @@ async def _models(request: web.Request) -> web.Response:
 
 async def _health(request: web.Request) -> web.Response:
     state: ServerState = request.app[STATE]
-    return web.json_response({"status": "ok", "connections": len(state.connections)})
+    return web.json_response({"status": "ok", "connections": state.speaking})
 
 
 async def _close_connections(app: web.Application) -> None:

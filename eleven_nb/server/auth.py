@@ -20,8 +20,8 @@ def key_matches(candidate: str, keys: Iterable[str]) -> bool:
     Every key is compared (no early exit), so timing tells nothing about which
     key or how much of it matched.
     """
-    # a header's bytes that are not UTF-8 reach us as surrogate escapes: a wrong key, never an error
-    given = candidate.encode("utf-8", "surrogateescape")
+    # a header's bytes that are not UTF-8 reach us as surrogates: a wrong key, never an error
+    given = candidate.encode("utf-8", "surrogatepass")
     found = False
     for key in keys:
         found |= hmac.compare_digest(given, key.encode())

@@ -28,6 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from ..alignment import Alignment
+from ..protocol import OutputFormat
 from .engines.base import Utterance
 
 FRAME_SECONDS = 0.5  # audio per frame: small enough for steady streaming, far below 1 MiB
@@ -40,10 +41,12 @@ _WHITESPACE = re.compile(r"\s+")
 
 
 class Encoder(Protocol):
+    fmt: OutputFormat
+
     def encode(self, pcm: np.ndarray) -> bytes: ...
     def flush(self) -> bytes: ...
     @property
-    def position(self) -> float: ...  # seconds of audio encoded so far (see audio.encode.StreamEncoder)
+    def position(self) -> float: ...  # seconds handed to the codec so far (see audio.encode.StreamEncoder)
 
 
 @dataclass
@@ -85,10 +88,12 @@ class FrameBuilder:
     """Cuts utterances into frames and attaches alignment.
 
     With ``sync_alignment`` every frame carries the characters that start in
-    it; without, the first frame of each utterance (one generation) carries
-    the whole utterance's timing, as the real service does. If an encoder
-    returns no bytes for a slice (codec look-ahead), that slice's alignment
-    waits for the next bytes, keeping its times relative to where it began.
+    its audio; without, the first frame of each utterance (one generation)
+    carries the whole utterance's timing, as the real service does. Timing
+    waiting for audio (the resampler's delay, or a codec's look-ahead that gave
+    no bytes for a slice) goes with the next bytes. A frame's times are relative
+    to where its bytes start (the encoder's position when they were made), or
+    to its first character if that is earlier (a codec's bytes may start before).
     """
 
     encoder: Encoder
@@ -176,10 +181,14 @@ class FrameBuilder:
 
     def drain(self) -> list[Frame]:
         """End of a generation: if timing is still waiting for audio the resampler or codec holds back,
-        feed silence, 5 ms at a time, until it goes out (at most :data:`DRAIN_SECONDS`), as one frame.
+        feed silence so that it goes out now. A raw format's resampler needs only its delay: 5 ms at a
+        time until the timing goes, as one frame. A codec holds whole frames of audio behind the bytes
+        it gave, which the timing cannot tell: :data:`DRAIN_SECONDS` pushes the speech out with it.
         Nothing is added when no timing waits."""
         if not self._pending.chars:
             return []
+        if not self.encoder.fmt.is_raw:
+            return self._silence(int(self.sample_rate * DRAIN_SECONDS))
         start, data, fed = self.encoder.position, b"", 0
         step, limit = max(1, self.sample_rate // 200), int(self.sample_rate * DRAIN_SECONDS)
         while fed < limit and not (data and self._pending.starts[-1] < self.encoder.position * self.sample_rate):
@@ -187,6 +196,11 @@ class FrameBuilder:
             fed += step
         self._position += fed
         return [self._frame(data, start)] if data else []
+
+    def _silence(self, samples: int) -> list[Frame]:
+        frames = self._encode(np.zeros(samples, np.int16))
+        self._position += samples
+        return frames
 
     def finish(self) -> list[Frame]:
         """Flush the encoder at the end of the stream or context."""

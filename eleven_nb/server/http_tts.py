@@ -17,7 +17,8 @@ synthesis. The body must arrive within :data:`~.state.REQUEST_TIMEOUT`.
 ``previous_text``/``next_text`` and the request-id lists are accepted and not used).
 They share the engines, the streaming encoders and the alignment with the WebSocket path.
 Errors follow the real API: ``422`` with a ``detail`` list for a malformed body,
-``401`` for a missing or wrong key, ``404`` for an unknown voice.
+``401`` for a missing or wrong key, ``404`` for an unknown voice, ``408`` for a body too
+slow, ``429`` past the server's connections.
 """
 from __future__ import annotations
 
@@ -83,9 +84,10 @@ def _unprocessable(field: str, message: str, kind: str = "value_error") -> web.H
     return web.HTTPUnprocessableEntity(text=json.dumps(body), content_type="application/json")
 
 
-def status_error(cls: type[web.HTTPException], status: str, message: str) -> web.HTTPException:
+def status_error(cls: type[web.HTTPException], status: str, message: str, **kwargs: Any) -> web.HTTPException:
     """An error as the real API words it: ``{"detail": {"status": ..., "message": ...}}``."""
-    return cls(text=json.dumps({"detail": {"status": status, "message": message}}), content_type="application/json")
+    return cls(text=json.dumps({"detail": {"status": status, "message": message}}), content_type="application/json",
+               **kwargs)
 
 
 async def _read(request: web.Request) -> _Request:
@@ -106,9 +108,8 @@ async def _read(request: web.Request) -> _Request:
         async with asyncio.timeout(REQUEST_TIMEOUT):  # a body sent a byte at a time must not hold the server
             data = await request.read()
     except TimeoutError:
-        raise web.HTTPRequestTimeout(text=json.dumps({"detail": {"status": "request_timeout", "message": (
-            f"the request body did not arrive within {REQUEST_TIMEOUT:.0f} s")}}), content_type="application/json",
-            headers={"Connection": "close"}) from None
+        raise status_error(web.HTTPRequestTimeout, "request_timeout", f"the request body did not arrive within "
+                           f"{REQUEST_TIMEOUT:.0f} s", headers={"Connection": "close"}) from None
     try:
         body = protocol.load_json_object(data)
     except protocol.ProtocolError:
@@ -274,31 +275,45 @@ async def _stream_with_timestamps(request: web.Request) -> web.StreamResponse:
     return await _send_stream(request, req, "application/x-ndjson", line)
 
 
+class _StoppedReading(Exception):
+    """The client took more than SEND_TIMEOUT to take one piece of the answer."""
+
+
 async def _send_stream(request: web.Request, req: _Request, content_type: str, render: Callable[[_Piece], bytes],
                        head: bytes = b"", end: Callable[[], Awaitable[bytes]] | None = None) -> web.StreamResponse:
-    """Chunked transfer as the audio is made: ``head``, each piece rendered, then what ``end`` gives. A
-    client that goes away, or stops reading for SEND_TIMEOUT, stops the synthesis. Syntheses and WebSockets
-    together are bounded by the server's ``max_connections``; past it, 429."""
+    """Chunked transfer as the audio is made: ``head``, each piece rendered, then what ``end`` gives.
+
+    The status goes out with the first piece, so a synthesis that fails at once is still a 500; one
+    that fails later cuts the connection (the client sees an incomplete answer, never a complete one).
+    A client that goes away, or stops reading for SEND_TIMEOUT, stops the synthesis. Syntheses and
+    WebSockets together are bounded by the server's ``max_connections``; past it, 429."""
     state = request.app[STATE]
     if state.speaking >= state.max_connections:
         raise status_error(web.HTTPTooManyRequests, "too_many_concurrent_requests",
-                            f"this server speaks for at most {state.max_connections} requests and sockets at once")
+                           f"this server speaks for at most {state.max_connections} requests and sockets at once")
     response = web.StreamResponse(headers={"Content-Type": content_type})
     state.http_syntheses += 1
     pieces = _pieces(request, req)
     try:
+        first = await anext(pieces, None)
         await response.prepare(request)
         await _write(response, head)
+        if first is not None:
+            await _write(response, render(first))
         async for piece in pieces:
             await _write(response, render(piece))
         await _write(response, await end() if end is not None else b"")
         await response.write_eof()
-    except (ConnectionError, RuntimeError) as exc:  # the client left: stop quietly
+    except ConnectionError as exc:  # the client left: stop quietly
         log.info("HTTP response ended early: %s", exc.__class__.__name__)
-    except TimeoutError:
+    except _StoppedReading:
         log.info("dropping an HTTP client that stopped reading for %.0f s", SEND_TIMEOUT)
-        if request.transport is not None:
-            request.transport.abort()
+        _cut(request)
+    except Exception:
+        if not response.prepared:
+            raise  # nothing sent yet: aiohttp answers 500
+        log.exception("HTTP synthesis failed after its first bytes; the connection is cut")
+        _cut(request)
     finally:
         state.http_syntheses -= 1
         await pieces.aclose()
@@ -307,10 +322,18 @@ async def _send_stream(request: web.Request, req: _Request, content_type: str, r
     return response
 
 
+def _cut(request: web.Request) -> None:
+    if request.transport is not None:
+        request.transport.abort()
+
+
 async def _write(response: web.StreamResponse, data: bytes) -> None:
     if data:
-        async with asyncio.timeout(SEND_TIMEOUT):
-            await response.write(data)
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await response.write(data)
+        except TimeoutError:
+            raise _StoppedReading from None
 
 
 async def _voices_v2(request: web.Request) -> web.Response:

@@ -17,7 +17,7 @@ from .engines import DEFAULT_ENGINE, EnginesLoading, engines_after, load_engine,
 from .engines.base import Engine, VoiceInfo
 
 DEFAULT_MAX_CONNECTIONS = 256
-REQUEST_TIMEOUT = 10.0  # seconds for a connection to send a complete request, body included
+REQUEST_TIMEOUT = 10.0  # seconds for a request's headers (guard.py), and again for its body (http_tts.py)
 # Settings every local engine accepts but cannot act on (the real service's models can).
 NOT_HONOURED_BY_LOCAL = ("similarity_boost", "style", "use_speaker_boost", "language_code",
                          "enable_ssml_parsing", "apply_text_normalization", "model_id")

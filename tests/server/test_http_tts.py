@@ -176,6 +176,46 @@ def test_with_timestamps_written_in_pieces_is_one_valid_object(sdk):
     assert abs(len(whole) - len(pcm)) <= 0.02 * len(whole)  # as long as convert's (espeak-ng varies a little)
 
 
+class FailingEngine(EspeakEngine):
+    """The real espeak-ng engine, failing as an engine does (a RuntimeError) at its ``fail_at``-th utterance
+    (counted over all its calls: the server gives it a long text in pieces)."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.fail_at, self.spoken = fail_at, 0
+
+    def synthesize(self, text, voice_id, settings):
+        for utterance in super().synthesize(text, voice_id, settings):
+            if self.spoken == self.fail_at:
+                raise RuntimeError("synthesis failed with status -1")
+            self.spoken += 1
+            yield utterance
+
+
+@pytest.mark.parametrize("endpoint", ["", "/with-timestamps"])
+async def test_a_failed_synthesis_is_a_500_or_a_cut_answer_never_a_complete_one(endpoint):
+    """The status goes with the first piece: a synthesis failing at once is a 500; one failing later cuts
+    the connection (a clean 200 with a short body, or JSON cut mid-string, looked complete)."""
+    for fail_at, cut in ((0, False), (2, True)):
+        state = build_state("espeak")
+        engine = FailingEngine(fail_at)
+        for voice_id, choice in list(state.voices.items()):
+            state.voices[voice_id] = type(choice)(choice.info, engine)
+        server = ThreadedServer(state)
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.post(f"{server.server.url}/v1/text-to-speech/espeak-en-us{endpoint}",
+                                     json={"text": LONG}, params={"output_format": "pcm_16000"}) as response:
+                    if not cut:
+                        assert response.status == 500
+                        continue
+                    assert response.status == 200
+                    with pytest.raises(aiohttp.ClientPayloadError):
+                        await response.read()
+        finally:
+            server.stop()
+
+
 async def raw_request(url: str, head: bytes, body: bytes = b"") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     host, port = url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
