@@ -79,8 +79,7 @@ class _Request:
 
 def _unprocessable(field: str, message: str, kind: str = "value_error") -> web.HTTPUnprocessableEntity:
     where = "query" if field in QUERY_FIELDS else "body"
-    body = {"detail": [{"loc": [where, field], "msg": message,
-                        "type": kind}]}
+    body = {"detail": [{"loc": [where, field], "msg": message, "type": kind}]}
     return web.HTTPUnprocessableEntity(text=json.dumps(body), content_type="application/json")
 
 
@@ -97,7 +96,7 @@ async def _read(request: web.Request) -> _Request:
     voice = await state.find(voice_id)
     if voice is None:
         raise status_error(web.HTTPNotFound, "voice_not_found", f"A voice with the voice_id {voice_id!r} was "
-                            f"not found. Voices here: {', '.join(sorted(state.voices))}.")
+                           f"not found. Voices here: {', '.join(sorted(state.voices))}.")
     try:
         fmt = protocol.parse_output_format(request.query.get("output_format"))
     except ValueError as exc:
@@ -136,7 +135,7 @@ def _text(body: dict[str, Any], state: ServerState) -> str:
             raise _unprocessable("text", f"The text holds SSML that cannot be read: {exc}", "invalid_ssml") from None
     if len(text) > state.max_buffered_chars:
         raise status_error(web.HTTPBadRequest, "max_character_limit_exceeded",
-                            f"text has {len(text)} characters; the limit here is {state.max_buffered_chars}.")
+                           f"text has {len(text)} characters; the limit here is {state.max_buffered_chars}.")
     return text
 
 
