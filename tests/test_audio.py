@@ -236,3 +236,29 @@ def test_save_audio_takes_samples_and_rejects_unknown_extensions(tmp_path):
         save_audio(tmp_path / "a.flac", pcm, OUTPUT_FORMATS["pcm_22050"])
     with pytest.raises(ValueError, match="without an extension"):
         save_audio(tmp_path / "noext", pcm, OUTPUT_FORMATS["pcm_22050"])
+
+
+def test_wav_streams_one_header_then_pcm_and_reads_back_in_any_pieces():
+    """wav_<rate> (the HTTP API's): one header with the sizes unknown, then PCM; Python's wave module,
+    PyAV and the stream decoder (fed 7 bytes at a time) all read it; a header with other chunks too."""
+    from eleven_nb.audio import decode_container
+    from eleven_nb.audio.decode import StreamDecoder
+    from eleven_nb.audio.pcm import wav_header
+
+    fmt = OUTPUT_FORMATS["wav_16000"]
+    encoder = make_encoder(fmt, 22050)
+    tone = (np.sin(np.arange(22050) / 5) * 5000).astype(np.int16)
+    data = b"".join(encoder.encode(tone[i:i + 1001]) for i in range(0, len(tone), 1001)) + encoder.flush()
+    assert data.startswith(b"RIFF") and data.count(b"RIFF") == 1
+    with wave.open(io.BytesIO(data)) as read:
+        assert read.getframerate() == 16000 and len(read.readframes(10**9)) == 2 * 16000
+    assert decode_container(data)[0].size == 16000
+    decoder = StreamDecoder(fmt)
+    pieces = [decoder.feed(data[i:i + 7]) for i in range(0, len(data), 7)] + [decoder.close()]
+    assert np.array_equal(np.concatenate(pieces), decode_all(data, fmt)[0]) and sum(map(len, pieces)) == 16000
+    empty = make_encoder(fmt, 22050).flush()
+    assert empty == wav_header(16000) and decode_all(empty, fmt)[0].size == 0
+    listed = data[:36] + b"LIST" + (6).to_bytes(4, "little") + b"INFOab" + data[36:]  # a chunk before data
+    assert np.array_equal(decode_all(listed, fmt)[0], decode_all(data, fmt)[0])
+    with pytest.raises(ValueError, match="not a WAV"):
+        StreamDecoder(fmt).feed(b"ID3\x04" + bytes(20))

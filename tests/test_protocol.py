@@ -30,7 +30,7 @@ def test_query_booleans_are_lowercase_and_none_is_left_out():
 @pytest.mark.parametrize("kwargs, words", [
     ({"inactivity_timeout": 181}, "between 1 and 180"),
     ({"inactivity_timeout": 0}, "between 1 and 180"),
-    ({"output_format": "wav_44100"}, "not supported"),
+    ({"output_format": "flac_44100"}, "not supported"),
     ({"seed": -1}, "seed"),
     ({"seed": 2**32}, "seed"),
     ({"apply_text_normalization": "maybe"}, "apply_text_normalization"),
@@ -65,7 +65,7 @@ def test_output_formats():
     assert protocol.parse_output_format("ulaw_8000").bytes_per_second == 8000
     opus = protocol.parse_output_format("opus_48000_64")
     assert (opus.codec, opus.bitrate_kbps, opus.is_raw) == ("opus", 64, False)
-    for name in ["mp3_22050_32", "mp3_24000_48", "pcm_8000", "pcm_48000", "alaw_8000", "opus_48000_192", "mp3_44100_192"]:
+    for name in ["mp3_22050_32", "mp3_24000_48", "wav_44100", "pcm_8000", "pcm_48000", "alaw_8000", "opus_48000_192", "mp3_44100_192"]:
         assert name in protocol.OUTPUT_FORMATS
 
 

@@ -12,6 +12,58 @@ from .pcm import EMPTY, Resampler
 
 
 
+class _WavStream:
+    """WAV bytes in any pieces → PCM: the chunks before ``data`` are read (the rate from ``fmt ``, 16-bit
+    PCM only), then every byte is a sample's; an odd trailing byte waits for the next piece."""
+
+    MAX_HEADER = 1 << 16  # a header longer than this is not a WAV this decoder reads
+
+    def __init__(self) -> None:
+        self._head: bytearray | None = bytearray()
+        self._rate: int | None = None
+        self._carry = b""
+
+    def feed(self, data: bytes) -> tuple[np.ndarray, int | None]:
+        if self._head is not None:
+            self._head += data
+            data = self._after_header()
+            if self._head is not None:
+                return EMPTY, None
+        data = self._carry + data
+        even = len(data) - len(data) % 2
+        self._carry = data[even:]
+        return np.frombuffer(data[:even], dtype="<i2").astype(np.int16), self._rate
+
+    def _after_header(self) -> bytes:
+        """The bytes after the ``data`` chunk's header once it has arrived (the header is then done)."""
+        head = self._head
+        assert head is not None
+        if len(head) >= 12 and (head[:4] != b"RIFF" or head[8:12] != b"WAVE"):
+            raise ValueError("not a WAV stream: it does not start with RIFF....WAVE")
+        at = 12
+        while len(head) >= at + 8:
+            kind, size = bytes(head[at:at + 4]), int.from_bytes(head[at + 4:at + 8], "little")
+            if kind == b"data":
+                self._head = None
+                return bytes(head[at + 8:])
+            if len(head) < at + 8 + size:
+                break
+            if kind == b"fmt ":
+                codec, channels, rate = int.from_bytes(head[at + 8:at + 10], "little"), head[at + 10], \
+                    int.from_bytes(head[at + 12:at + 16], "little")
+                bits = int.from_bytes(head[at + 22:at + 24], "little")
+                if (codec, channels, bits) != (1, 1, 16):
+                    raise ValueError(f"WAV of codec {codec}, {channels} channels, {bits} bits: only mono 16-bit PCM")
+                self._rate = rate
+            at += 8 + size + size % 2
+        if len(head) > self.MAX_HEADER:
+            raise ValueError("no data chunk in the WAV stream's first 64 KiB")
+        return b""
+
+    def close(self) -> tuple[np.ndarray, int | None]:
+        return EMPTY, self._rate
+
+
 class _Mp3Stream:
     """MP3 bytes in any pieces → PCM: PyAV's parser finds the frames across chunk boundaries.
 
@@ -69,18 +121,21 @@ class StreamDecoder:
     rest. PCM carries an odd trailing byte over to the next chunk; μ-law and
     A-law decode by table; MP3 goes through PyAV's parser, so chunk boundaries
     need not fall on frame boundaries; Ogg Opus is demuxed page by page, so its
-    audio also comes out as the pages arrive (one Ogg page, about 20 ms, behind).
+    audio also comes out as the pages arrive (one Ogg page, about 20 ms, behind);
+    WAV is read past its header, then as PCM.
     Output is at ``sample_rate``: ``target_rate`` if given, else the format's rate.
     """
 
     def __init__(self, fmt: OutputFormat, target_rate: int | None = None):
-        if fmt.codec not in ("pcm", "ulaw", "alaw", "mp3", "opus"):
-            raise ValueError(f"cannot decode codec {fmt.codec!r}; known: pcm, ulaw, alaw, mp3, opus")
+        if fmt.codec not in ("pcm", "ulaw", "alaw", "mp3", "opus", "wav"):
+            raise ValueError(f"cannot decode codec {fmt.codec!r}; known: pcm, ulaw, alaw, mp3, opus, wav")
         self.fmt = fmt
         self.sample_rate = target_rate or fmt.sample_rate
         self._carry = b""
         self._resampler: Resampler | None = None  # made once the decoded rate is known
-        self._codec = _Mp3Stream() if fmt.codec == "mp3" else OggOpusStream() if fmt.codec == "opus" else None
+        codecs: dict[str, type[_Mp3Stream | OggOpusStream | _WavStream]] = {
+            "mp3": _Mp3Stream, "opus": OggOpusStream, "wav": _WavStream}
+        self._codec = codecs[fmt.codec]() if fmt.codec in codecs else None
         self.closed = False
 
     def feed(self, data: bytes) -> np.ndarray:
@@ -100,7 +155,7 @@ class StreamDecoder:
         elif codec == "alaw":
             pcm, rate = alaw_decode(data), self.fmt.sample_rate
         else:
-            assert self._codec is not None  # mp3 and opus have one
+            assert self._codec is not None  # mp3, opus and wav have one
             pcm, decoded_rate = self._codec.feed(bytes(data))
             return self._to_target(pcm, decoded_rate)
         return self._to_target(pcm, rate)

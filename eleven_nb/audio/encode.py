@@ -2,7 +2,7 @@
 
 The engine's int16 PCM is resampled with soxr's streaming resampler (no clicks
 at chunk boundaries) and encoded to the requested ``output_format``: raw S16LE
-PCM, raw G.711 at 8 kHz, MP3 (one lameenc encoder: frames only, no per-chunk
+PCM, WAV (one header, then PCM), raw G.711 at 8 kHz, MP3 (one lameenc encoder: frames only, no per-chunk
 ID3/Xing header) or Ogg Opus (PyAV's libopus and Ogg muxer, pages handed out
 as soon as the muxer writes them). Concatenating every ``encode`` output and
 the ``flush`` output gives one valid file in that format.
@@ -15,7 +15,7 @@ import numpy as np
 
 from ..protocol import OutputFormat
 from .g711 import alaw_encode, ulaw_encode
-from .pcm import Resampler
+from .pcm import Resampler, wav_header
 
 
 class StreamEncoder:
@@ -65,6 +65,22 @@ class StreamEncoder:
 
     def _finish(self) -> bytes:
         return b""
+
+
+class _WavEncoder(StreamEncoder):
+    """One WAV header first (its sizes unknown: the stream's length is), then raw S16LE."""
+
+    def __init__(self, fmt: OutputFormat, source_rate: int):
+        super().__init__(fmt, source_rate)
+        self._header: bytes = wav_header(fmt.sample_rate)
+
+    def _encode(self, pcm: np.ndarray) -> bytes:
+        header, self._header = self._header, b""
+        return header + pcm.astype("<i2", copy=False).tobytes()
+
+    def _finish(self) -> bytes:
+        header, self._header = self._header, b""  # a stream with no audio is still one valid file
+        return header
 
 
 class _G711Encoder(StreamEncoder):
@@ -161,7 +177,7 @@ class _OpusEncoder(StreamEncoder):
 
 
 _ENCODERS = {"pcm": StreamEncoder, "ulaw": _G711Encoder, "alaw": _G711Encoder, "mp3": _Mp3Encoder,
-             "opus": _OpusEncoder}
+             "opus": _OpusEncoder, "wav": _WavEncoder}
 
 
 def make_encoder(fmt: OutputFormat, source_rate: int) -> StreamEncoder:

@@ -56,12 +56,20 @@ class Resampler:
         return self.process(EMPTY, last=True)
 
 
+STREAMING_SIZE = 0xFFFFFFFF  # a WAV header's sizes while the length is unknown (readers then read to the end)
+
+
+def wav_header(sample_rate: int, data_bytes: int = STREAMING_SIZE) -> bytes:
+    """The 44-byte header of a mono 16-bit PCM WAV file holding ``data_bytes`` of samples."""
+    fmt_chunk = struct.pack("<HHIIHH", 1, 1, sample_rate, sample_rate * 2, 2, 16)  # PCM, mono, 16-bit
+    riff = STREAMING_SIZE if data_bytes == STREAMING_SIZE else 36 + data_bytes
+    return (b"RIFF" + struct.pack("<I", riff) + b"WAVE" + b"fmt " + struct.pack("<I", len(fmt_chunk)) + fmt_chunk
+            + b"data" + struct.pack("<I", data_bytes))
+
+
 def wav_bytes(pcm: bytes | np.ndarray, sample_rate: int) -> bytes:
     """A mono 16-bit PCM WAV file holding ``pcm`` (int16 samples or S16LE bytes)."""
     data = np.asarray(pcm, dtype="<i2").tobytes() if isinstance(pcm, np.ndarray) else bytes(pcm)
     if len(data) % 2:
         raise ValueError(f"S16LE PCM must have an even number of bytes, not {len(data)}")
-    fmt_chunk = struct.pack("<HHIIHH", 1, 1, sample_rate, sample_rate * 2, 2, 16)  # PCM, mono, 16-bit
-    return (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE"
-            + b"fmt " + struct.pack("<I", len(fmt_chunk)) + fmt_chunk
-            + b"data" + struct.pack("<I", len(data)) + data)
+    return wav_header(sample_rate, len(data)) + data

@@ -23,7 +23,7 @@ class OutputFormat:
     """A parsed ``output_format``: codec, sample rate and (for mp3/opus) bitrate."""
 
     name: str
-    codec: str  # "mp3" | "pcm" | "ulaw" | "alaw" | "opus"
+    codec: str  # "mp3" | "pcm" | "ulaw" | "alaw" | "opus" | "wav"
     sample_rate: int
     bitrate_kbps: int | None = None
 
@@ -31,6 +31,11 @@ class OutputFormat:
     def is_raw(self) -> bool:
         """True when chunks are headerless samples (PCM, μ-law, A-law)."""
         return self.codec in ("pcm", "ulaw", "alaw")
+
+    @property
+    def framed(self) -> bool:
+        """True for codecs that hold audio back in frames (MP3, Opus): bytes lag the samples given."""
+        return self.codec in ("mp3", "opus")
 
     @property
     def bytes_per_second(self) -> int | None:
@@ -48,6 +53,8 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
         ("ulaw_8000", "ulaw", 8000, None),
         ("alaw_8000", "alaw", 8000, None),
         *[(f"opus_48000_{k}", "opus", 48000, k) for k in (32, 64, 96, 128, 192)],
+        # the HTTP API's and the SDK's: one WAV header (its sizes unknown while streaming), then PCM
+        *[(f"wav_{r}", "wav", r, None) for r in (8000, 16000, 22050, 24000, 32000, 44100, 48000)],
     ]
 }
 OUTPUT_FORMAT_ALIASES = {"mp3_44100": "mp3_44100_128"}

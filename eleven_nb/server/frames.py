@@ -181,13 +181,13 @@ class FrameBuilder:
 
     def drain(self) -> list[Frame]:
         """End of a generation: if timing is still waiting for audio the resampler or codec holds back,
-        feed silence so that it goes out now. A raw format's resampler needs only its delay: 5 ms at a
+        feed silence so that it goes out now. A PCM format's resampler needs only its delay: 5 ms at a
         time until the timing goes, as one frame. A codec holds whole frames of audio behind the bytes
         it gave, which the timing cannot tell: :data:`DRAIN_SECONDS` pushes the speech out with it.
         Nothing is added when no timing waits."""
         if not self._pending.chars:
             return []
-        if not self.encoder.fmt.is_raw:
+        if self.encoder.fmt.framed:
             return self._silence(int(self.sample_rate * DRAIN_SECONDS))
         start, data, fed = self.encoder.position, b"", 0
         step, limit = max(1, self.sample_rate // 200), int(self.sample_rate * DRAIN_SECONDS)

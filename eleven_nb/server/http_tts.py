@@ -49,7 +49,7 @@ ACCEPTED_UNUSED = ("previous_text", "next_text", "previous_request_ids", "next_r
                    "audio_effects", "language_code", "model_id")
 QUERY_FIELDS = ("output_format", "page_size", "next_page_token")  # the rest of a request is its JSON body
 CONTENT_TYPES = {"mp3": "audio/mpeg", "pcm": "audio/pcm", "ulaw": "audio/basic", "alaw": "audio/basic",
-                 "opus": "audio/ogg"}
+                 "opus": "audio/ogg", "wav": "audio/wav"}
 
 
 def add_routes(app: web.Application) -> None:

@@ -48,6 +48,15 @@ def test_convert_mp3_is_one_valid_stream(sdk, fmt):
     assert rate == parse_output_format(fmt).sample_rate and 2.0 < len(pcm) / rate < 10.0
 
 
+def test_convert_wav_is_one_readable_file(sdk):
+    import io
+    import wave
+
+    audio = b"".join(sdk.text_to_speech.convert("espeak-en-us", text=TEXT, output_format="wav_22050"))
+    with wave.open(io.BytesIO(audio)) as read:
+        assert read.getframerate() == 22050 and 2.0 < len(read.readframes(10**9)) / 2 / 22050 < 10.0
+
+
 def test_stream_arrives_in_pieces(sdk):
     chunks = list(sdk.text_to_speech.stream("espeak-en-us", text=TEXT * 3, output_format="pcm_22050"))
     assert len(chunks) > 1
