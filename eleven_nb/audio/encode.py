@@ -38,6 +38,12 @@ class StreamEncoder:
         this trails the audio given to :meth:`encode`; for raw formats it is exactly the audio returned."""
         return self._resampled / self.fmt.sample_rate
 
+    @property
+    def emitted(self) -> float:
+        """Seconds of the stream that the bytes returned so far decode to in full, never more (a codec
+        holds frames back behind :attr:`position`); for raw formats, :attr:`position`."""
+        return self.position
+
     def encode(self, pcm: np.ndarray) -> bytes:
         """Encode int16 mono at ``source_rate``; returns the bytes ready so far (maybe b"")."""
         if self._finished:
@@ -92,6 +98,7 @@ class _Mp3Encoder(StreamEncoder):
     """One LAME encoder for the whole stream; soxr does the resampling, not LAME."""
 
     QUALITY = 7  # LAME: 0 best .. 9 fastest; 7 is ~1.5x faster than 5 here and fine for speech
+    DELAY = 576 + 529  # samples: LAME's encoder delay and a decoder's; the decoded stream starts with them
 
     def __init__(self, fmt: OutputFormat, source_rate: int):
         super().__init__(fmt, source_rate)
@@ -104,12 +111,22 @@ class _Mp3Encoder(StreamEncoder):
         self._lame.set_bit_rate(fmt.bitrate_kbps or 128)
         self._lame.set_quality(self.QUALITY)
         self._started = False  # lameenc refuses flush() before any encode()
+        self._bytes = 0  # returned so far
+
+    @property
+    def emitted(self) -> float:
+        """At a constant bit rate the bytes give the frames' duration, padding averaging out; it trails
+        the decoded length (measured: by 0-20 ms), so the estimate stays on the safe side."""
+        decoded = self._bytes * 8 / ((self.fmt.bitrate_kbps or 128) * 1000)
+        return max(0.0, decoded - self.DELAY / self.fmt.sample_rate)
 
     def _encode(self, pcm: np.ndarray) -> bytes:
         if not len(pcm):
             return b""
         self._started = True
-        return bytes(self._lame.encode(pcm.astype("<i2", copy=False).tobytes()))
+        data = bytes(self._lame.encode(pcm.astype("<i2", copy=False).tobytes()))
+        self._bytes += len(data)
+        return data
 
     def _finish(self) -> bytes:
         return bytes(self._lame.flush()) if self._started else b""
@@ -141,6 +158,12 @@ class _OpusEncoder(StreamEncoder):
         self._stream.bit_rate = (fmt.bitrate_kbps or 64) * 1000
         self._pending = np.zeros(0, np.int16)  # less than one frame
         self._pts = 0
+        self._granule = 0  # of the last Ogg page returned: samples decodable, pre-skip included
+        self._pre_skip = 0  # from the OpusHead: samples the decoder drops at the start
+
+    @property
+    def emitted(self) -> float:
+        return max(0, self._granule - self._pre_skip) / self.RATE
 
     def _encode(self, pcm: np.ndarray) -> bytes:
         self._pending = np.concatenate([self._pending, pcm]) if len(self._pending) else pcm
@@ -169,11 +192,26 @@ class _OpusEncoder(StreamEncoder):
             self._box.mux(packet)
 
     def _take(self) -> bytes:
-        """The bytes the muxer has written since the last call, and forget them."""
+        """The bytes the muxer has written since the last call (whole pages), and forget them."""
         data = self._out.getvalue()
         self._out.seek(0)
         self._out.truncate()
+        self._read_pages(data)
         return data
+
+    def _read_pages(self, data: bytes) -> None:
+        """Note the granule position of the last page in ``data``, and the pre-skip of the OpusHead
+        (RFC 7845: a 27-byte page header, its segment table, then the segments)."""
+        at = 0
+        while at + 27 <= len(data) and data[at:at + 4] == b"OggS":
+            count = data[at + 26]
+            body = at + 27 + count
+            granule = int.from_bytes(data[at + 6:at + 14], "little", signed=True)
+            if data[body:body + 8] == b"OpusHead":
+                self._pre_skip = int.from_bytes(data[body + 10:body + 12], "little")
+            elif granule >= 0:  # -1: no packet ends on this page
+                self._granule = granule
+            at = body + sum(data[at + 27:body])
 
 
 _ENCODERS = {"pcm": StreamEncoder, "ulaw": _G711Encoder, "alaw": _G711Encoder, "mp3": _Mp3Encoder,

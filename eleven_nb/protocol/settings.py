@@ -33,11 +33,6 @@ class OutputFormat:
         return self.codec in ("pcm", "ulaw", "alaw")
 
     @property
-    def framed(self) -> bool:
-        """True for codecs that hold audio back in frames (MP3, Opus): bytes lag the samples given."""
-        return self.codec in ("mp3", "opus")
-
-    @property
     def bytes_per_second(self) -> int | None:
         """Bytes of audio per second for raw formats, else ``None``."""
         return {"pcm": 2, "ulaw": 1, "alaw": 1}.get(self.codec, 0) * self.sample_rate or None

@@ -60,9 +60,11 @@ class ContextWorker:
         self._loop = asyncio.get_running_loop()
         self._jobs: asyncio.Queue[object] = asyncio.Queue()
         self._first_audio_sent = False
+        self._texts_queued = 0  # generations waiting in _jobs
         self.task = asyncio.create_task(self._run(), name=f"eleven_nb-context-{ref}")
 
     def generate(self, text: str) -> None:
+        self._texts_queued += 1
         self._jobs.put_nowait(text)
 
     def close(self) -> None:
@@ -84,10 +86,14 @@ class ContextWorker:
                     await self._reports.context_done(self.ref)
                     return
                 assert isinstance(job, str)
+                self._texts_queued -= 1
                 self._builder.start_generation()
                 await self._generate(job)
-                for frame in self._builder.drain():  # a flushed generation is heard (and timed) in full now
-                    await self._reports.frame(self.ref, frame)
+                # no text queued after it (a flush, the text so far, or the close): heard and timed in full
+                # now. A queued generation carries what the codec holds out itself, with no silence between.
+                if not self._texts_queued:
+                    for frame in self._builder.drain():
+                        await self._reports.frame(self.ref, frame)
                 await self._reports.generation_done(self.ref)
         except asyncio.CancelledError:
             raise

@@ -32,7 +32,8 @@ from ..protocol import OutputFormat
 from .engines.base import Utterance
 
 FRAME_SECONDS = 0.5  # audio per frame: small enough for steady streaming, far below 1 MiB
-DRAIN_SECONDS = 0.06  # silence that pushes out what MP3/Opus frames hold back (see FrameBuilder.drain)
+DRAIN_SECONDS = 0.2  # at most this much silence pushes out what a resampler or codec holds (FrameBuilder.drain)
+QUIET = 64  # int16 magnitude (-54 dBFS) at or under which held audio need not be pushed out: it is silence
 
 
 # text -> (start, end, spoken) spans covering it in order; spoken "" drops the span (e.g. markup)
@@ -47,6 +48,8 @@ class Encoder(Protocol):
     def flush(self) -> bytes: ...
     @property
     def position(self) -> float: ...  # seconds handed to the codec so far (see audio.encode.StreamEncoder)
+    @property
+    def emitted(self) -> float: ...  # seconds the bytes returned decode to in full (ditto)
 
 
 @dataclass
@@ -102,6 +105,7 @@ class FrameBuilder:
     frame_samples: int = 0
     spoken: Spoken | None = None
     _position: int = 0  # engine samples fed to the encoder so far
+    _quiet_tail: int = 0  # how many of the last samples fed were at or under QUIET
     _pending: _Timing = field(default_factory=_Timing)  # the text as sent
     _pending_spoken: _Timing = field(default_factory=_Timing)  # the text as spoken
     _space_next: bool = True  # the next spoken character starts a generation: a space goes first
@@ -136,6 +140,8 @@ class FrameBuilder:
             self._collapse(said[j0:j1], said_starts[j0:j1], said_ends[j0:j1])
             frames += self._encode(audio[a:b])
         self._position += n
+        loud = np.flatnonzero((audio > QUIET) | (audio < -QUIET))
+        self._quiet_tail = n - 1 - int(loud[-1]) if loud.size else self._quiet_tail + n
         return frames
 
     def _spoken_chars(self, text: str, starts: list[int], ends: list[int]
@@ -180,27 +186,25 @@ class FrameBuilder:
         self._pending_spoken.extend(text[a:b], starts[a:b], ends[a:b])
 
     def drain(self) -> list[Frame]:
-        """End of a generation: if timing is still waiting for audio the resampler or codec holds back,
-        feed silence so that it goes out now. A PCM format's resampler needs only its delay: 5 ms at a
-        time until the timing goes, as one frame. A codec holds whole frames of audio behind the bytes
-        it gave, which the timing cannot tell: :data:`DRAIN_SECONDS` pushes the speech out with it.
-        Nothing is added when no timing waits."""
-        if not self._pending.chars:
-            return []
-        if self.encoder.fmt.framed:
-            return self._silence(int(self.sample_rate * DRAIN_SECONDS))
+        """End of a generation with nothing queued after it: feed silence, 5 ms at a time, until what the
+        resampler or codec holds of its speech has come out and no timing waits (as one frame; at most
+        :data:`DRAIN_SECONDS`). The timing may have gone ahead with earlier bytes while the last words stay
+        in a codec: LAME holds 50-140 ms of audio, Opus 20-40 ms, soxr 10-35 ms. A generation that ends in
+        silence, with no timing waiting, gets nothing."""
+        speech_end = (self._position - self._quiet_tail) / self.sample_rate  # seconds into the stream
         start, data, fed = self.encoder.position, b"", 0
         step, limit = max(1, self.sample_rate // 200), int(self.sample_rate * DRAIN_SECONDS)
-        while fed < limit and not (data and self._pending.starts[-1] < self.encoder.position * self.sample_rate):
+        while fed < limit and (self.encoder.emitted < speech_end or self._timing_waits(data)):
             data += self.encoder.encode(np.zeros(step, np.int16))
             fed += step
         self._position += fed
+        self._quiet_tail += fed
         return [self._frame(data, start)] if data else []
 
-    def _silence(self, samples: int) -> list[Frame]:
-        frames = self._encode(np.zeros(samples, np.int16))
-        self._position += samples
-        return frames
+    def _timing_waits(self, data: bytes) -> bool:
+        """Characters wait, and ``data`` (the bytes that would carry them) is missing or ends before them."""
+        return bool(self._pending.chars) and not (
+            data and self._pending.starts[-1] < self.encoder.position * self.sample_rate)
 
     def finish(self) -> list[Frame]:
         """Flush the encoder at the end of the stream or context."""

@@ -298,3 +298,31 @@ async def test_after_a_contexts_first_audio_the_engine_pauses_once_for_its_deliv
     gaps = [b[0] - a[0] for a, b in zip(arrivals, arrivals[1:])]
     assert gaps[0] >= 0.5, arrivals  # the pause after the first audio
     assert max(gaps[1:]) < 0.5, arrivals  # and no other
+
+
+async def test_a_flushed_generation_in_mp3_is_heard_in_full_before_the_close(espeak_server):
+    """MP3 at the voice's own rate (espeak-ng's 22050 Hz): after a flush mid-sentence (its pause after is cut
+    short), with the socket left open, the audio received holds the whole generation. The codec kept its
+    last 50-100 ms of speech until the next text or the close before."""
+    info = protocol.parse_output_format("mp3_22050_32")
+
+    def loud_end(data: bytes) -> float:
+        pcm, rate = decode_all(data, info)
+        return np.flatnonzero(np.abs(pcm) > 100)[-1] / rate
+
+    async with aiohttp.ClientSession() as http:
+        async with http.ws_connect(espeak_server.ws_url(output_format=info.name)) as ws:
+            await ws.send_json(protocol.initialize_connection())
+            await ws.send_json(protocol.send_text("Every word of a flushed phrase is heard and ", flush=True))
+            flushed = b""
+            while True:  # what comes before the client says anything more
+                try:
+                    msg = await ws.receive(timeout=1.5)
+                except asyncio.TimeoutError:
+                    break
+                flushed += base64.b64decode(json.loads(msg.data).get("audio") or "")
+            await ws.send_json(protocol.close_connection())
+            rest = b""
+            async for msg in ws:
+                rest += base64.b64decode(json.loads(msg.data).get("audio") or "")
+    assert loud_end(flushed) == pytest.approx(loud_end(flushed + rest), abs=0.001)
