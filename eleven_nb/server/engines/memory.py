@@ -18,6 +18,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from .optimized import open_session
+
 log = logging.getLogger(__name__)
 
 
@@ -52,7 +54,7 @@ def onnx_session(path: str | Path, threads: int) -> Any:
     options.log_severity_level = 3
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # spinning doubles tail latency
     options.enable_cpu_mem_arena = True
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return open_session(Path(path), options)
 
 
 def run_model(session: Any, feeds: dict[str, Any], *, large: bool) -> list[Any]:
