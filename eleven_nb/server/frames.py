@@ -32,7 +32,7 @@ from ..protocol import OutputFormat
 from .engines.base import Utterance
 
 FRAME_SECONDS = 0.5  # audio per frame: small enough for steady streaming, far below 1 MiB
-DRAIN_SECONDS = 0.2  # at most this much silence pushes out what a resampler or codec holds (FrameBuilder.drain)
+DRAIN_SECONDS = 0.3  # at most this much silence pushes out what a resampler or codec holds (FrameBuilder.drain)
 QUIET = 64  # int16 magnitude (-54 dBFS) at or under which held audio need not be pushed out: it is silence
 
 
@@ -189,8 +189,8 @@ class FrameBuilder:
         """End of a generation with nothing queued after it: feed silence, 5 ms at a time, until what the
         resampler or codec holds of its speech has come out and no timing waits (as one frame; at most
         :data:`DRAIN_SECONDS`). The timing may have gone ahead with earlier bytes while the last words stay
-        in a codec: LAME holds 50-140 ms of audio, Opus 20-40 ms, soxr 10-35 ms. A generation that ends in
-        silence, with no timing waiting, gets nothing."""
+        in a codec: LAME holds 50-180 ms of audio (the most at 32 kb/s), Opus 20-40 ms, soxr 10-35 ms. A
+        generation that ends in silence, with no timing waiting, gets nothing."""
         speech_end = (self._position - self._quiet_tail) / self.sample_rate  # seconds into the stream
         start, data, fed = self.encoder.position, b"", 0
         step, limit = max(1, self.sample_rate // 200), int(self.sample_rate * DRAIN_SECONDS)

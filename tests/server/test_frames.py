@@ -116,7 +116,7 @@ def loud_end(data: bytes, out) -> float:
     return np.flatnonzero(np.abs(pcm) > 1000)[-1] / rate
 
 
-@pytest.mark.parametrize("fmt", ["mp3_22050_32", "mp3_24000_48", "mp3_44100_64", "mp3_44100_128",
+@pytest.mark.parametrize("fmt", ["mp3_22050_32", "mp3_24000_48", "mp3_44100_32", "mp3_44100_64", "mp3_44100_128",
                                  "opus_48000_32", "pcm_16000", "pcm_44100", "ulaw_8000", "pcm_22050"])
 @pytest.mark.parametrize("sync", [True, False])
 def test_a_drained_generation_is_heard_in_full(fmt, sync):
@@ -126,13 +126,13 @@ def test_a_drained_generation_is_heard_in_full(fmt, sync):
     the next text or the close. The silence is what the codec needed, not a fixed length."""
     out = parse_output_format(fmt)
     builder = FrameBuilder(make_encoder(out, RATE), RATE, sync_alignment=sync, frame_samples=1500)
-    spoken = utterance("the last words stay in the codec", 8000)  # 363 ms of tone, loud to its last sample
+    spoken = utterance("the last words stay in the codec", 3 * RATE)  # 3 s of tone, loud to its last sample
     frames = builder.add(spoken) + builder.drain()
     assert "".join(f.alignment.text for f in frames if f.alignment) == spoken.text
     drained = b"".join(f.audio for f in frames)
     assert loud_end(drained, out) == pytest.approx(
         loud_end(drained + b"".join(f.audio for f in builder.finish()), out), abs=0.001)
-    assert builder._position - len(spoken.audio) <= 0.16 * RATE  # LAME at 44.1 kHz needs the most
+    assert builder._position - len(spoken.audio) <= 0.25 * RATE  # LAME at 44.1 kHz, 32 kb/s needs the most
     assert builder.drain() == []  # the silence fed is quiet: nothing held that a listener would miss
 
 
