@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.harness import ARTIFACTS, SOURCE_RECORDER
 from tests.browser.jupyter_app import (
@@ -332,8 +333,14 @@ def test_a_kernel_that_dies_mid_speech_leaves_a_player_that_says_so_and_frees_th
     else:
         restart_from_menu(page)
     status = page.locator(".jp-CodeCell").nth(2).locator(".enb-status")
-    page.wait_for_function("document.querySelectorAll('.jp-CodeCell')[2].querySelector('.enb-status')"
-                           ".textContent.includes('kernel stopped')", timeout=20_000)
+    try:
+        page.wait_for_function("document.querySelectorAll('.jp-CodeCell')[2].querySelector('.enb-status')"
+                               ".textContent.includes('kernel stopped')", timeout=20_000)
+    except PlaywrightTimeout:  # say what the page showed instead (this flaked once, under a helper's load)
+        shown = page.evaluate(f"""() => ({{status: document.querySelectorAll('.jp-CodeCell')[2]
+            .querySelector('.enb-status')?.textContent, player: {dying}?.info,
+            dialog: document.querySelector('.jp-Dialog')?.innerText ?? null}})""")
+        pytest.fail(f"no 'kernel stopped' within 20 s after the {death}: {shown}")
     assert status.inner_text() == "playing · kernel stopped: speech incomplete"
     if death == "sigkill":  # JupyterLab says the kernel died and restarts it
         page.click(".jp-Dialog .jp-Dialog-button.jp-mod-accept", timeout=20_000)

