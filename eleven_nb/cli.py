@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("action", choices=("status", "stop"), help="status: show it; stop: stop it")
     server.set_defaults(func=_server)
 
-    from .client import cli_say
+    from . import cli_say  # not under client/: the server's start must not import the client
 
     cli_say.add_parser(sub)
     return parser

@@ -9,7 +9,7 @@ siblings and any lower layer, never a higher one):
 2. ``audio``, ``spawn``
 3. ``client``, ``server`` (which never import each other)
 4. ``jupyter``
-5. ``cli``, ``__main__``, and the package's own ``__init__`` (a lazy facade)
+5. ``cli``, ``cli_say``, ``__main__``, and the package's own ``__init__`` (a lazy facade)
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ LAYERS = {
     "audio": 2, "spawn": 2, "local_server": 2,
     "client": 3, "server": 3,
     "jupyter": 4,
-    "cli": 5, "__main__": 5, "__init__": 5,
+    "cli": 5, "cli_say": 5, "__main__": 5, "__init__": 5,
 }
 SEPARATE = {("client", "server"), ("server", "client")}  # same layer, never each other
 NO_IO = ("asyncio", "aiohttp", "threading", "socket", "concurrent", "subprocess")

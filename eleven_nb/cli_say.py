@@ -13,10 +13,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .. import protocol
-from ..protocol import check_text
-from ..audio import save_audio
-from ..chunking import chunk_text
+from . import protocol
+from .audio import save_audio
+from .chunking import chunk_text
+from .protocol import check_text
 
 # the output format that suits each file type, when --format is not given
 FORMAT_FOR_SUFFIX = {".mp3": "mp3_44100_128", ".ogg": "opus_48000_64", ".opus": "opus_48000_64",
@@ -55,7 +55,7 @@ def _read_text(args: argparse.Namespace) -> str:
 
 def check_paths(output: str, captions: str | None) -> None:
     """Raise ValueError for a path that could not be written, before anything is spoken."""
-    from ..audio import SAVE_EXTENSIONS
+    from .audio import SAVE_EXTENSIONS
 
     if Path(output).suffix.lower() not in SAVE_EXTENSIONS:
         raise ValueError(f"cannot save audio as {output!r}; use one of {', '.join(SAVE_EXTENSIONS)}")
@@ -87,7 +87,7 @@ def _temporary_beside(path: str) -> str:
 
 async def _speak(args: argparse.Namespace, text: str, audio_path: str) -> tuple[float, str, str | None]:
     """Speak ``text`` into ``audio_path``; return (seconds, format, captions text)."""
-    from . import AsyncClient
+    from .client import AsyncClient
 
     client = AsyncClient(base_url=args.base_url)
     fmt = args.format or FORMAT_FOR_SUFFIX.get(Path(args.output).suffix.lower(), DEFAULT_FORMAT)
@@ -143,7 +143,7 @@ def _speak_to_files(args: argparse.Namespace, text: str) -> tuple[float, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .errors import ElevenError
+    from .client.errors import ElevenError
 
     try:
         check_paths(args.output, args.captions)
