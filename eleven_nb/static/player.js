@@ -307,7 +307,7 @@ function workerMain() {
     /** @type {any} */
     self
   );
-  const HEAD_SAMPLES = 2048;
+  const HEAD_SAMPLES = 8192;
   const MAX_RUN_MS = 2e4;
   const decoder = new TextDecoder();
   const armed2 = /* @__PURE__ */ new Map();

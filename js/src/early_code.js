@@ -98,7 +98,10 @@ export function resample(input, from, to, begin = 0, end = Infinity) {
  */
 export function workerMain() {
   const scope = /** @type {any} */ (self);
-  const HEAD_SAMPLES = 2048; // about 43 ms at 48 kHz: sent first, while the rest of the chunk is made
+  // sent first, while the rest of the chunk is made: about 170 ms at 48 kHz. The rest must reach the worklet
+  // before the head has played, or the run ends there (a gap would move the timeline): with 2048 samples (43 ms),
+  // a worker kept from a core on a loaded 2-core machine left the first audio at its head, then 1.8 s of silence.
+  const HEAD_SAMPLES = 8192;
   // the run's length: the page normally claims within a second, and the worklet holds a second copy of it
   const MAX_RUN_MS = 20000;
   const decoder = new TextDecoder();
