@@ -320,6 +320,7 @@ async def test_a_flushed_generation_in_mp3_is_heard_in_full_before_the_close(esp
                     msg = await ws.receive(timeout=1.5)
                 except asyncio.TimeoutError:
                     break
+                assert msg.type == aiohttp.WSMsgType.TEXT, msg  # the socket stays open after a flush
                 flushed += base64.b64decode(json.loads(msg.data).get("audio") or "")
             await ws.send_json(protocol.close_connection())
             rest = b""
