@@ -314,7 +314,7 @@ def kernel_pid(page, other_than: int | None = None) -> int:
 
 @pytest.mark.parametrize("death", ["sigkill", "restart"])
 def test_a_kernel_that_dies_mid_speech_leaves_a_player_that_says_so_and_frees_the_queue(page, jupyter, death):
-    """The kernel is killed by PID (as the OOM killer would) or restarted while a 6,000-character cell still
+    """The kernel is killed by PID (as the OOM killer would) or restarted while a 19,000-character cell still
     streams: the audio already received plays on, the status line says the kernel stopped and the speech is
     incomplete, the player never waits for audio that cannot come (played to its end, it says so and lets
     the page's queue move on), and a %%speak in the restarted kernel plays to its end."""
@@ -337,7 +337,7 @@ def test_a_kernel_that_dies_mid_speech_leaves_a_player_that_says_so_and_frees_th
     try:
         page.wait_for_function("document.querySelectorAll('.jp-CodeCell')[2].querySelector('.enb-status')"
                                ".textContent.includes('kernel stopped')", timeout=20_000)
-    except PlaywrightTimeout:  # say what the page showed instead (this flaked once, under a helper's load)
+    except PlaywrightTimeout:  # say what the page showed instead (it showed a stream that had completed)
         shown = page.evaluate(f"""() => ({{status: document.querySelectorAll('.jp-CodeCell')[2]
             .querySelector('.enb-status')?.textContent, player: {dying}?.info,
             dialog: document.querySelector('.jp-Dialog')?.innerText ?? null}})""")
