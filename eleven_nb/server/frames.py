@@ -140,9 +140,19 @@ class FrameBuilder:
             self._collapse(said[j0:j1], said_starts[j0:j1], said_ends[j0:j1])
             frames += self._encode(audio[a:b])
         self._position += n
-        loud = np.flatnonzero((audio > QUIET) | (audio < -QUIET))
-        self._quiet_tail = n - 1 - int(loud[-1]) if loud.size else self._quiet_tail + n
+        self._note_quiet_tail(audio)
         return frames
+
+    def _note_quiet_tail(self, audio: np.ndarray) -> None:
+        """How many of the last samples fed are quiet. Only the utterance's last DRAIN_SECONDS are scanned
+        (this runs on the event loop, once per utterance): a longer quiet run counts as that long, which is
+        already more than any resampler or codec holds."""
+        tail = audio[-int(self.sample_rate * DRAIN_SECONDS):]
+        loud = np.flatnonzero((tail > QUIET) | (tail < -QUIET))
+        if loud.size:
+            self._quiet_tail = len(tail) - 1 - int(loud[-1])
+        else:
+            self._quiet_tail = len(tail) if len(tail) < len(audio) else self._quiet_tail + len(audio)
 
     def _spoken_chars(self, text: str, starts: list[int], ends: list[int]
                       ) -> tuple[str, list[int], list[int], list[int] | None]:

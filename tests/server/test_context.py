@@ -17,7 +17,7 @@ MP3 = parse_output_format("mp3_22050_32")
 
 
 class Received:
-    """The reports of one context: its audio, and how much silence each generation's end was given."""
+    """The reports of one context: its audio, and the ends of its generations and of itself, in order."""
 
     def __init__(self) -> None:
         self.audio = b""
@@ -56,10 +56,10 @@ async def speak(texts: list[str], *, queued: bool) -> tuple[CountingBuilder, Rec
     with ThreadPoolExecutor(1) as pool:
         worker = ContextWorker(1, engine=engine, engine_voice_id=voice, settings=SynthesisSettings(),
                                builder=builder, pool=pool, reports=received)
-        for text in texts:
+        for sent, text in enumerate(texts, 1):
             worker.generate(text)
             if not queued:  # the client waits for each generation's audio before sending more
-                while len(received.ends) < texts.index(text) + 1:
+                while len(received.ends) < sent:
                     await asyncio.sleep(0.01)
         worker.close()
         await asyncio.wait_for(worker.task, 30)

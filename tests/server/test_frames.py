@@ -122,7 +122,7 @@ def loud_end(data: bytes, out) -> float:
 def test_a_drained_generation_is_heard_in_full(fmt, sync):
     """At a flushed generation's end, silence is fed until the speech the resampler or codec holds has come
     out: the bytes sent decode to all of it. The timing may have gone with earlier bytes (at the voice's own
-    rate nothing waits), so that is not the measure: LAME kept 50-140 ms of speech, soxr 10-35 ms, until
+    rate nothing waits), so that is not the measure: LAME kept 50-180 ms of speech, soxr 10-35 ms, until
     the next text or the close. The silence is what the codec needed, not a fixed length."""
     out = parse_output_format(fmt)
     builder = FrameBuilder(make_encoder(out, RATE), RATE, sync_alignment=sync, frame_samples=1500)
@@ -136,9 +136,26 @@ def test_a_drained_generation_is_heard_in_full(fmt, sync):
     assert builder.drain() == []  # the silence fed is quiet: nothing held that a listener would miss
 
 
-def test_a_generation_ending_in_silence_is_not_drained():
+@pytest.mark.parametrize("quiet_s", [0.2, 1.0])  # within the scanned tail, and longer than it
+def test_a_generation_ending_in_silence_is_not_drained(quiet_s):
     builder = FrameBuilder(make_encoder(parse_output_format("mp3_22050_32"), RATE), RATE, frame_samples=1500)
-    spoken = utterance("then a pause", 8000)
-    spoken.audio[-int(0.2 * RATE):] = 0  # what the codec holds is silence
+    spoken = utterance("then a pause", 2 * RATE)
+    spoken.audio[-int(quiet_s * RATE):] = 0  # what the codec holds is silence
     builder.add(spoken)
+    assert builder.drain() == []
+
+
+def test_quiet_utterances_after_speech_add_up_to_no_drain():
+    """Speech, then generations of silence only (a pause, a tag): the quiet run spans utterances."""
+    builder = FrameBuilder(make_encoder(parse_output_format("mp3_22050_32"), RATE), RATE, frame_samples=1500)
+    builder.add(utterance("speech", RATE))
+    quiet = utterance(" ", int(0.01 * RATE))
+    quiet.audio[:] = 0
+    for _ in range(3):  # 30 ms of silence in three pieces: the speech's end is still in LAME
+        builder.add(quiet)
+    assert builder.drain() != []
+    builder = FrameBuilder(make_encoder(parse_output_format("mp3_22050_32"), RATE), RATE, frame_samples=1500)
+    builder.add(utterance("speech", RATE))
+    for _ in range(40):  # 400 ms of silence: more than any codec holds
+        builder.add(quiet)
     assert builder.drain() == []

@@ -303,7 +303,7 @@ async def test_after_a_contexts_first_audio_the_engine_pauses_once_for_its_deliv
 async def test_a_flushed_generation_in_mp3_is_heard_in_full_before_the_close(espeak_server):
     """MP3 at the voice's own rate (espeak-ng's 22050 Hz): after a flush mid-sentence (its pause after is cut
     short), with the socket left open, the audio received holds the whole generation. The codec kept its
-    last 50-100 ms of speech until the next text or the close before."""
+    last 50-180 ms of speech until the next text or the close before."""
     info = protocol.parse_output_format("mp3_22050_32")
 
     def loud_end(data: bytes) -> float:
