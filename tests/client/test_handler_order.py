@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import start_server
+from tests.client.conftest import start_server
 
 from eleven_nb.spawn import ServerProcess
 
