@@ -236,6 +236,9 @@ def test_save_audio_takes_samples_and_rejects_unknown_extensions(tmp_path):
         save_audio(tmp_path / "a.flac", pcm, OUTPUT_FORMATS["pcm_22050"])
     with pytest.raises(ValueError, match="without an extension"):
         save_audio(tmp_path / "noext", pcm, OUTPUT_FORMATS["pcm_22050"])
+    for ext in (".pcm", ".mp3"):  # written as is, or encoded first: the folder is checked before either
+        with pytest.raises(FileNotFoundError, match=r"the folder '.*missing' does not exist"):
+            save_audio(tmp_path / "missing" / f"a{ext}", pcm, OUTPUT_FORMATS["pcm_22050"])
 
 
 def test_wav_streams_one_header_then_pcm_and_reads_back_in_any_pieces():

@@ -25,11 +25,13 @@ def save_audio(path: str | Path, data: bytes | np.ndarray, fmt: OutputFormat) ->
     S16LE, ``.ulaw``/``.alaw`` raw G.711 at 8 kHz, ``.mp3`` via lameenc, ``.ogg``/
     ``.opus`` Ogg Opus via PyAV. ``data`` may also be int16 samples at ``fmt``'s rate.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     ext = path.suffix.lower()
     if ext not in SAVE_EXTENSIONS:
         raise ValueError(f"cannot save audio as {ext or 'a file without an extension'!r}; "
                          f"use one of {', '.join(SAVE_EXTENSIONS)}")
+    if not path.parent.is_dir():  # before any decoding: said plainly, not from deep inside pathlib
+        raise FileNotFoundError(f"cannot save audio to {str(path)!r}: the folder {str(path.parent)!r} does not exist")
     raw = np.asarray(data, dtype="<i2").tobytes() if isinstance(data, np.ndarray) else bytes(data)
     same = {".mp3": "mp3", ".ogg": "opus", ".opus": "opus", ".pcm": "pcm", ".raw": "pcm",
             ".ulaw": "ulaw", ".alaw": "alaw"}
