@@ -17,8 +17,8 @@ blocking twins in :mod:`.sync` share it and wrap only the I/O paths.
 """
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -26,8 +26,9 @@ from .. import protocol
 from ..alignment import Timeline
 from ..protocol import VoiceSettings
 from .socket import Socket
-from .tracks import AudioChunk, Track
+from .tracks import AudioChunk, Track, wait_hinting
 
+log = logging.getLogger("eleven_nb.client")
 T = TypeVar("T")
 SocketFactory = Callable[[], Awaitable[Socket]]  # builds an unopened socket on the running loop
 
@@ -73,19 +74,31 @@ class TrackView:
 
 
 class _AsyncTrack(TrackView):
-    """Async iteration and waiting, for a stream or a context."""
+    """Async iteration and waiting, for a stream or a context.
+
+    ``stall_hints``: a reader that has waited :data:`~.tracks.STALL_HINT_S` for audio that
+    nothing will bring (text held below the server's chunk schedule, a stream not closed) is
+    told why in a warning on the ``eleven_nb.client`` logger.
+    """
+
+    _socket: Socket
+    stall_hints = True
 
     def __aiter__(self) -> _AsyncTrack:
         return self
 
     async def __anext__(self) -> AudioChunk:
-        return await self._track.queue.get()
+        return await self._track.queue.get(self._note_stall)
 
     async def wait(self, timeout: float | None = None) -> None:
         """Wait for the final message; raise the stream's error if it failed."""
-        await asyncio.wait_for(self._track.final.wait(), timeout)
+        await wait_hinting(self._track.final, self._note_stall, timeout)
         if self._track.error is not None:
             raise self._track.error
+
+    def _note_stall(self, waited: float) -> None:
+        if self.stall_hints:
+            warn_if_stalled(self._socket, waited, [self._track.context_id])
 
 
 class AsyncStreamInput(_AsyncTrack):
@@ -145,7 +158,12 @@ class AsyncContext(_AsyncTrack):
 
 
 class AsyncMultiStreamInput:
-    """A ``multi-stream-input`` connection: up to five contexts on one socket, in async code."""
+    """A ``multi-stream-input`` connection: up to five contexts on one socket, in async code.
+
+    ``stall_hints`` as on a stream: iterating every context's chunks warns when none is owed.
+    """
+
+    stall_hints = True
 
     def __init__(self, socket: Socket):
         self._socket = socket
@@ -170,7 +188,19 @@ class AsyncMultiStreamInput:
     async def __anext__(self) -> AudioChunk:
         """Every chunk of every context, in arrival order, until the socket closes."""
         assert self._socket.all_chunks is not None  # made when the socket opens
-        return await self._socket.all_chunks.get()
+        return await self._socket.all_chunks.get(self._note_stall)
+
+    def _note_stall(self, waited: float) -> None:
+        if not self.stall_hints:
+            return
+        open_ = [k for k, c in self._socket.connection.contexts.items() if k is not None and not c.done]
+        if open_ or self._socket.connection.socket_closing or self._socket.closed.is_set():
+            warn_if_stalled(self._socket, waited, open_)  # stalled only if every open context is
+        elif self._socket.connection.contexts:
+            log.warning("no audio for %.0f s: every context has ended; close_socket() ends the socket "
+                        "and this iteration", waited)
+        else:
+            log.warning("no audio for %.0f s: no context is open; open one with context(...)", waited)
 
     async def wait_closed(self, timeout: float | None = None) -> bool:
         return await self._socket.wait_closed(timeout)
@@ -178,6 +208,13 @@ class AsyncMultiStreamInput:
     @property
     def close_code(self) -> int | None:
         return self._socket.close_code
+
+
+def warn_if_stalled(socket: Socket, waited: float, context_ids: Sequence[str | None]) -> None:
+    """A reader has waited ``waited`` s: if none of these contexts is owed audio, say what would bring it."""
+    reasons = [socket.connection.silence_reason(k) for k in context_ids]
+    if reasons and all(reasons):
+        log.warning("no audio for %.0f s: %s", waited, "; ".join(r for r in reasons if r))
 
 
 class AsyncOpener(Generic[T]):

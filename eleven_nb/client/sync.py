@@ -45,7 +45,22 @@ def _blocking(source: AsyncIterator[AudioChunk]) -> Iterator[AudioChunk]:
             return
 
 
-class _BlockingTrack(TrackView):
+class _StallHints:
+    """``stall_hints``, kept on the async twin (which does the waiting)."""
+
+    _inner: AsyncStreamInput | AsyncContext | AsyncMultiStreamInput
+
+    @property
+    def stall_hints(self) -> bool:
+        """Warn when a reader waits for audio that nothing will bring (see the async twin)."""
+        return self._inner.stall_hints
+
+    @stall_hints.setter
+    def stall_hints(self, on: bool) -> None:
+        self._inner.stall_hints = on
+
+
+class _BlockingTrack(TrackView, _StallHints):
     """Blocking iteration and control of a stream or a context."""
 
     _inner: AsyncStreamInput | AsyncContext
@@ -104,8 +119,10 @@ class Context(_BlockingTrack):
         loop.run(self._inner.send(text, flush=flush))
 
 
-class MultiStreamInput:
+class MultiStreamInput(_StallHints):
     """A ``multi-stream-input`` connection: up to five contexts on one socket, blocking."""
+
+    _inner: AsyncMultiStreamInput
 
     def __init__(self, inner: AsyncMultiStreamInput):
         self._inner = inner

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,9 @@ log = logging.getLogger("eleven_nb.client")
 
 DEFAULT_MAX_BUFFERED_CHUNKS = 1000  # as the Ruby client's guide bounds its buffer (MAX_BUFFER_SIZE)
 MAX_QUEUED_CHUNKS = 10_000  # chunks waiting for an iterator; the oldest are dropped past this
+# a reader waiting this long for a chunk is told why, when no audio is owed (text held below the
+# server's chunk schedule, or a stream never closed): keep-alives would otherwise let it wait forever
+STALL_HINT_S = 5.0
 
 
 class AudioChunk:
@@ -131,19 +135,44 @@ class ChunkQueue:
             self._ended, self._error = True, error
             self._changed.set()
 
-    async def get(self) -> AudioChunk:
+    async def get(self, on_stall: Callable[[float], None] | None = None) -> AudioChunk:
+        """The next chunk; ``on_stall(seconds)`` is called once if none has come after
+        :data:`STALL_HINT_S` (the reader then keeps waiting)."""
         if not self.reading:
             self.reading = True
             if self._on_first_read is not None:
                 self._on_first_read()
-        while not self._items:
-            if self._ended:
-                if self._error is not None:
-                    raise self._error
-                raise StopAsyncIteration
-            self._changed.clear()
-            await self._changed.wait()
+        if self._items:
+            return self._items.popleft()
+        with _stall_timer(on_stall):
+            while not self._items:
+                if self._ended:
+                    if self._error is not None:
+                        raise self._error
+                    raise StopAsyncIteration
+                self._changed.clear()
+                await self._changed.wait()
         return self._items.popleft()
+
+
+@contextlib.contextmanager
+def _stall_timer(on_stall: Callable[[float], None] | None) -> Iterator[None]:
+    """Call ``on_stall(STALL_HINT_S)`` if the block is still running after that many seconds."""
+    if on_stall is None:
+        yield
+        return
+    timer = asyncio.get_running_loop().call_later(STALL_HINT_S, on_stall, STALL_HINT_S)
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+async def wait_hinting(event: asyncio.Event, on_stall: Callable[[float], None], timeout: float | None) -> None:
+    """``event.wait()`` within ``timeout``; ``on_stall(seconds)`` once if it has not happened after
+    :data:`STALL_HINT_S`."""
+    with _stall_timer(on_stall):
+        await asyncio.wait_for(event.wait(), timeout)
 
 
 class Delivery:

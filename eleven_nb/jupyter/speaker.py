@@ -139,6 +139,7 @@ class SpeechJob:
                     self.first_chunk_sent.set()
 
         async def read(voice: str, mux: Any) -> None:
+            mux.stall_hints = False  # a cell's text source may pause: that is not the user's mistake
             try:
                 async for chunk in mux:
                     tracing.first_audio(self.trace, mux)

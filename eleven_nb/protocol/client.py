@@ -267,12 +267,23 @@ class ClientConnection:
             if ctx.done:
                 continue
             if ctx.close_written:
-                return f"the final message{_of(ctx)}"
+                return f"the final message{ctx.of}"
             if ctx.paced is not False and ctx.aligned_chars < ctx.flush_mark:
-                return f"audio for the flushed text{_of(ctx)}"
+                return f"audio for the flushed text{ctx.of}"
             if self._window_full(ctx):
-                return f"audio for {ctx.unspoken_chars} characters sent{_of(ctx)}"
+                return f"audio for {ctx.unspoken_chars} characters sent{ctx.of}"
         return None
+
+    def silence_reason(self, context_id: str | None) -> str | None:
+        """Why no audio is coming for a context (``None`` on stream-input) until the application acts,
+        as advice (:meth:`ContextState.silence_reason`); ``None`` while anything is owed or still to go out.
+        A reader stalled on such a stream would wait forever: keep-alives hold it open."""
+        key = context_id if self.multi else None
+        ctx = self.contexts.get(key)
+        if (ctx is None or self.state is not ConnectionState.OPEN or self.socket_closing or self._queues.get(key)
+                or (self._inflight is not None and self._inflight[0] == key) or self._window_full(ctx)):
+            return None
+        return ctx.silence_reason()
 
     def _update(self, now: float) -> None:
         if self._awaited() is None:
@@ -386,7 +397,3 @@ class ClientConnection:
     def awaited(self) -> str | None:
         """What the client waits for from the server now (for messages), if anything."""
         return self._awaited()
-
-
-def _of(ctx: ContextState) -> str:
-    return f" of context {ctx.context_id!r}" if ctx.context_id is not None else ""

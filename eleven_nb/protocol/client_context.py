@@ -47,6 +47,32 @@ class ContextState:
         text = "".join(self._unspoken)
         return text[self._head:]
 
+    @property
+    def held_text(self) -> str:
+        """Text written after the last flush and not yet spoken: what a server may keep buffered
+        until its ``chunk_length_schedule`` fills, a flush, or the end of the stream."""
+        held = self.written_chars - max(self.flush_mark, self.aligned_chars)
+        return self.unspoken_text[-held:] if held > 0 else ""
+
+    @property
+    def of(self) -> str:
+        """`` of context 'id'`` for messages, or nothing on stream-input."""
+        return f" of context {self.context_id!r}" if self.context_id is not None else ""
+
+    def silence_reason(self) -> str | None:
+        """Why no audio will come until the application acts, as advice; ``None`` when the context is
+        not open yet, has ended, is closing, is owed audio for flushed text, or gets no alignment
+        (then what was spoken cannot be told)."""
+        if not self.opened or self.done or self.closing or self.paced is False or self.aligned_chars < self.flush_mark:
+            return None
+        held = self.held_text
+        if not held.strip():
+            return f"everything sent{self.of} has been spoken: send more text, or close to end it"
+        preview = held if len(held) <= 40 else held[:37] + "..."
+        return (f"the server holds the {len(held)} characters sent{self.of} since the last flush ({preview!r}) "
+                "until its chunk_length_schedule fills (120 characters by default): send more text, flush, "
+                "or close to have them spoken")
+
     def add_written(self, text: str) -> None:
         self.written_chars += len(text)
         self._unspoken.append(text)

@@ -281,6 +281,72 @@ def test_a_full_window_is_owed_audio():
     assert isinstance(conn.tick(13.0)[0], TimedOut)
 
 
+# --- why no audio is coming (what a stalled reader is told) ------------------------------------
+
+
+def test_text_held_below_the_schedule_is_named_until_it_is_flushed():
+    conn = single()
+    conn.send(protocol.send_text("Hello there! "))
+    assert conn.silence_reason(None) is None  # not written yet: it still goes out
+    drain(conn)
+    reason = conn.silence_reason(None)
+    assert reason is not None and "holds the 13 characters" in reason and "'Hello there! '" in reason
+    assert "flush" in reason and "close" in reason
+    conn.send(protocol.send_text("More. ", flush=True))
+    drain(conn)
+    assert conn.context(None).held_text == "" and conn.silence_reason(None) is None  # audio is owed
+    conn.receive_text(aligned("Hello there! More. "), 1.0)
+    reason = conn.silence_reason(None)
+    assert reason is not None and reason.startswith("everything sent has been spoken") and "close" in reason
+
+
+def test_held_text_is_only_what_follows_the_last_flush_and_the_alignment():
+    conn = single()
+    conn.send(protocol.send_text("One. ", flush=True))
+    conn.send(protocol.send_text("Two three "))
+    drain(conn)
+    conn.receive_text(aligned("One. "), 1.0)
+    assert conn.context(None).held_text == "Two three "
+    conn.receive_text(aligned("Two "), 1.1)  # the server spoke part of it on its own schedule
+    assert conn.context(None).held_text == "three "
+    conn.send(protocol.send_text("x" * 100))
+    drain(conn)
+    reason = conn.silence_reason(None)
+    assert reason is not None and "holds the 106 characters" in reason and "..." in reason and len(reason) < 300
+
+
+def test_a_closing_stream_a_full_window_or_an_unpaced_server_owe_audio():
+    closing = single()
+    closing.send(protocol.send_text("Hi "))
+    closing.send(protocol.close_connection())
+    drain(closing)
+    assert closing.silence_reason(None) is None
+    full = single(window=4)
+    full.send(protocol.send_text("aaaa "))
+    drain(full)
+    assert full.silence_reason(None) is None
+    unpaced = single()  # audio without alignment: what was spoken cannot be told
+    unpaced.send(protocol.send_text("Hi "))
+    drain(unpaced)
+    unpaced.receive_text(json.dumps(protocol.audio_message(b"\0\0", None, None)), 1.0)
+    assert unpaced.silence_reason(None) is None
+
+
+def test_multi_names_the_context_and_a_closed_one_owes_its_final():
+    conn = ClientConnection(True)
+    conn.send(protocol.initialize_connection(context_id="a"))
+    conn.send(protocol.send_text("Alpha ", context_id="a"))
+    conn.send(protocol.initialize_connection(context_id="b"))
+    conn.send(protocol.send_text("Beta ", context_id="b"))
+    conn.send(protocol.close_context("b"))
+    drain(conn)
+    reason = conn.silence_reason("a")
+    assert reason is not None and "of context 'a'" in reason and "'Alpha '" in reason
+    assert conn.silence_reason("b") is None and conn.silence_reason("nobody") is None
+    conn.send(protocol.close_socket())
+    assert conn.silence_reason("a") is None
+
+
 # --- reconnecting -------------------------------------------------------------------------------
 
 
