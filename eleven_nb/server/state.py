@@ -18,9 +18,9 @@ from .engines.base import Engine, VoiceInfo
 
 DEFAULT_MAX_CONNECTIONS = 256
 REQUEST_TIMEOUT = 10.0  # seconds for a request's headers (guard.py), and again for its body (http_tts.py)
-# Settings every local engine accepts but cannot act on (the real service's models can).
-NOT_HONOURED_BY_LOCAL = ("similarity_boost", "style", "use_speaker_boost", "language_code",
-                         "enable_ssml_parsing", "apply_text_normalization", "model_id")
+# Options every local engine accepts but cannot act on (the real service's models can); the voice
+# settings an engine does not honour are added per voice (voices.py). Normalization and SSML are honoured.
+NOT_HONOURED_BY_LOCAL = ("language_code", "model_id")
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ def voice_json(voice_id: str, choice: VoiceChoice, default: bool) -> dict[str, A
             "engine_voice_id": info.voice_id,
             "default": default,
             "honours": list(info.honours),
-            "accepted_not_honoured": [s for s in (*protocol.VoiceSettings.DEFAULTS, *NOT_HONOURED_BY_LOCAL)
-                                      if s not in info.honours],
+            "accepted_not_honoured": [*(s for s in protocol.VoiceSettings.DEFAULTS if s not in info.honours),
+                                      *NOT_HONOURED_BY_LOCAL],
         },
     }
 

@@ -240,7 +240,11 @@ async def test_discovery(espeak_server):
     assert voices["total_count"] == len(ids) >= 2 and len(set(ids)) == len(ids)
     default = [v for v in voices["voices"] if v["eleven_nb"]["default"]]
     assert len(default) == 1
-    assert "similarity_boost" in default[0]["eleven_nb"]["accepted_not_honoured"]
+    for voice in voices["voices"]:  # each setting once; normalization and SSML are honoured, never listed
+        ignored = voice["eleven_nb"]["accepted_not_honoured"]
+        assert len(set(ignored)) == len(ignored) and not set(ignored) & set(voice["eleven_nb"]["honours"])
+        assert {"similarity_boost", "style", "use_speaker_boost", "model_id"} <= set(ignored)
+        assert not {"apply_text_normalization", "enable_ssml_parsing"} & set(ignored)
     assert "speed" in default[0]["eleven_nb"]["honours"]
     assert {"model_id", "name", "can_do_text_to_speech", "languages"} <= set(models[0])
     assert "eleven_multilingual_v2" in [m["model_id"] for m in models]
