@@ -8,6 +8,8 @@ import sys
 from .server.engines import DEFAULT_ENGINE, ENGINES
 
 DEFAULT_PORT = 8765
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -36,7 +38,8 @@ def _voices(args: argparse.Namespace) -> int:
     for voice in voices:
         extra = voice.get("eleven_nb", {})
         flag = " (default)" if extra.get("default") else ""
-        print(f"{voice['voice_id']:<24} {voice['name']}{flag}")
+        honours = f"  honours: {', '.join(extra['honours'])}" if extra.get("honours") else ""
+        print(f"{voice['voice_id']:<24} {voice['name']}{flag}{honours}")
     return 0
 
 
@@ -88,7 +91,8 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="eleven-nb", description=__doc__)
-    parser.add_argument("--log-level", default="WARNING", help="logging level (DEBUG logs every message)")
+    parser.add_argument("--log-level", default="WARNING", type=str.upper, choices=LOG_LEVELS,
+                        help="logging level (default: %(default)s; DEBUG logs every message)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
 
@@ -110,5 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    return args.func(args)
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result: int = args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C: a line, not a traceback (say leaves no half-written file)
+        print(f"eleven-nb {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    return result

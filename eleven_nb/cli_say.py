@@ -12,11 +12,15 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import protocol
 from .audio import save_audio
 from .chunking import chunk_text
 from .protocol import check_text
+
+if TYPE_CHECKING:
+    from .client.tracks import AudioChunk
 
 # the output format that suits each file type, when --format is not given
 FORMAT_FOR_SUFFIX = {".mp3": "mp3_44100_128", ".ogg": "opus_48000_64", ".opus": "opus_48000_64",
@@ -24,6 +28,7 @@ FORMAT_FOR_SUFFIX = {".mp3": "mp3_44100_128", ".ogg": "opus_48000_64", ".opus": 
 DEFAULT_FORMAT = "pcm_22050"
 DEFAULT_OUTPUT = "speech.wav"
 CAPTION_SUFFIXES = (".vtt", ".srt")
+SOUND_PEAK = 328  # a sample above this (-40 dBFS) is sound: a voice that could say nothing gives near zeros
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -33,11 +38,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     say.add_argument("-o", "--output", default=DEFAULT_OUTPUT,
                      help=f"audio file (.wav .mp3 .ogg .pcm .ulaw); without -o: ./{DEFAULT_OUTPUT}")
     say.add_argument("--captions", help="captions file (.vtt or .srt)")
-    say.add_argument("--voice", default=protocol.DEFAULT_VOICE_ID, help="voice id")
+    say.add_argument("--voice", default=protocol.DEFAULT_VOICE_ID, help="voice id (eleven-nb voices lists them)")
     say.add_argument("--model", help="model id")
     say.add_argument("--format", help="output_format to request (default: suits the output file)")
     say.add_argument("--speed", type=float, help="0.7-1.2")
-    say.add_argument("--stability", type=float, help="0-1")
+    say.add_argument("--stability", type=float, help="0-1 (voices that honour it: see eleven-nb voices)")
     say.add_argument("--base-url", help="server to use (default: resolved as the client does)")
     say.set_defaults(func=run)
     return say
@@ -45,7 +50,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def _read_text(args: argparse.Namespace) -> str:
     if args.file:
-        return Path(args.file).read_text(encoding="utf-8")
+        if args.text is not None:
+            raise ValueError("give the text or -f FILE, not both")
+        path = Path(args.file).expanduser()
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{args.file!r} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if args.text == "-" or (args.text is None and not sys.stdin.isatty()):
         return sys.stdin.read()
     if args.text:
@@ -101,6 +112,7 @@ async def _speak(args: argparse.Namespace, text: str, audio_path: str) -> tuple[
             await stream.close()
 
         sender = asyncio.create_task(send_all())
+        heard = False
         # every chunk's audio goes to disk as it arrives: the stream keeps only the last
         # max_buffered_chunks in memory, and a long text has many more
         with tempfile.TemporaryFile() as audio:
@@ -108,8 +120,9 @@ async def _speak(args: argparse.Namespace, text: str, audio_path: str) -> tuple[
                 async for chunk in stream:
                     if chunk.audio:
                         audio.write(chunk.audio)
+                        heard = heard or _has_sound(chunk)
                     if progress:
-                        done = len(stream.timeline.chars)
+                        done = min(len(stream.timeline.chars), len(text))  # the close's space is not the user's
                         print(f"\r{done}/{len(text)} characters spoken", end="", file=sys.stderr, flush=True)
             finally:
                 sender.cancel()
@@ -122,7 +135,17 @@ async def _speak(args: argparse.Namespace, text: str, audio_path: str) -> tuple[
         if args.captions:
             timeline = stream.timeline
             captions = timeline.to_srt() if args.captions.lower().endswith(".srt") else timeline.to_vtt()
+        if not heard:  # the file is written, but the user should know it holds nothing to hear
+            who = "the default voice" if args.voice == protocol.DEFAULT_VOICE_ID else f"the voice {args.voice!r}"
+            print(f"eleven-nb say: warning: the audio is silent: {who} could read none of this text (a "
+                  "language or symbols it does not speak; eleven-nb voices lists the voices)", file=sys.stderr)
         return stream.timeline.end_ms / 1000, fmt, captions
+
+
+def _has_sound(chunk: AudioChunk) -> bool:
+    """Whether a chunk holds any sound (decoding it if compressed; only until the first that does)."""
+    pcm = chunk.pcm
+    return pcm is not None and len(pcm) > 0 and int(abs(pcm.astype("int32")).max()) > SOUND_PEAK
 
 
 def _speak_to_files(args: argparse.Namespace, text: str) -> tuple[float, str]:
@@ -145,6 +168,8 @@ def _speak_to_files(args: argparse.Namespace, text: str) -> tuple[float, str]:
 def run(args: argparse.Namespace) -> int:
     from .client.errors import ElevenError
 
+    args.output = str(Path(args.output).expanduser())
+    args.captions = args.captions and str(Path(args.captions).expanduser())
     try:
         check_paths(args.output, args.captions)
         text = check_text(_read_text(args))

@@ -20,12 +20,17 @@ def server_url():
     child.stop()
 
 
-def eleven_nb(*args: str, cwd: Path | None = None, base_url: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "ELEVENLABS_API_KEY"}
+def cli_env(base_url: str | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "ELEVENLABS_API_KEY"} | extra
     if base_url:
         env["ELEVEN_NB_BASE_URL"] = base_url
-    return subprocess.run([sys.executable, "-m", "eleven_nb", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return env
+
+
+def eleven_nb(*args: str, cwd: Path | None = None, base_url: str | None = None,
+              **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "eleven_nb", *args], cwd=cwd, env=cli_env(base_url, **env),
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -113,3 +118,53 @@ def test_a_spawned_server_leaves_no_empty_log_in_the_temp_dir():
         assert Path(talkative.log_path).read_text() == "a warning\n"  # kept, for whoever looks
     finally:
         Path(talkative.log_path).unlink()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("Spoken text", "-f", "text.txt"), "give the text or -f FILE, not both"),
+    (("-f", "binary.txt"), "'binary.txt' is not UTF-8 text (invalid start byte at byte 0)"),
+    (("-f", "missing.txt"), "No such file or directory: 'missing.txt'"),
+])
+def test_say_refuses_unclear_text_in_one_line(tmp_path, args, message):
+    (tmp_path / "text.txt").write_text("From the file.")
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00 not text")
+    result = eleven_nb("say", *args, "-o", "out.wav", cwd=tmp_path, base_url=CLOSED_PORT_URL)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("eleven-nb say: ") and message in line
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_a_bad_log_level_is_a_usage_error():
+    result = eleven_nb("--log-level", "loud", "voices", base_url=CLOSED_PORT_URL)
+    assert result.returncode == 2 and "invalid choice: 'LOUD'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_say_expands_a_home_folder_and_warns_when_nothing_could_be_read(tmp_path, server_url):
+    spoken = eleven_nb("say", "Hello there.", "-o", "~/hello.wav", "--captions", "~/hello.vtt",
+                       base_url=server_url, HOME=str(tmp_path))
+    assert spoken.returncode == 0 and "warning" not in spoken.stderr, spoken.stderr
+    assert {p.name for p in tmp_path.iterdir()} >= {"hello.wav", "hello.vtt"}
+    silent = eleven_nb("say", "... - ...", "-o", "dots.wav", cwd=tmp_path, base_url=server_url)
+    assert silent.returncode == 0 and (tmp_path / "dots.wav").exists()  # written, and the user is told
+    assert "warning: the audio is silent: the default voice could read none of this text" in silent.stderr
+
+
+def test_ctrl_c_during_say_is_one_line_and_leaves_no_file(tmp_path, server_url):
+    import signal
+    import time
+
+    (tmp_path / "long.txt").write_text("The quick brown fox jumps over the lazy dog. " * 400)
+    child = subprocess.Popen([sys.executable, "-m", "eleven_nb", "say", "-f", "long.txt", "-o", "long.wav"],
+                             cwd=tmp_path, env=cli_env(server_url), stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".long.*.wav")):  # speaking: its temporary file exists
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=30)
+    finally:
+        child.kill()
+    assert child.returncode == 130 and stderr.strip() == "eleven-nb say: interrupted"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.txt"]

@@ -184,4 +184,4 @@ def announce(endpoint: Endpoint) -> None:
     line = endpoint.describe()
     if line not in _announced:
         _announced.add(line)
-        log.info(line)
+        log.info(line.removeprefix("eleven_nb: "))  # the logger's name says it already
