@@ -12,15 +12,11 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import protocol
-from .audio import save_audio
+from .audio import has_sound, save_audio
 from .chunking import chunk_text
 from .protocol import check_text
-
-if TYPE_CHECKING:
-    from .client.tracks import AudioChunk
 
 # the output format that suits each file type, when --format is not given
 FORMAT_FOR_SUFFIX = {".mp3": "mp3_44100_128", ".ogg": "opus_48000_64", ".opus": "opus_48000_64",
@@ -28,7 +24,6 @@ FORMAT_FOR_SUFFIX = {".mp3": "mp3_44100_128", ".ogg": "opus_48000_64", ".opus": 
 DEFAULT_FORMAT = "pcm_22050"
 DEFAULT_OUTPUT = "speech.wav"
 CAPTION_SUFFIXES = (".vtt", ".srt")
-SOUND_PEAK = 328  # a sample above this (-40 dBFS) is sound: a voice that could say nothing gives near zeros
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -120,7 +115,7 @@ async def _speak(args: argparse.Namespace, text: str, audio_path: str) -> tuple[
                 async for chunk in stream:
                     if chunk.audio:
                         audio.write(chunk.audio)
-                        heard = heard or _has_sound(chunk)
+                        heard = heard or has_sound(chunk.pcm)  # decodes MP3/Opus only until it is True
                     if progress:
                         done = min(len(stream.timeline.chars), len(text))  # the close's space is not the user's
                         print(f"\r{done}/{len(text)} characters spoken", end="", file=sys.stderr, flush=True)
@@ -140,12 +135,6 @@ async def _speak(args: argparse.Namespace, text: str, audio_path: str) -> tuple[
             print(f"eleven-nb say: warning: the audio is silent: {who} could read none of this text (a "
                   "language or symbols it does not speak; eleven-nb voices lists the voices)", file=sys.stderr)
         return stream.timeline.end_ms / 1000, fmt, captions
-
-
-def _has_sound(chunk: AudioChunk) -> bool:
-    """Whether a chunk holds any sound (decoding it if compressed; only until the first that does)."""
-    pcm = chunk.pcm
-    return pcm is not None and len(pcm) > 0 and int(abs(pcm.astype("int32")).max()) > SOUND_PEAK
 
 
 def _speak_to_files(args: argparse.Namespace, text: str) -> tuple[float, str]:

@@ -16,10 +16,10 @@ from .decode import StreamDecoder, decode_all, decode_container
 from .encode import StreamEncoder, make_encoder
 from .files import SAVE_EXTENSIONS, save_audio
 from .g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
-from .pcm import Resampler, resample, to_int16, wav_bytes
+from .pcm import Resampler, has_sound, resample, to_int16, wav_bytes
 
 __all__ = [
     "SAVE_EXTENSIONS", "Resampler", "StreamDecoder", "StreamEncoder", "alaw_decode", "alaw_encode",
-    "decode_all", "decode_container", "make_encoder", "resample", "save_audio", "to_int16", "ulaw_decode",
+    "decode_all", "decode_container", "has_sound", "make_encoder", "resample", "save_audio", "to_int16", "ulaw_decode",
     "ulaw_encode", "wav_bytes",
 ]

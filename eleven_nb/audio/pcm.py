@@ -8,6 +8,8 @@ import soxr
 
 
 EMPTY = np.zeros(0, np.int16)
+# a sample above this (-40 dBFS) is sound: a voice that could read none of its text gives near zeros
+SOUND_PEAK = 328
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
@@ -18,6 +20,11 @@ def to_int16(samples: np.ndarray) -> np.ndarray:
     if np.issubdtype(samples.dtype, np.floating):
         samples = np.round(samples * 32768.0)
     return np.clip(samples, -32768, 32767).astype(np.int16)
+
+
+def has_sound(pcm: np.ndarray | None) -> bool:
+    """Whether int16 samples hold any sound (a sample above :data:`SOUND_PEAK`)."""
+    return pcm is not None and len(pcm) > 0 and int(np.abs(pcm.astype(np.int32)).max()) > SOUND_PEAK
 
 
 def resample(pcm: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .. import protocol, trace
-from ..audio import save_audio
+from ..audio import has_sound, save_audio
 from ..chunking import PhraseChunker, chunk_text
 from ..client.errors import ElevenError
 from ..protocol import OutputFormat, VoiceSettings, parse_output_format
@@ -37,6 +37,7 @@ TextSource = str | Iterable[str] | AsyncIterable[str]
 VoiceList = Callable[[], list[dict[str, Any]]]  # blocking: GET /v1/voices (cached by the extension)
 MAX_OPEN_CONTEXTS = protocol.MAX_CONTEXTS - 1  # one slot spare, so a late final never blocks a new turn
 CLOSE_TIMEOUT_S = 2.0  # closing an interrupted job's contexts: best effort, never a hang
+SILENT_NOTE = "silent: the voice could read none of this text (a language or symbols it does not speak)"
 # unspoken text on the wire per context: the client's own window (the server holds at most 100,000); the
 # speaker also flushes before it waits, so text the server's schedule holds back never stalls a long cell
 SEND_AHEAD_CHARS = WINDOW_CHARS
@@ -110,6 +111,7 @@ class SpeechJob:
         for turn in turns:
             sequencer.add_turn(turn.context_id, turn.lane)
         first_audio: list[float] = []
+        heard = False  # any sound yet: a voice that can read none of the text gives silence, said at the end
         # the first chunk has gone to the browser, or no audio will come: for the label, on this loop (the
         # job's first_chunk_sent, a threading.Event, tells the cell's thread the same)
         first_sent = asyncio.Event()
@@ -119,7 +121,9 @@ class SpeechJob:
         saved: list[np.ndarray] = []
 
         def play(placed: list[Placed]) -> None:
+            nonlocal heard
             for p in placed:
+                heard = heard or has_sound(p.pcm)
                 if opts.save:
                     saved.append(p.pcm)
                 first = not first_audio and len(p.pcm) > 0
@@ -190,7 +194,7 @@ class SpeechJob:
         if failures:
             raise failures[0]
         self._write_files(sequencer, saved)
-        player.finish()
+        player.finish(note="" if heard or not audio_s else SILENT_NOTE)
         await tracing.finish(self.trace, client, player)
 
     async def _send_turn(self, mux: Any, turn: Turn) -> None:

@@ -276,8 +276,9 @@ class Player(anywidget.AnyWidget):
         self.send({"type": "stop"})
 
     def finish(self, words: list[Mapping[str, Any]] | None = None, audio_pcm: bytes | None = None,
-               sample_rate: int | None = None) -> None:
-        """The stream ended: keep what a re-rendered output needs (words, audio, captions), then say so.
+               sample_rate: int | None = None, note: str = "") -> None:
+        """The stream ended: keep what a re-rendered output needs (words, audio, captions), then say so
+        (with ``note`` on the status line, if given).
 
         With no arguments the words and audio are those of the chunks sent since :meth:`begin`.
         """
@@ -295,7 +296,7 @@ class Player(anywidget.AnyWidget):
             self.captions = self.captions_vtt()
             if "audio_ms" not in self.metrics and self.sample_rate:
                 self.metrics = {**self.metrics, "audio_ms": 1000 * len(audio_pcm) / 2 / self.sample_rate}
-        self.set_status("done")
+        self.set_status("done", note)
 
     def fail(self, message: str) -> None:
         """The stream failed: show the server's message. What already arrived can still be played."""

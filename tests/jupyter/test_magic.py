@@ -132,6 +132,14 @@ def test_speak_wait_streams_pcm_buffers_with_alignment(ip, players, tmp_path):
     assert vtt.read_bytes() == player.captions_vtt().encode() == player.captions.encode()
 
 
+def test_a_cell_the_voice_cannot_read_is_done_with_a_note_that_it_is_silent(ip, players):
+    ip.run_cell_magic("speak", "--wait", "... - ...")  # espeak-ng reads none of it: silence, aligned
+    silent = players[-1]
+    assert silent.status == "done" and silent.chunks() and "silent: the voice could read none" in silent.status_message
+    ip.run_cell_magic("speak", "--wait", "Hello there.")
+    assert players[-1].status == "done" and players[-1].status_message == ""
+
+
 def test_cell_returns_at_once_and_second_cell_queues(ip, ext, players):
     start = time.perf_counter()
     ip.run_cell_magic("speak", "", "The first cell speaks a little while. " * 3)
