@@ -33,7 +33,9 @@ class ConnectionClosedError(ElevenError):
     """The socket closed with a code other than 1000 and no error frame explained it."""
 
     def __init__(self, code: int | None, reason: str = ""):
-        super().__init__(f"connection closed unexpectedly (code {code}){': ' + reason if reason else ''}")
+        # 1000 reaches here only from a send after a normal close
+        what = "the connection is closed" if code == 1000 else "connection closed unexpectedly"
+        super().__init__(f"{what} (code {code}){': ' + reason if reason else ''}")
         self.error = "connection_closed"
         self.code = code
         self.message = reason or f"connection closed with code {code}"

@@ -279,6 +279,8 @@ class Track:
         alignment = message.normalized_alignment if self._use_normalized else message.alignment
         if message.audio or alignment is not None or chunk._pcm is not None:
             chunk.start_ms = self.timeline.add_chunk(alignment, chunk.duration_ms)
+        else:  # nothing to place (a final): it stands where the stream has got to
+            chunk.start_ms = self.timeline.end_ms
         if message.audio:
             if len(self.audio_chunks) == self.audio_chunks.maxlen:
                 self.dropped_audio_chunks += 1

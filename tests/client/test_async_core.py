@@ -32,8 +32,9 @@ async def test_stream_input_send_flush_close_iterate(client, tmp_path):
     # flush() sends {"text": " ", "flush": true}, as the WebSocket guide does: that space is text too
     assert stream.timeline.text == TEXT.replace("today? ", "today?  ")
     assert all(c.audio and c.format.name == "pcm_16000" for c in chunks[:-1])
-    starts = [c.start_ms for c in chunks[:-1]]
+    starts = [c.start_ms for c in chunks]
     assert starts == sorted(starts) and starts[0] == 0
+    assert chunks[-1].start_ms == stream.timeline.end_ms > 0  # the final stands at the end, not at 0
     words = stream.timeline.words()
     assert [w.text for w in words][:2] == ["Hello", "there!"] and words[-1].end_ms <= stream.timeline.audio_ms + 1
     path = stream.save(tmp_path / "out.wav")
@@ -203,3 +204,15 @@ async def test_discovery_in_both_twins(server):
         await eleven_nb.AsyncClient(base_url="http://127.0.0.1:9").list_voices()
     with pytest.raises(eleven_nb.client.EndpointError, match="/v1/models"):
         eleven_nb.Client(base_url="http://127.0.0.1:9").list_models()
+
+
+async def test_sending_after_a_normal_close_says_the_connection_is_closed(client):
+    from eleven_nb.client import ConnectionClosedError
+
+    async with client.stream_input(output_format="pcm_16000") as stream:
+        await stream.send("Goodbye. ")
+        await stream.close()
+        [c async for c in stream]
+        await stream._socket.wait_closed(10)
+        with pytest.raises(ConnectionClosedError, match=r"^the connection is closed \(code 1000\)"):
+            await stream.send("too late ")
