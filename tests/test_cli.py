@@ -168,3 +168,9 @@ def test_ctrl_c_during_say_is_one_line_and_leaves_no_file(tmp_path, server_url):
         child.kill()
     assert child.returncode == 130 and stderr.strip() == "eleven-nb say: interrupted"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.txt"]
+
+
+def test_a_closed_port_is_said_plainly():
+    result = eleven_nb("say", "Hello.", "-o", "/tmp/never-written.wav", base_url=CLOSED_PORT_URL)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"eleven-nb say: cannot connect to {CLOSED_PORT_URL}: Connection refused"

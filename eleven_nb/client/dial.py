@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 
 import aiohttp
 
@@ -30,5 +32,9 @@ async def dial(session: aiohttp.ClientSession, endpoint: Endpoint, url: str, *, 
     except asyncio.TimeoutError:
         raise ClientTimeoutError(f"the WebSocket handshake with {endpoint.http_url} did not complete "
                                  f"within {connect_timeout:g} s", connect_timeout) from None
+    except aiohttp.ClientConnectorError as exc:  # its own text repeats the host and adds "ssl:default"
+        errno = exc.os_error.errno
+        why = exc.strerror if isinstance(exc.os_error, socket.gaierror) or not errno else os.strerror(errno)
+        raise ElevenError(f"cannot connect to {endpoint.http_url}: {why}") from None
     except aiohttp.ClientError as exc:
         raise ElevenError(f"cannot connect to {endpoint.http_url}: {exc}") from None
