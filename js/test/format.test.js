@@ -38,6 +38,8 @@ test("the status line: the kernel's word and the browser's playback", () => {
   assert.equal(line({ kernel: "done", mode: "paused", terminal: "stopped" }).text, "stopped");
   assert.equal(line({ kernel: "error", message: "voice_not_found: x", mode: "playing" }).text, "error: voice_not_found: x");
   assert.equal(line({ kernel: "error" }).text, "error: unknown error");
+  // the kernel's note with a finished stream (a voice that could read none of the text) stays in view
+  assert.equal(line({ kernel: "done", mode: "ended", message: "silent: x" }).text, "done: silent: x");
 });
 
 test("the status line of a player whose kernel died mid-speech", () => {
