@@ -72,6 +72,7 @@ def jupyter(tmp_path_factory):
                                           "%%speak\nAfter the restart, a new cell speaks as usual."])
     write_notebook(root / "early.ipynb", ["%load_ext eleven_nb", "%%speak\n" + PARAGRAPH, "%%speak\n" + SAME,
                                           "%%speak\n" + DYING])
+    write_notebook(root / "silent.ipynb", ["%load_ext eleven_nb", "%%speak\n... - ...", "%%speak\nNow words."])
     shutil.copy(NOTEBOOKS / "01-quickstart.ipynb", root / "01-quickstart.ipynb")
     app = JupyterApp(root, env={"ELEVEN_NB_ENGINE": "espeak"})
     yield app
@@ -152,6 +153,18 @@ def test_cells_play_one_after_another_in_order_and_say_so(page, jupyter):
     printed = page.locator(".jp-CodeCell").nth(4).locator(".jp-OutputArea-output").inner_text()
     voices = json.loads(printed.split("voices:", 1)[1].strip().replace("'", '"'))
     assert len(voices) == 2, printed
+
+
+def test_a_cell_the_voice_cannot_read_says_it_is_silent_and_the_next_plays(page, jupyter):
+    page.goto(jupyter.lab("silent.ipynb"))
+    wait_for_kernel(page)
+    run_all(page)
+    wait_done(page, 1)
+    wait_done(page, 2)
+    status = page.locator(".jp-CodeCell").nth(1).locator(".enb-status").inner_text()
+    assert status.startswith("done: silent: the voice could read none of this text"), status
+    assert page.locator(".jp-CodeCell").nth(2).locator(".enb-status").inner_text() == "done"
+    heard(audio(page, 2))  # the next cell is heard
 
 
 def test_interrupt_silences_the_playing_cell_at_once(page, jupyter):
