@@ -174,3 +174,18 @@ def test_a_closed_port_is_said_plainly():
     result = eleven_nb("say", "Hello.", "-o", "/tmp/never-written.wav", base_url=CLOSED_PORT_URL)
     assert result.returncode == 1
     assert result.stderr.strip() == f"eleven-nb say: cannot connect to {CLOSED_PORT_URL}: Connection refused"
+
+
+def test_serve_on_a_taken_or_impossible_port_says_so_before_loading_a_voice():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # INFO would show the voice loading: the refusal comes before it
+        result = eleven_nb("--log-level", "INFO", "serve", "--port", str(port))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"eleven-nb serve: cannot listen on 127.0.0.1:{port}: Address already in use"
+    result = eleven_nb("serve", "--port", "99999")
+    assert result.returncode == 1 and result.stderr.strip() == "eleven-nb serve: port must be 0-65535, not 99999"

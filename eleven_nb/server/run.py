@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,27 @@ def exposure_warning(host: str, api_keys: tuple[str, ...]) -> str | None:
             "Pass --api-key to require one.")
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Raise ``OSError`` (address in use, or not this machine's) or ``ValueError`` (out of range) now.
+
+    Only a check: the port is bound for real once the first voice is loaded, and another
+    process could take it in between (then that bind fails as it always did).
+    """
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be 0-65535, not {port}")
+    if port == 0:
+        return
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds: TIME_WAIT is no clash
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                taken = OSError(f"cannot listen on {host}:{port}: {exc.strerror}")
+                taken.errno = exc.errno
+                raise taken from None
+
+
 def serve(host: str = LOOPBACK, port: int = 8765, *, engine: str = "default", voice_path: str | None = None,
           api_keys: tuple[str, ...] = (), max_connections: int | None = None, announce: bool = False,
           publish: str | None = None, idle_exit: float | None = None) -> None:
@@ -46,6 +68,7 @@ def serve(host: str = LOOPBACK, port: int = 8765, *, engine: str = "default", vo
     """
     if publish and not api_keys:
         raise ValueError("a published server needs a key (ELEVEN_NB_SERVER_API_KEYS)")
+    check_port_free(host, port)  # before loading a voice: a taken port fails in milliseconds, not seconds
     warning = exposure_warning(host, api_keys)
     if warning:
         print(warning, file=sys.stderr)
