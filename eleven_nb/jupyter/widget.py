@@ -27,6 +27,7 @@ from ..alignment import Timeline
 
 MAX_SAVED_AUDIO_SECONDS = 600  # audio kept for finish() and saved in the widget state, for replay
 TEXT_SYNC_INTERVAL_S = 0.5  # a token stream re-syncs the whole `text` traitlet at most this often
+CLOSING_PUNCTUATION = frozenset(".,!?;:…)]}”’»。，、！？；：」』）")  # belongs to the word before it
 WORD_JOIN_GAP_MS = 300.0  # a word cut by a chunk boundary continues in the lane's next chunk unless this silent
 STATUSES = ("idle", "connecting", "streaming", "done", "error")  # the kernel's word; the browser says the rest
 KERNEL_STATUSES = ("connecting", "streaming", "error", "done")  # what set_status takes ("done": see finish)
@@ -36,6 +37,11 @@ PROCESS_QUEUE_ID = f"kernel-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # default que
 
 def _static(name: str) -> Path:
     return STATIC / name
+
+
+def _closes_word(char: str) -> bool:
+    """Closing punctuation (``. , ! ? ) ” …``): it belongs to the word before it."""
+    return bool(char) and all(c in CLOSING_PUNCTUATION for c in char)
 
 
 class _LaneWords:
@@ -216,7 +222,9 @@ class Player(anywidget.AnyWidget):
                    durations: list[float]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         lane_words = self._lanes.setdefault(lane, _LaneWords())
         # another lane spoke in between (a new turn), or a long silence: the open word does not go on
-        if self._last_lane not in (None, lane) or (starts and starts[0] - lane_words.end_ms() > WORD_JOIN_GAP_MS):
+        silence = bool(starts) and starts[0] - lane_words.end_ms() > WORD_JOIN_GAP_MS
+        # ...but punctuation that closes a word stays on it, however late (a voice may pause before a final ".")
+        if self._last_lane not in (None, lane) or (silence and not _closes_word(chars[0])):
             lane_words.break_word()
         if chars:
             self._last_lane = lane

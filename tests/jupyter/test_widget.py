@@ -159,6 +159,14 @@ def test_captions_join_a_word_cut_between_chunks(player):
     assert "Hello world." in player.captions_vtt()
 
 
+def test_a_late_closing_mark_stays_on_its_word_but_a_late_word_does_not_join(player):
+    """hibari may pause before a sentence's final "." and send it in a chunk of its own: it is no word."""
+    player.add_chunk(**chunk_args("It runs away", 0.0))
+    player.add_chunk(**chunk_args(".", 1000.0))  # 400 ms after "away" ends
+    player.add_chunk(**chunk_args("Then", 2000.0))  # a word after a silence starts anew
+    assert [w["text"] for w in player.collected_words()] == ["It", "runs", "away.", "Then"]
+
+
 def test_add_chunk_checks_its_input(player):
     args = chunk_args("abc", 0.0)
     with pytest.raises(ValueError, match="differ in length"):
