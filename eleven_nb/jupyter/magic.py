@@ -7,6 +7,7 @@ they mean in a terminal. IPython's own ``parse_argstring`` keeps the quotes.
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
 import shlex
 from typing import Any
@@ -49,8 +50,9 @@ def split_magic_line(line: str, parser: argparse.ArgumentParser, *, cell: bool) 
     option's value, and is kept as typed (an apostrophe in it is not a quote).
     """
     takes_value = {flag for action in parser._actions if action.nargs != 0 for flag in action.option_strings}
+    known = [flag for action in parser._actions for flag in action.option_strings]
     argv: list[str] = []
-    pos, expecting_value = 0, False
+    pos, expecting_value, previous = 0, False, ""
     while True:
         while pos < len(line) and line[pos].isspace():
             pos += 1
@@ -58,7 +60,8 @@ def split_magic_line(line: str, parser: argparse.ArgumentParser, *, cell: bool) 
             return argv, ""
         if not (expecting_value or line[pos] == "-"):
             if cell:
-                raise UsageError(f"unexpected {line[pos:].split()[0]!r} on the %%speak line: "
+                after = f" after {previous} (it takes no value)" if previous else ""
+                raise UsageError(f"unexpected {line[pos:].split()[0]!r}{after} on the %%speak line: "
                                  "the text goes in the cell below it")
             return argv, line[pos:].rstrip()
         match = _WORD.match(line, pos)
@@ -70,8 +73,27 @@ def split_magic_line(line: str, parser: argparse.ArgumentParser, *, cell: bool) 
             argv.extend(shlex.split(word))
         except ValueError as exc:
             raise UsageError(f"cannot read {word!r}: {exc}") from None
+        if not expecting_value and word.startswith("-"):
+            word = _known_option(word, known)
+            previous = word if word not in takes_value else ""
         expecting_value = not expecting_value and word in takes_value
         pos = end
+
+
+def _known_option(word: str, known: list[str]) -> str:
+    """The option ``word`` names (argparse takes a unique prefix), or a UsageError naming the word:
+    a mistyped option must not make its value look like misplaced text."""
+    name = word.split("=", 1)[0]
+    if name in known or name == "--":
+        return name
+    matches = [flag for flag in known if flag.startswith(name) and name.startswith("--")]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise UsageError(f"{name} is ambiguous: {', '.join(matches)}")
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]}?" if close else "; %%speak? lists the options"
+    raise UsageError(f"unknown option {name}{hint}")
 
 
 def _bool_flag(args: argparse.Namespace, on: str, off: str) -> bool | None:

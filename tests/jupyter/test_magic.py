@@ -38,7 +38,9 @@ def test_magic_is_registered_with_help(ip):
 
 
 @pytest.mark.parametrize("line, words", [
-    ("--speed 2", "between 0.7 and 1.2"), ("--chunk paragraph", "--chunk must be"), ("--bogus", "unrecognized"),
+    ("--speed 2", "between 0.7 and 1.2"), ("--chunk paragraph", "--chunk must be"), ("--bogus", "unknown option --bogus"),
+    ("--speeed 1.1", r"unknown option --speeed; did you mean --speed\?"), ("-s 1.1", "unknown option -s"),
+    ("--spe 1.1", "--spe is ambiguous: --speed, --speaker-boost"), ("--wait 1", r"'1' after --wait \(it takes no"),
     ("--format wav", "not supported"), ("--captions out.txt", ".vtt or .srt"), ("--voices Alice", "Name=voice"),
     ("--speaker-boost --no-speaker-boost", "contradict"), ('--save "no/such folder/x.wav"', "does not exist"),
     ("--save out.doc", "--save must end in"), ('--voices "Alice=joe', "unbalanced quote"),
