@@ -34,6 +34,14 @@ class SpeechFailed(ElevenError):
         return [f"{type(self).__name__}: {self}"]
 
 
+class SpeechStopped(KeyboardInterrupt):
+    """A kernel interrupt stopped a cell's speech: still an interrupt (Run All stops there), shown in one
+    line rather than a traceback that repeats the whole cell."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"KeyboardInterrupt: {self}"]
+
+
 class SpeechQueue:
     """Runs jobs one after another on the background loop; an interrupting job cuts in."""
 
@@ -92,6 +100,8 @@ class SpeechQueue:
             return
         job.task.cancel()
         await asyncio.wait([job.task])
+        # closing its contexts may have let the job end by itself, as if complete: it was interrupted
+        _mark_interrupted(job)
 
     def stop(self, job: SpeechJob) -> concurrent.futures.Future:
         """Stop ``job`` from any thread (a kernel interrupt during ``--wait``)."""
@@ -114,7 +124,7 @@ class SpeechQueue:
             job.first_chunk_sent.wait(timeout)
         except KeyboardInterrupt:
             self.stop(job)
-            raise KeyboardInterrupt("the speech was stopped") from None
+            raise SpeechStopped("the speech was stopped") from None
 
     def wait(self, job: SpeechJob, timeout: float | None = None) -> None:
         """Block until ``job``'s synthesis is complete; raise :class:`SpeechFailed` if it failed.
@@ -128,7 +138,7 @@ class SpeechQueue:
             return
         except KeyboardInterrupt:
             self.stop(job)
-            raise KeyboardInterrupt("the speech was stopped") from None  # one line, not the wait's frames
+            raise SpeechStopped("the speech was stopped") from None  # one line, not the wait's frames
 
 
 def still_playing(jobs: list[SpeechJob], now: float) -> list[SpeechJob]:
@@ -152,6 +162,9 @@ def still_playing(jobs: list[SpeechJob], now: float) -> list[SpeechJob]:
 
 
 def _mark_interrupted(job: SpeechJob) -> None:
+    if job.interrupted:
+        return
+    job.interrupted = True
     job.player.stop()
     job.player.set_status("done", INTERRUPTED)
 

@@ -215,3 +215,30 @@ def test_unloading_the_extension_takes_its_magics_away(ip, ext):
     with pytest.raises(UsageError):
         ip.run_line_magic("speak", "hello")
     ext.register(ip)  # the shell is shared by the other tests
+
+
+def test_a_kernel_interrupt_during_wait_stops_the_speech_in_one_line(ip, players, capsys):
+    """What a user sees after Kernel > Interrupt on a --wait cell: one line, not a traceback repeating the
+    cell; still an interrupt, so Run All stops there; the player says it was interrupted."""
+    import signal
+    import threading
+
+    from eleven_nb.jupyter.queue import SpeechStopped
+
+    text = " ".join(f"Sentence {n} of a cell that is long enough to be interrupted." for n in range(400))
+    # the kernel's interrupt, to the main thread (a signal raised in the timer's thread would wait for the cell)
+    timer = threading.Timer(0.5, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    timer.start()
+    try:
+        result = ip.run_cell(f"%%speak --wait\n{text}")  # IPython catches the interrupt, as in a kernel
+    finally:
+        timer.cancel()
+    assert isinstance(result.error_in_exec, SpeechStopped) and isinstance(result.error_in_exec, KeyboardInterrupt)
+    shown = capsys.readouterr()
+    assert "KeyboardInterrupt: the speech was stopped" in shown.out + shown.err
+    assert "Sentence 1" not in shown.out + shown.err and "Traceback" not in shown.out + shown.err
+    player = next(p for p in players if p.text.startswith("Sentence 0 "))  # not a spare made after it
+    deadline = time.monotonic() + 10
+    while player.status_message != "interrupted" and time.monotonic() < deadline:  # the stop runs on the loop
+        time.sleep(0.05)
+    assert player.status == "done" and player.status_message == "interrupted" and "stop" in player.kinds()
