@@ -1334,7 +1334,7 @@ function statusLine(p) {
   let text = STATUS_TEXT[status] || status;
   if (status === "error") text = `error: ${p.message || "unknown error"}`;
   else if (p.kernel === "lost") text = status === "incomplete" ? LOST : `${text} \xB7 ${LOST}`;
-  else if (p.message && p.kernel !== "error" && status !== "buffering") text = `${text}: ${p.message}`;
+  else if (p.message && p.message !== text && p.kernel !== "error" && status !== "buffering") text = `${text}: ${p.message}`;
   return { status: status === "buffering" ? "streaming" : status, text };
 }
 function deriveStatus(p) {

@@ -87,7 +87,8 @@ export function statusLine(p) {
   let text = STATUS_TEXT[status] || status;
   if (status === "error") text = `error: ${p.message || "unknown error"}`;
   else if (p.kernel === "lost") text = status === "incomplete" ? LOST : `${text} · ${LOST}`;
-  else if (p.message && p.kernel !== "error" && status !== "buffering") text = `${text}: ${p.message}`;
+  // (an interrupted player's kernel also says "interrupted": once is enough)
+  else if (p.message && p.message !== text && p.kernel !== "error" && status !== "buffering") text = `${text}: ${p.message}`;
   return { status: status === "buffering" ? "streaming" : status, text };
 }
 

@@ -40,6 +40,7 @@ test("the status line: the kernel's word and the browser's playback", () => {
   assert.equal(line({ kernel: "error" }).text, "error: unknown error");
   // the kernel's note with a finished stream (a voice that could read none of the text) stays in view
   assert.equal(line({ kernel: "done", mode: "ended", message: "silent: x" }).text, "done: silent: x");
+  assert.equal(line({ kernel: "done", mode: "paused", terminal: "interrupted", message: "interrupted" }).text, "interrupted");
 });
 
 test("the status line of a player whose kernel died mid-speech", () => {
