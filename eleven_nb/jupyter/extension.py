@@ -139,6 +139,7 @@ class SpeechExtension:
             self.queue.submit(again_job, self._run)
 
         player.on_speak_again(again)
+        player.on_stopped(lambda *_: self.queue.stop_player(player))
         job.trace.mark("kernel: job queued")
         self.queue.submit(job, self._run, interrupt=options.interrupt)
         return job

@@ -18,12 +18,17 @@ import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from ..client.errors import ElevenError
 from ..client.loop import background_loop
 from .speaker import SpeechJob
 
+if TYPE_CHECKING:
+    from .widget import Player
+
 INTERRUPTED = "interrupted"
+STOPPED = "stopped"  # by the player's ■
 SEE_BELOW = "failed: see the error below"
 
 
@@ -89,10 +94,11 @@ class SpeechQueue:
             with self._lock:
                 self._jobs = [j for j in self._jobs if j is not job]
 
-    async def _stop(self, job: SpeechJob) -> None:
+    async def _stop(self, job: SpeechJob, reason: str = INTERRUPTED) -> None:
         """Stop one job: close its contexts at the server, then cancel it and wait until it has stopped."""
         if job.future is None or job.future.done():
             return
+        job.interrupted = reason  # before the cancel: the job's own handler then marks it with this reason
         await job.close_contexts()
         if job.task is None:  # not started on the loop yet: it never will
             job.future.cancel()
@@ -100,12 +106,19 @@ class SpeechQueue:
             return
         job.task.cancel()
         await asyncio.wait([job.task])
-        # closing its contexts may have let the job end by itself, as if complete: it was interrupted
+        # closing its contexts may have let the job end by itself, as if complete: it was stopped
         _mark_interrupted(job)
 
-    def stop(self, job: SpeechJob) -> concurrent.futures.Future:
-        """Stop ``job`` from any thread (a kernel interrupt during ``--wait``)."""
-        return asyncio.run_coroutine_threadsafe(self._stop(job), self._loop())
+    def stop(self, job: SpeechJob, reason: str = INTERRUPTED) -> concurrent.futures.Future:
+        """Stop ``job`` from any thread (a kernel interrupt during ``--wait``, the player's ■)."""
+        return asyncio.run_coroutine_threadsafe(self._stop(job, reason), self._loop())
+
+    def stop_player(self, player: Player) -> None:
+        """The user pressed ■ on ``player``: its unfinished jobs stop making speech (a queued one never
+        starts), so the cells after it do not wait for audio nobody will hear."""
+        for job in self.pending:
+            if job.player is player:
+                self.stop(job, reason=STOPPED)
 
     def stop_all(self) -> None:
         """Stop every unfinished job, and wait (briefly) until they have stopped."""
@@ -162,11 +175,14 @@ def still_playing(jobs: list[SpeechJob], now: float) -> list[SpeechJob]:
 
 
 def _mark_interrupted(job: SpeechJob) -> None:
-    if job.interrupted:
+    """Once: the player says why the job ended early (the browser already knows a ■ it was pressed)."""
+    if job.marked:
         return
-    job.interrupted = True
-    job.player.stop()
-    job.player.set_status("done", INTERRUPTED)
+    job.marked = True
+    reason = job.interrupted or INTERRUPTED
+    if reason == INTERRUPTED:
+        job.player.stop()
+    job.player.set_status("done", reason)
 
 
 def describe(exc: BaseException) -> str:

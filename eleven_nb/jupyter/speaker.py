@@ -70,7 +70,8 @@ class SpeechJob:
         self.first_audio_at: float | None = None  # time.monotonic() when its first audio went to the browser
         self.first_chunk_sent = threading.Event()  # set then (and when the job ends, by the queue)
         self.audio_ms = 0.0  # audio sent to the browser so far
-        self.interrupted = False  # stopped by an interrupt (its player says so), set by the queue
+        self.interrupted = ""  # why the queue stopped it early ("interrupted", "stopped"), if it did
+        self.marked = False  # its player has been told so
         self.trace = trace.claim()  # stage times (ELEVEN_NB_TRACE=1; else a no-op)
         self.sockets: SpareSockets | None = None  # sockets opened ahead (the extension's), if any
 

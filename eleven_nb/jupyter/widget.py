@@ -137,6 +137,7 @@ class Player(anywidget.AnyWidget):
         super().__init__(**kwargs)
         self._lock = threading.Lock()
         self._speak_again: list[Callable[[], Any]] = []
+        self._stopped: list[Callable[[], Any]] = []
         self._reset()
         self.on_msg(self._on_browser_msg)
 
@@ -368,8 +369,15 @@ class Player(anywidget.AnyWidget):
         else:
             self._speak_again.append(callback)
 
+    def on_stopped(self, callback: Callable[[], Any], remove: bool = False) -> None:
+        """Call ``callback()`` when the player's ■ is pressed (``remove=True`` to unregister)."""
+        if remove:
+            self._stopped = [c for c in self._stopped if c is not callback]
+        else:
+            self._stopped.append(callback)
+
     def _on_browser_msg(self, widget: Any, content: Any, buffers: Any) -> None:
         # (not named _handle_custom_msg: ipywidgets' own method of that name dispatches to on_msg callbacks)
-        if isinstance(content, dict) and content.get("type") == "speak_again":
-            for callback in list(self._speak_again):
-                callback()
+        kind = str(content.get("type")) if isinstance(content, dict) else ""
+        for callback in list({"speak_again": self._speak_again, "stopped": self._stopped}.get(kind, ())):
+            callback()

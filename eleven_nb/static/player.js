@@ -1831,7 +1831,10 @@ function makeView(s, el) {
     if (s.blocked || s.ctx?.state === "suspended") unlock(s);
   });
   controls.play.addEventListener("click", () => togglePlay(s));
-  controls.stop.addEventListener("click", () => stopByUser(s));
+  controls.stop.addEventListener("click", () => {
+    stopByUser(s);
+    model.send({ type: "stopped" });
+  });
   controls.unlockBtn.addEventListener("click", () => {
     unlock(s);
     if (s.mode !== "playing" && s.mode !== "waiting") playByHand(s);

@@ -14,7 +14,7 @@
 //   {type: "text", lane, text}                  the transcript grows (token streams)
 //   {type: "status", status, message}           connecting | streaming | done (synthesis finished) | error
 //   {type: "stop"}                              silence this player (it shows "interrupted")
-// Browser -> kernel: {type: "speak_again"}.
+// Browser -> kernel: {type: "speak_again"}, {type: "stopped"} (the ■ button).
 // The model's "comm_live_update" (the kernel restarted or died): a speech still arriving ends where it is.
 // Synced state read here: player_id, queue_id, endpoint_label, lanes, text, status, status_message,
 // show_timeline, metrics, debug; set when the stream ends: words, audio + sample_rate (a reopened output

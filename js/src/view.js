@@ -69,7 +69,8 @@ export function makeView(s, el) {
 
   root.addEventListener("pointerdown", () => { if (s.blocked || s.ctx?.state === "suspended") unlock(s); });
   controls.play.addEventListener("click", () => togglePlay(s));
-  controls.stop.addEventListener("click", () => stopByUser(s));
+  // the kernel stops making this player's speech too, so the cells after it need not wait for it
+  controls.stop.addEventListener("click", () => { stopByUser(s); model.send({ type: "stopped" }); });
   controls.unlockBtn.addEventListener("click", () => { unlock(s); if (s.mode !== "playing" && s.mode !== "waiting") playByHand(s); });
   controls.again.addEventListener("click", () => { s.wantsNow = true; unlock(s); model.send({ type: "speak_again" }); });
   controls.wav.addEventListener("click", () => download(wavBlob(s), "speech.wav"));

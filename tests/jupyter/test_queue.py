@@ -55,6 +55,30 @@ def test_interrupt_cancels_the_queued_job_and_stops_the_running_one(ext, espeak_
         assert urgent.sent[0][0]["interrupt"] is True
 
 
+def press_stop(player) -> None:
+    """What the player's ■ sends the kernel."""
+    player._handle_msg({"content": {"data": {"method": "custom", "content": {"type": "stopped"}}}, "buffers": []})
+
+
+def test_the_stop_button_stops_making_that_speech_so_the_next_cell_does_not_wait(ext, espeak_server):
+    running = ext.speak(slow_tokens())  # 10 s of tokens
+    wait_until(lambda: running.chunks())
+    queued = ext.speak(slow_tokens())  # 10 s more
+    after = ext.speak("The cell after them speaks at once.")
+    press_stop(queued)  # stopped by hand before it started: it never starts
+    press_stop(running)
+    wait_until(lambda: after.status == "done", timeout=8)  # not after the 20 s of the two long ones
+    assert after.chunks()
+    for player in (running, queued):
+        # the browser already says "stopped" (■); the kernel does not send it a "stop" that would say "interrupted"
+        assert player.status == "done" and player.status_message == "stopped" and "stop" not in player.kinds()
+    assert not queued.chunks() and "begin" not in queued.kinds()
+    count = len(running.chunks())
+    time.sleep(0.5)
+    assert len(running.chunks()) == count  # nothing more is made for it
+    wait_until(lambda: connections(espeak_server) == 0)
+
+
 def test_a_later_interrupt_stops_an_interrupting_job_and_whatever_queued_behind_it(ext):
     first = ext.speak(slow_tokens())
     wait_until(lambda: first.chunks())
