@@ -705,10 +705,9 @@ function unregister(m, p = page()) {
 function join(m, interrupt, p = page()) {
   m.seq = ++p.seq;
   m.urgent = interrupt;
-  if (interrupt) {
-    for (const x of p.members.values()) {
-      if (x !== m && x.queueId === m.queueId && (x.pending() || x.audible())) x.silence("interrupted");
-    }
+  for (const x of p.members.values()) {
+    if (x === m || !(x.pending() || x.audible())) continue;
+    if (interrupt && x.queueId === m.queueId || x.orphaned?.()) x.silence("interrupted");
   }
   pump(p);
 }
@@ -958,7 +957,8 @@ function memberOf(s) {
         startFrom(s, s.anchorMedia);
       },
       silence: (reason) => silence(s, reason),
-      settle: () => settleEarly(s)
+      settle: () => settleEarly(s),
+      orphaned: () => s.kernelGone
     };
     members.set(s, m);
     onEnded(s, () => pump());

@@ -244,6 +244,7 @@ export function memberOf(s) {
       play: () => { unlock(s); startFrom(s, s.anchorMedia); },
       silence: (reason) => silence(s, reason),
       settle: () => settleEarly(s),
+      orphaned: () => s.kernelGone,
     };
     members.set(s, m);
     onEnded(s, () => queue.pump());

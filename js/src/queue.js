@@ -16,6 +16,7 @@
  * @property {() => void} play
  * @property {(reason: "interrupted" | "paused") => void} silence
  * @property {() => void} [settle]    the queue changed: prepare (or drop) whatever depends on it
+ * @property {() => boolean} [orphaned] its kernel died or restarted: nothing it plays was asked for since
  */
 
 /** @typedef {{members: Map<string, Member>, seq: number}} Page */
@@ -39,7 +40,8 @@ export function unregister(m, p = page()) {
 
 /**
  * An utterance begins: the member goes to the end of its queue. With `interrupt`, every other member
- * of the queue is silenced first, so this one plays at once.
+ * of the queue is silenced first, so this one plays at once. So is a player whose kernel has died or
+ * restarted: what it still has to play (minutes, for a long cell) must not hold up the new kernel's cells.
  * @param {Member} m
  * @param {boolean} interrupt
  * @param {Page} [p]
@@ -47,10 +49,9 @@ export function unregister(m, p = page()) {
 export function join(m, interrupt, p = page()) {
   m.seq = ++p.seq;
   m.urgent = interrupt;
-  if (interrupt) {
-    for (const x of p.members.values()) {
-      if (x !== m && x.queueId === m.queueId && (x.pending() || x.audible())) x.silence("interrupted");
-    }
+  for (const x of p.members.values()) {
+    if (x === m || !(x.pending() || x.audible())) continue;
+    if ((interrupt && x.queueId === m.queueId) || x.orphaned?.()) x.silence("interrupted");
   }
   pump(p);
 }

@@ -47,6 +47,17 @@ test("an interrupt silences every other player of its kernel, and only of its ke
   assert.equal(log.at(-1), "x plays");
 });
 
+test("a restarted kernel's first cell silences what its dead predecessor still had to play", () => {
+  const page = newPage(), log = [];
+  const dead = member("dead", "k-old", log), other = member("x", "k2", log), fresh = member("new", "k-new", log);
+  begin(page, [dead, other]);
+  dead.orphaned = () => true; // its kernel restarted, with minutes of audio still to play
+  begin(page, [fresh]);
+  assert.deepEqual(log, ["dead plays", "dead interrupted", "x plays"]); // the queue moves on at once
+  other.end(page);
+  assert.equal(log.at(-1), "new plays");
+});
+
 test("a player started by hand plays now and holds the others; they resume when it ends", () => {
   const page = newPage(), log = [];
   const a = member("a", "k", log), b = member("b", "k", log), old = member("old", "k", log);

@@ -381,3 +381,28 @@ def test_a_kernel_that_dies_mid_speech_leaves_a_player_that_says_so_and_frees_th
     new_begin, _ = heard(audio(page, 3))
     assert new_begin >= old_end - 0.005
     assert "done" not in [s["status"] for s in audio(page, 2)["statuses"]]
+
+
+def test_a_restarted_kernels_cell_does_not_wait_for_the_dead_kernels_audio(page, jupyter):
+    """A user's report: after a restart mid-speech the old player still had minutes of audio, and the new
+    kernel's cell sat 'queued' behind it. The new cell now plays at once and the old player says it was
+    interrupted."""
+    page.goto(jupyter.lab("dying.ipynb"))
+    wait_for_kernel(page)
+    run_cell(page, 0)
+    pid = kernel_pid(page)
+    run_cell(page, 2)
+    # minutes still to play (complete or not: either held the next kernel's cells up)
+    wait_player(page, 2, "P.firstScheduledAt !== null && P.info.bufferedEnd > 120000")
+    page.click("text=Kernel", timeout=10_000)
+    page.click("text=Restart Kernel…", timeout=10_000)
+    page.click(".jp-Dialog-button.jp-mod-accept", timeout=10_000)
+    wait_for_kernel(page)
+    run_cell(page, 0)
+    kernel_pid(page, other_than=pid)
+    run_cell(page, 3)
+    wait_done(page, 3, timeout_ms=30_000)  # not after the old player's minutes of audio
+    _, old_end = heard(audio(page, 2))
+    new_begin, _ = heard(audio(page, 3))
+    assert new_begin >= old_end - 0.005  # never over it
+    assert page.locator(".jp-CodeCell").nth(2).locator(".enb-status").inner_text().startswith("interrupted")
