@@ -1519,6 +1519,7 @@ function timelineView(s, wake2) {
     dirty = true;
     return lanes;
   }
+  let fontSet = "";
   function draw() {
     dirty = false;
     if (root.hidden || !width) return;
@@ -1536,6 +1537,7 @@ function timelineView(s, wake2) {
       canvas.width = Math.round(width * dpr);
       canvas.height = Math.round(cssH * dpr);
       canvas.style.height = `${cssH}px`;
+      fontSet = "";
     }
     const g = canvas.getContext("2d");
     if (!g) return;
@@ -1561,7 +1563,10 @@ function timelineView(s, wake2) {
     g.globalAlpha = 1;
     const y0 = rows * (ROW_H + ROW_GAP);
     g.fillStyle = c.muted;
-    g.font = c.font;
+    if (fontSet !== c.font) {
+      g.font = c.font;
+      fontSet = c.font;
+    }
     g.textBaseline = "top";
     for (const t of axisTicks(s.bufferedEnd > 0 ? all : 0, width)) {
       g.fillRect(Math.min(t.x, width - 1), y0, 1, 4);
@@ -1619,6 +1624,8 @@ function timelineView(s, wake2) {
 var PENDING_SHOWN = 600;
 var DOM_BATCH = 500;
 var FOLLOW_PAUSE_MS = 4e3;
+var BLOCK_WORDS = 100;
+var SENTENCE_END = /[.!?…。！？]["'”’)\]]*$/;
 function transcriptView(s, changed) {
   const box = h("div", "enb-transcript");
   box.setAttribute("aria-hidden", "true");
@@ -1630,6 +1637,7 @@ function transcriptView(s, changed) {
   const spans = [];
   let paragraph = null;
   let paragraphLane = null;
+  let paragraphWords = 0;
   let userScrolledAt = -1e9;
   let aligned = null;
   const queue = [];
@@ -1658,8 +1666,14 @@ function transcriptView(s, changed) {
         speaker.dataset.color = String(colorOf(s, w.lane));
         paragraph.appendChild(speaker);
         paragraphLane = w.lane;
+        paragraphWords = 0;
+        frag.appendChild(paragraph);
+      } else if (paragraphWords >= BLOCK_WORDS && SENTENCE_END.test(paragraph.lastElementChild?.textContent || "")) {
+        paragraph = h("p", "enb-turn enb-more");
+        paragraphWords = 0;
         frag.appendChild(paragraph);
       }
+      paragraphWords++;
       const cls = current === w ? "enb-word enb-current" : current && w.start < current.start ? "enb-word enb-spoken" : "enb-word";
       const span = h("span", cls, w.text);
       span.dataset.i = String(w.index);
@@ -1696,6 +1710,7 @@ function transcriptView(s, changed) {
       aligned = null;
       paragraph = null;
       paragraphLane = null;
+      paragraphWords = 0;
     },
     /** @param {Word[]} words */
     addWords(words) {

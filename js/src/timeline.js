@@ -79,6 +79,8 @@ export function timelineView(s, wake) {
     return lanes;
   }
 
+  let fontSet = "";
+
   function draw() {
     dirty = false;
     if (root.hidden || !width) return;
@@ -97,6 +99,7 @@ export function timelineView(s, wake) {
       canvas.width = Math.round(width * dpr);
       canvas.height = Math.round(cssH * dpr);
       canvas.style.height = `${cssH}px`;
+      fontSet = ""; // resizing a canvas resets its context
     }
     const g = canvas.getContext("2d");
     if (!g) return;
@@ -119,7 +122,8 @@ export function timelineView(s, wake) {
     g.globalAlpha = 1;
     const y0 = rows * (ROW_H + ROW_GAP);
     g.fillStyle = c.muted;
-    g.font = c.font;
+    // setting a font makes the browser resolve style and layout for the canvas: only when it changes
+    if (fontSet !== c.font) { g.font = c.font; fontSet = c.font; }
     g.textBaseline = "top";
     for (const t of axisTicks(s.bufferedEnd > 0 ? all : 0, width)) {
       g.fillRect(Math.min(t.x, width - 1), y0, 1, 4);

@@ -12,6 +12,11 @@ import { alignedEnd, pendingTail } from "./words.js";
 const PENDING_SHOWN = 600; // characters of not-yet-spoken text shown after the spoken words
 const DOM_BATCH = 500; // words added per task when many come at once
 const FOLLOW_PAUSE_MS = 4000; // after the user scrolls the transcript, it stops following the voice
+// A turn's words go into paragraphs of about this many, cut at a sentence's end: the browser lays out a
+// paragraph whole whenever a word is added to it, and one <p> of 3,000+ words took ~26 ms a layout, many
+// times a second, while a long cell streamed (6 ms in blocks of 100, same page)
+const BLOCK_WORDS = 100;
+const SENTENCE_END = /[.!?…。！？]["'”’)\]]*$/;
 
 /** @param {Player} s @param {() => void} changed  something the timeline draws changed */
 export function transcriptView(s, changed) {
@@ -28,6 +33,7 @@ export function transcriptView(s, changed) {
   let paragraph = null;
   /** @type {string | null} */
   let paragraphLane = null;
+  let paragraphWords = 0;
   let userScrolledAt = -1e9;
   /** @type {{text: string, aligned: number, index: number} | null} */
   let aligned = null; // where the aligned text ended last time
@@ -62,8 +68,14 @@ export function transcriptView(s, changed) {
         speaker.dataset.color = String(colorOf(s, w.lane));
         paragraph.appendChild(speaker);
         paragraphLane = w.lane;
+        paragraphWords = 0;
+        frag.appendChild(paragraph);
+      } else if (paragraphWords >= BLOCK_WORDS && SENTENCE_END.test(paragraph.lastElementChild?.textContent || "")) {
+        paragraph = h("p", "enb-turn enb-more"); // the same turn goes on, in a paragraph of its own
+        paragraphWords = 0;
         frag.appendChild(paragraph);
       }
+      paragraphWords++;
       const cls = current === w ? "enb-word enb-current" : current && w.start < current.start ? "enb-word enb-spoken" : "enb-word";
       const span = h("span", cls, w.text);
       span.dataset.i = String(w.index);
@@ -95,6 +107,7 @@ export function transcriptView(s, changed) {
       aligned = null;
       paragraph = null;
       paragraphLane = null;
+      paragraphWords = 0;
     },
     /** @param {Word[]} words */
     addWords(words) {

@@ -394,6 +394,11 @@ def test_a_restarted_kernels_cell_does_not_wait_for_the_dead_kernels_audio(page,
     run_cell(page, 2)
     # minutes still to play (complete or not: either held the next kernel's cells up)
     wait_player(page, 2, "P.firstScheduledAt !== null && P.info.bufferedEnd > 120000")
+    # a long turn's words come in paragraphs of about 100, cut at sentence ends: one <p> of thousands of
+    # words made every layout of the page slow while a long cell streamed
+    sizes = page.evaluate("""[...document.querySelectorAll('.jp-CodeCell')[2].querySelectorAll('.enb-turn')]
+                             .map((p) => p.querySelectorAll('.enb-word').length)""")
+    assert len(sizes) >= 2 and max(sizes) <= 100 + 30, sizes
     page.click("text=Kernel", timeout=10_000)
     page.click("text=Restart Kernel…", timeout=10_000)
     page.click(".jp-Dialog-button.jp-mod-accept", timeout=10_000)
