@@ -74,9 +74,12 @@ def split_magic_line(line: str, parser: argparse.ArgumentParser, *, cell: bool) 
         except ValueError as exc:
             raise UsageError(f"cannot read {word!r}: {exc}") from None
         if not expecting_value and word.startswith("-"):
-            word = _known_option(word, known)
-            previous = word if word not in takes_value else ""
-        expecting_value = not expecting_value and word in takes_value
+            option = _known_option(word, known)
+            inline = "=" in word  # --speed=1.1 carries its value
+            previous = option if option not in takes_value else ""
+            expecting_value = option in takes_value and not inline
+        else:
+            expecting_value = False
         pos = end
 
 

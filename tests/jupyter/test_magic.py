@@ -65,6 +65,9 @@ def test_the_line_is_split_like_a_shell():
     assert split_magic_line("--voice espeak-en-gb It's \"quoted\", isn't it?", PARSER, cell=False) \
         == (["--voice", "espeak-en-gb"], "It's \"quoted\", isn't it?")
     assert split_magic_line("--speed -0.5", PARSER, cell=True) == (["--speed", "-0.5"], "")
+    # an inline value (=) takes no next word; a unique prefix is its option, value and all
+    assert split_magic_line("--speed=1.1 Hello there", PARSER, cell=False) == (["--speed=1.1"], "Hello there")
+    assert split_magic_line("--spee 1.1 Hi", PARSER, cell=False) == (["--spee", "1.1"], "Hi")
 
 
 def test_options_parse_onto_session_defaults():
