@@ -175,7 +175,8 @@ def still_playing(jobs: list[SpeechJob], now: float) -> list[SpeechJob]:
 
 
 def _mark_interrupted(job: SpeechJob) -> None:
-    """Once: the player says why the job ended early (the browser already knows a ■ it was pressed)."""
+    """Once: the player says why the job ended early. An interrupt also silences it in the browser; a ■
+    needs no such message, the browser having stopped it already."""
     if job.marked:
         return
     job.marked = True
