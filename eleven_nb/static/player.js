@@ -1668,7 +1668,7 @@ function transcriptView(s, changed) {
         paragraphLane = w.lane;
         paragraphWords = 0;
         frag.appendChild(paragraph);
-      } else if (paragraphWords >= BLOCK_WORDS && SENTENCE_END.test(paragraph.lastElementChild?.textContent || "")) {
+      } else if (paragraphWords >= 3 * BLOCK_WORDS || paragraphWords >= BLOCK_WORDS && SENTENCE_END.test(paragraph.lastElementChild?.textContent || "")) {
         paragraph = h("p", "enb-turn enb-more");
         paragraphWords = 0;
         frag.appendChild(paragraph);

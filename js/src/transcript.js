@@ -70,7 +70,8 @@ export function transcriptView(s, changed) {
         paragraphLane = w.lane;
         paragraphWords = 0;
         frag.appendChild(paragraph);
-      } else if (paragraphWords >= BLOCK_WORDS && SENTENCE_END.test(paragraph.lastElementChild?.textContent || "")) {
+      } else if (paragraphWords >= 3 * BLOCK_WORDS // text without sentence ends is cut anyway
+                 || (paragraphWords >= BLOCK_WORDS && SENTENCE_END.test(paragraph.lastElementChild?.textContent || ""))) {
         paragraph = h("p", "enb-turn enb-more"); // the same turn goes on, in a paragraph of its own
         paragraphWords = 0;
         frag.appendChild(paragraph);
