@@ -88,7 +88,7 @@ class _AsyncTrack(TrackView):
         return self
 
     async def __anext__(self) -> AudioChunk:
-        return await self._track.queue.get(self._note_stall)
+        return await self._track.queue.get(self._note_stall if self.stall_hints else None)  # no timer when off
 
     async def wait(self, timeout: float | None = None) -> None:
         """Wait for the final message; raise the stream's error if it failed."""
@@ -188,7 +188,7 @@ class AsyncMultiStreamInput:
     async def __anext__(self) -> AudioChunk:
         """Every chunk of every context, in arrival order, until the socket closes."""
         assert self._socket.all_chunks is not None  # made when the socket opens
-        return await self._socket.all_chunks.get(self._note_stall)
+        return await self._socket.all_chunks.get(self._note_stall if self.stall_hints else None)
 
     def _note_stall(self, waited: float) -> None:
         if not self.stall_hints:

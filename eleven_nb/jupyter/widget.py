@@ -24,10 +24,12 @@ import numpy as np
 import traitlets
 
 from ..alignment import Timeline
+from ..boundaries import CJK_PHRASE, CLOSERS, SPACED_PHRASE
 
 MAX_SAVED_AUDIO_SECONDS = 600  # audio kept for finish() and saved in the widget state, for replay
 TEXT_SYNC_INTERVAL_S = 0.5  # a token stream re-syncs the whole `text` traitlet at most this often
-CLOSING_PUNCTUATION = frozenset(".,!?;:…)]}”’»。，、！？；：」』）")  # belongs to the word before it
+# belongs to the word before it: phrase and sentence ends, and closing quotes and brackets
+CLOSING_PUNCTUATION = frozenset(SPACED_PHRASE + CJK_PHRASE + CLOSERS.replace('"', "").replace("'", "") + "}")
 WORD_JOIN_GAP_MS = 300.0  # a word cut by a chunk boundary continues in the lane's next chunk unless this silent
 STATUSES = ("idle", "connecting", "streaming", "done", "error")  # the kernel's word; the browser says the rest
 KERNEL_STATUSES = ("connecting", "streaming", "error", "done")  # what set_status takes ("done": see finish)

@@ -5,6 +5,7 @@ from collections import deque
 from typing import Any
 
 from .errors import ProtocolError
+from .limits import DEFAULT_CHUNK_LENGTH_SCHEDULE
 from .messages import ServerMessage
 
 __all__ = ["ContextState"]
@@ -70,8 +71,8 @@ class ContextState:
             return f"everything sent{self.of} has been spoken: send more text, or close to end it"
         preview = held if len(held) <= 40 else held[:37] + "..."
         return (f"the server holds the {len(held)} characters sent{self.of} since the last flush ({preview!r}) "
-                "until its chunk_length_schedule fills (120 characters by default): send more text, flush, "
-                "or close to have them spoken")
+                f"until its chunk_length_schedule fills ({DEFAULT_CHUNK_LENGTH_SCHEDULE[0]} characters by default): "
+                "send more text, flush, or close to have them spoken")
 
     def add_written(self, text: str) -> None:
         self.written_chars += len(text)
