@@ -18,7 +18,12 @@ function audioEnds(chunks, streamDone) {
     if (c.at <= end + GAP_TOLERANCE_MS) end = Math.max(end, c.at + c.dur);
     all = Math.max(all, c.at + c.dur);
   }
-  return { buffered: all, contiguous: streamDone ? all : end };
+  return { buffered: all, gapless: end, contiguous: streamDone ? all : end };
+}
+function appendEnds(ends, c, streamDone) {
+  const buffered = Math.max(ends.buffered, c.at + c.dur);
+  const gapless = c.at <= ends.gapless + GAP_TOLERANCE_MS ? Math.max(ends.gapless, c.at + c.dur) : ends.gapless;
+  return { buffered, gapless, contiguous: streamDone ? buffered : gapless };
 }
 
 // src/debug.js
@@ -986,6 +991,7 @@ function freshStream(debugOn) {
   return {
     chunks: [],
     contiguousEnd: 0,
+    gaplessEnd: 0,
     bufferedEnd: 0,
     list: wordList(),
     alignedChars: 0,
@@ -1082,10 +1088,13 @@ function wavFile(pieces, rate) {
 }
 
 // src/stream.js
-function recomputeEnds(s) {
-  const ends = audioEnds(s.chunks, s.streamDone);
+function setEnds(s, ends) {
   s.bufferedEnd = ends.buffered;
+  s.gaplessEnd = ends.gapless;
   s.contiguousEnd = ends.contiguous;
+}
+function recomputeEnds(s) {
+  setEnds(s, audioEnds(s.chunks, s.streamDone));
 }
 function makeChunk(lane, at, bytes, rate) {
   const n = bytes.byteLength >> 1;
@@ -1100,7 +1109,8 @@ function insertChunk(s, c) {
   let i = s.chunks.length;
   while (i > 0 && s.chunks[i - 1].at > c.at) i--;
   s.chunks.splice(i, 0, c);
-  recomputeEnds(s);
+  if (i > 0 && i === s.chunks.length - 1) setEnds(s, appendEnds({ buffered: s.bufferedEnd, gapless: s.gaplessEnd }, c, s.streamDone));
+  else recomputeEnds(s);
 }
 function seeLane(s, lane) {
   if (!s.seenLanes.includes(lane)) s.seenLanes.push(lane);

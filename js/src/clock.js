@@ -31,7 +31,7 @@ export const GAP_TOLERANCE_MS = 5; // chunks closer than this count as contiguou
 
 /**
  * The ends of the audio: `contiguous` plays without a hole from the first chunk; once the stream is over,
- * a hole is just silence.
+ * a hole is just silence. `gapless` is the end without a hole, streaming or not.
  * @param {{at: number, dur: number}[]} chunks  sorted by at
  * @param {boolean} streamDone
  */
@@ -41,5 +41,18 @@ export function audioEnds(chunks, streamDone) {
     if (c.at <= end + GAP_TOLERANCE_MS) end = Math.max(end, c.at + c.dur);
     all = Math.max(all, c.at + c.dur);
   }
-  return { buffered: all, contiguous: streamDone ? all : end };
+  return { buffered: all, gapless: end, contiguous: streamDone ? all : end };
+}
+
+/**
+ * The ends after one more chunk that starts at or after every chunk before it (the usual arrival): what
+ * audioEnds gives for the whole list, without walking the thousands of chunks a long stream has.
+ * @param {{buffered: number, gapless: number}} ends  of the chunks before it (at least one)
+ * @param {{at: number, dur: number}} c
+ * @param {boolean} streamDone
+ */
+export function appendEnds(ends, c, streamDone) {
+  const buffered = Math.max(ends.buffered, c.at + c.dur);
+  const gapless = c.at <= ends.gapless + GAP_TOLERANCE_MS ? Math.max(ends.gapless, c.at + c.dur) : ends.gapless;
+  return { buffered, gapless, contiguous: streamDone ? buffered : gapless };
 }

@@ -42,7 +42,9 @@ import { wordList } from "./words.js";
 /**
  * @typedef {Object} Stream  what one utterance resets
  * @property {Chunk[]} chunks   sorted by `at`
- * @property {number} contiguousEnd  end of the audio that plays without a hole (ms)
+ * @property {number} contiguousEnd  end of the audio that plays without a hole (ms); once the stream is
+ *   done, a hole is silence and this is bufferedEnd
+ * @property {number} gaplessEnd  end of the audio without a hole, done or not (ms)
  * @property {number} bufferedEnd    end of all audio received (ms)
  * @property {import("./words.js").WordList} list
  * @property {number} alignedChars   non-space characters aligned so far (the kernel counts them)
@@ -73,7 +75,7 @@ import { wordList } from "./words.js";
 /** @param {boolean} debugOn @returns {Stream} */
 export function freshStream(debugOn) {
   return {
-    chunks: [], contiguousEnd: 0, bufferedEnd: 0, list: wordList(), alignedChars: 0, seenLanes: [], begunLanes: null,
+    chunks: [], contiguousEnd: 0, gaplessEnd: 0, bufferedEnd: 0, list: wordList(), alignedChars: 0, seenLanes: [], begunLanes: null,
     streamDone: false, mode: "idle", userPaused: false, autoplay: false, terminal: "", anchorMedia: 0,
     anchorCtx: 0, current: -1, debug: debugLog(debugOn),
   };

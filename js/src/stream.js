@@ -1,7 +1,7 @@
 // @ts-check
 // What arrives from the kernel: an utterance begins, audio chunks with their words, text, status, stop.
 // Also the rebuild of a reopened output from the synced state alone.
-import { audioEnds } from "./clock.js";
+import { appendEnds, audioEnds } from "./clock.js";
 import { makeBuffer } from "./context.js";
 import { logChunk, logSound } from "./debug.js";
 import { checkEnd, highlight, refresh, wake } from "./loop.js";
@@ -16,11 +16,16 @@ import { addWords, growWord, nonSpaceCount } from "./words.js";
 /** @typedef {import("./state.js").Player} Player */
 /** @typedef {import("./state.js").Chunk} Chunk */
 
+/** @param {Player} s @param {{buffered: number, gapless: number, contiguous: number}} ends */
+function setEnds(s, ends) {
+  s.bufferedEnd = ends.buffered;
+  s.gaplessEnd = ends.gapless;
+  s.contiguousEnd = ends.contiguous;
+}
+
 /** @param {Player} s */
 function recomputeEnds(s) {
-  const ends = audioEnds(s.chunks, s.streamDone);
-  s.bufferedEnd = ends.buffered;
-  s.contiguousEnd = ends.contiguous;
+  setEnds(s, audioEnds(s.chunks, s.streamDone));
 }
 
 /**
@@ -43,7 +48,8 @@ function insertChunk(s, c) {
   let i = s.chunks.length;
   while (i > 0 && s.chunks[i - 1].at > c.at) i--; // nearly always appended at the end
   s.chunks.splice(i, 0, c);
-  recomputeEnds(s);
+  if (i > 0 && i === s.chunks.length - 1) setEnds(s, appendEnds({ buffered: s.bufferedEnd, gapless: s.gaplessEnd }, c, s.streamDone));
+  else recomputeEnds(s); // the first chunk, or one inside the list (it may fill a hole)
 }
 
 /** @param {Player} s @param {string} lane */
