@@ -402,7 +402,7 @@ def test_a_restarted_kernels_cell_does_not_wait_for_the_dead_kernels_audio(page,
                              .map((p) => p.querySelectorAll('.enb-word').length)""")
     assert len(sizes) >= 2 and max(sizes) <= 100 + 30, sizes
     # and the paragraphs far from the view are skipped (neither laid out nor painted): each highlight move
-    # repainted all of them, 20-50 ms a frame late in a long cell. Chromium renders what is within 150 % of
+    # repainted all of them, 15-48 ms a frame late in a long cell. Chromium renders what is within 150 % of
     # the viewport's height of it, so the view is made short for this check
     page.wait_for_function("document.querySelectorAll('.jp-CodeCell')[2].querySelectorAll('.enb-turn').length >= 4")
     size = page.viewport_size
