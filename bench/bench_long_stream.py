@@ -14,18 +14,15 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.bench_notebook import P20K, notebook, stop_voice_servers  # noqa: E402
+from bench.bench_notebook import P20K, lab_page  # noqa: E402
 from bench.common import machine_line, write_section  # noqa: E402
-from bench.jupyter_app import CHROMIUM, CHROMIUM_ARGS, JupyterApp  # noqa: E402
 from bench.trace_main_thread import CATEGORIES, report, tasks_in  # noqa: E402
 from bench.notebook_page import (  # noqa: E402
     STOP_CELL,
     longest_task_story,
-    open_notebook,
     player_id,
     run_and_wait,
     silence_players,
@@ -77,26 +74,10 @@ def main() -> None:
     parser.add_argument("--trace-at", type=int, help="trace the window starting at this second instead of timing it")
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
-    base = Path(tempfile.mkdtemp(prefix="enb-bench-"))
-    root, runtime = base / "nb", base / "enb-runtime"
-    root.mkdir()
     cells = ["%load_ext eleven_nb", f"%%speak --wait --voice {args.voice}\nWarm up this voice.",
              f"%%speak --voice {args.voice}\n" + P20K, STOP_CELL]
-    notebook(root / "long.ipynb", cells)
-    env = {"ELEVEN_NB_ENGINE": "piper", "ELEVEN_NB_TRACE": "1", "ELEVEN_NB_PLAYER_DEBUG": "1",
-           "ELEVEN_NB_RUNTIME_DIR": str(runtime)}
-    app = JupyterApp(root, env=env)
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = open_notebook(browser, app, "long.ipynb")
-            rows, trace = measure(page, browser, args.seconds, args.window, args.trace_at)
-            browser.close()
-    finally:
-        app.stop()
-        stop_voice_servers(runtime)
+    with lab_page(cells, "long.ipynb") as (browser, page):
+        rows, trace = measure(page, browser, args.seconds, args.window, args.trace_at)
     table = "| seconds into the stream | words shown | longest task (ms) | the frame holding it |\n|---|---|---|---|\n"
     table += "\n".join(f"| {a - args.window}-{a} | {w} | {t:.0f} | {s} |" for a, w, t, s in rows)
     body = (f"{machine_line()}\n\nJupyterLab 4 + headless Chromium, the 20,000-character cell of bench_notebook.py "

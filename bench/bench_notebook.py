@@ -23,12 +23,15 @@ earlier figures were); "to the audio" adds the scheduling lead. Writes a section
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -93,6 +96,29 @@ def notebook(path: Path, cells: list[str]) -> None:
     book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     book.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     nbformat.write(book, path)
+
+
+@contextlib.contextmanager
+def lab_page(cells: list[str], name: str) -> Iterator[tuple[Any, Any]]:
+    """(browser, page): a fresh JupyterLab on a notebook of ``cells`` (kernels traced, player debug on, a fresh
+    runtime dir so no voice server is running yet) opened in headless Chromium; all stopped after."""
+    from playwright.sync_api import sync_playwright
+
+    base = Path(tempfile.mkdtemp(prefix="enb-bench-"))
+    root, runtime = base / "nb", base / "enb-runtime"
+    root.mkdir()
+    notebook(root / name, cells)
+    env = {"ELEVEN_NB_ENGINE": "piper", "ELEVEN_NB_TRACE": "1", "ELEVEN_NB_PLAYER_DEBUG": "1",
+           "ELEVEN_NB_RUNTIME_DIR": str(runtime)}
+    app = JupyterApp(root, env=env)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser, open_notebook(browser, app, name)
+            browser.close()
+    finally:
+        app.stop()
+        stop_voice_servers(runtime)
 
 
 def median_stages(runs: list[SpeakRun]) -> dict[str, tuple[float, int]]:

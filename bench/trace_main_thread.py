@@ -32,15 +32,13 @@ import json
 import os
 import struct
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.bench_notebook import HEART, P300, notebook, stop_voice_servers  # noqa: E402
-from bench.jupyter_app import CHROMIUM, CHROMIUM_ARGS, JupyterApp  # noqa: E402
-from bench.notebook_page import open_notebook, run_and_wait, silence_players, speak  # noqa: E402
+from bench.bench_notebook import HEART, P300, lab_page  # noqa: E402
+from bench.notebook_page import run_and_wait, silence_players, speak  # noqa: E402
 
 CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8", "v8.execute",
               "blink.user_timing", "disabled-by-default-v8.cpu_profiler", "loading", "blink"]
@@ -242,50 +240,34 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=6, help="events and functions listed per task")
     parser.add_argument("--save-trace", help="keep each trace as DIR/run-N.json")
     args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
-    base = Path(tempfile.mkdtemp(prefix="enb-trace-"))
-    root, runtime = base / "nb", base / "enb-runtime"
-    root.mkdir()
     cells = ["%load_ext eleven_nb\nimport eleven_nb", f"%%speak --wait --voice {args.voice}\nWarm up this voice.",
              f"%%speak --voice {args.voice}\n" + P300]
-    notebook(root / "trace.ipynb", cells)
-    env = {"ELEVEN_NB_ENGINE": "piper", "ELEVEN_NB_TRACE": "1", "ELEVEN_NB_PLAYER_DEBUG": "1",
-           "ELEVEN_NB_RUNTIME_DIR": str(runtime)}
-    app = JupyterApp(root, env=env)
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = open_notebook(browser, app, "trace.ipynb")
-            # the key press, as a mark in the trace (run_cell sets __runAt just before pressing)
-            page.evaluate("""(() => { let at = null; Object.defineProperty(window, '__runAt', {
-                configurable: true, get: () => at,
-                set: (v) => { at = v; if (window.__markRun) performance.mark('enb-run', {startTime: v}); } }); })()""")
-            run_and_wait(page, 0)
-            run_and_wait(page, 1)
-            silence_players(page)
-            for i in range(args.repeats):
-                page.evaluate("window.__markRun = false")
-                speak(page, 2)  # the first of the two: the one after it follows a cell with the same voice
-                page.wait_for_timeout(300)  # as between a user's cells
-                events, stages, frames, pressed = record(page, browser, 2)
-                if args.save_trace:
-                    Path(args.save_trace).mkdir(parents=True, exist_ok=True)
-                    Path(args.save_trace, f"run-{i}.json").write_text(json.dumps(events))
-                profile_start(events)
-                run_ts = next(e["ts"] for e in events if e.get("name") == "enb-run")
-                end = stages.get("browser: first source start", 200.0)
-                print(f"\n## run {i + 1}: first source start at {end:.0f} ms\n")
-                print(report(tasks_in(events, run_ts, end, args.min_ms), stages, args.top))
-                print("\n| kernel message | kernel made it | the page's main thread got it | late by |\n|---|---|---|---|")
-                for t, made, kind in frames:
-                    got, sent = (t * 1e6 - run_ts) / 1000, (made - pressed) * 1000
-                    if -5 < got < end + 5:
-                        print(f"| {kind} | {sent:.1f} | {got:.1f} | {got - sent:.1f} |")
-            browser.close()
-    finally:
-        app.stop()
-        stop_voice_servers(runtime)
+    with lab_page(cells, "trace.ipynb") as (browser, page):
+        # the key press, as a mark in the trace (run_cell sets __runAt just before pressing)
+        page.evaluate("""(() => { let at = null; Object.defineProperty(window, '__runAt', {
+            configurable: true, get: () => at,
+            set: (v) => { at = v; if (window.__markRun) performance.mark('enb-run', {startTime: v}); } }); })()""")
+        run_and_wait(page, 0)
+        run_and_wait(page, 1)
+        silence_players(page)
+        for i in range(args.repeats):
+            page.evaluate("window.__markRun = false")
+            speak(page, 2)  # the first of the two: the one after it follows a cell with the same voice
+            page.wait_for_timeout(300)  # as between a user's cells
+            events, stages, frames, pressed = record(page, browser, 2)
+            if args.save_trace:
+                Path(args.save_trace).mkdir(parents=True, exist_ok=True)
+                Path(args.save_trace, f"run-{i}.json").write_text(json.dumps(events))
+            profile_start(events)
+            run_ts = next(e["ts"] for e in events if e.get("name") == "enb-run")
+            end = stages.get("browser: first source start", 200.0)
+            print(f"\n## run {i + 1}: first source start at {end:.0f} ms\n")
+            print(report(tasks_in(events, run_ts, end, args.min_ms), stages, args.top))
+            print("\n| kernel message | kernel made it | the page's main thread got it | late by |\n|---|---|---|---|")
+            for t, made, kind in frames:
+                got, sent = (t * 1e6 - run_ts) / 1000, (made - pressed) * 1000
+                if -5 < got < end + 5:
+                    print(f"| {kind} | {sent:.1f} | {got:.1f} | {got - sent:.1f} |")
 
 
 if __name__ == "__main__":
