@@ -1454,6 +1454,29 @@ function download(blob, name) {
   setTimeout(() => URL.revokeObjectURL(a.href), 1e4);
 }
 
+// src/blocks.js
+function wordRuns(order, current, scale, laneOf) {
+  const runs = [];
+  const open = /* @__PURE__ */ new Map();
+  for (let p = 0; p < order.length; p++) {
+    const word = order[p];
+    const { row, color } = laneOf(word.lane);
+    const solid = p <= current;
+    const isCurrent = p === current;
+    const x = word.start * scale;
+    const w = Math.max(1, (word.end - word.start) * scale - 1);
+    const last = open.get(row);
+    if (last && !isCurrent && !last.current && last.color === color && last.solid === solid && x - (last.x + last.w) < 1) {
+      last.w = Math.max(last.w, x + w - last.x);
+      continue;
+    }
+    const run = { row, color, solid, x, w, current: isCurrent };
+    runs.push(run);
+    open.set(row, run);
+  }
+  return runs;
+}
+
 // src/timeline.js
 var ROW_H = 16;
 var ROW_GAP = 4;
@@ -1553,21 +1576,21 @@ function timelineView(s, wake2) {
     if (!g) return;
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, width, cssH);
-    const rowOf = new Map(lanes.map((l, i) => [l.id, i]));
     g.fillStyle = c.lane;
     for (let i = 0; i < rows; i++) g.fillRect(0, i * (ROW_H + ROW_GAP), width, ROW_H);
-    const all = total(), scale = width / all;
-    const current = s.current >= 0 ? order[s.current] : null;
-    for (let p = 0; p < order.length; p++) {
-      const w = order[p];
-      const row = rowOf.get(w.lane) ?? 0;
-      g.fillStyle = c.lanes[colorOf(s, w.lane)];
-      g.globalAlpha = w === current || p < s.current ? 1 : 0.4;
-      const x = w.start * scale, y = row * (ROW_H + ROW_GAP) + 3;
-      g.fillRect(x, y, Math.max(1, (w.end - w.start) * scale - 1), ROW_H - 6);
-      if (w === current) {
-        g.fillStyle = c.current;
-        g.fillRect(x, y + ROW_H - 7, Math.max(2, (w.end - w.start) * scale - 1), 2);
+    const all = total();
+    const laneAt = new Map(lanes.map((l, i) => [l.id, { row: i, color: i % LANE_COLORS }]));
+    const other = { row: 0, color: 0 };
+    const runs = wordRuns(order, s.current, width / all, (lane) => laneAt.get(lane) ?? other);
+    let style = "", alpha = -1;
+    for (const r of runs) {
+      const y = r.row * (ROW_H + ROW_GAP) + 3, a = r.solid ? 1 : 0.4;
+      if (c.lanes[r.color] !== style) g.fillStyle = style = c.lanes[r.color];
+      if (a !== alpha) g.globalAlpha = alpha = a;
+      g.fillRect(r.x, y, r.w, ROW_H - 6);
+      if (r.current) {
+        g.fillStyle = style = c.current;
+        g.fillRect(r.x, y + ROW_H - 7, Math.max(2, r.w), 2);
       }
     }
     g.globalAlpha = 1;

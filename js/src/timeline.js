@@ -2,6 +2,7 @@
 // The timeline: a row per lane with a block per word (in the lane's colour; spoken words solid), a
 // progress bar, a playhead and a labelled time axis. Drawn on a canvas only when something changed.
 import { h } from "./dom.js";
+import { wordRuns } from "./blocks.js";
 import { axisTicks } from "./format.js";
 import { LANE_COLORS, colorOf, lanesOf } from "./state.js";
 import { estimateTotal, nonSpaceCount } from "./words.js";
@@ -105,19 +106,22 @@ export function timelineView(s, wake) {
     if (!g) return;
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, width, cssH);
-    const rowOf = new Map(lanes.map((l, i) => [l.id, i]));
     g.fillStyle = c.lane;
     for (let i = 0; i < rows; i++) g.fillRect(0, i * (ROW_H + ROW_GAP), width, ROW_H);
-    const all = total(), scale = width / all;
-    const current = s.current >= 0 ? order[s.current] : null;
-    for (let p = 0; p < order.length; p++) {
-      const w = order[p];
-      const row = rowOf.get(w.lane) ?? 0;
-      g.fillStyle = c.lanes[colorOf(s, w.lane)];
-      g.globalAlpha = w === current || p < s.current ? 1 : 0.4; // spoken: solid; still to come: faint
-      const x = w.start * scale, y = row * (ROW_H + ROW_GAP) + 3;
-      g.fillRect(x, y, Math.max(1, (w.end - w.start) * scale - 1), ROW_H - 6);
-      if (w === current) { g.fillStyle = c.current; g.fillRect(x, y + ROW_H - 7, Math.max(2, (w.end - w.start) * scale - 1), 2); }
+    const all = total();
+    const laneAt = new Map(lanes.map((l, i) => [l.id, { row: i, color: i % LANE_COLORS }]));
+    const other = { row: 0, color: 0 }; // a word of a lane not (yet) declared: the first row, as before
+    const runs = wordRuns(order, s.current, width / all, (lane) => laneAt.get(lane) ?? other);
+    let style = "", alpha = -1;
+    for (const r of runs) {
+      const y = r.row * (ROW_H + ROW_GAP) + 3, a = r.solid ? 1 : 0.4; // spoken: solid; still to come: faint
+      if (c.lanes[r.color] !== style) g.fillStyle = style = c.lanes[r.color];
+      if (a !== alpha) g.globalAlpha = alpha = a;
+      g.fillRect(r.x, y, r.w, ROW_H - 6);
+      if (r.current) {
+        g.fillStyle = style = c.current;
+        g.fillRect(r.x, y + ROW_H - 7, Math.max(2, r.w), 2);
+      }
     }
     g.globalAlpha = 1;
     const y0 = rows * (ROW_H + ROW_GAP);
