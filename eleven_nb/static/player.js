@@ -188,15 +188,38 @@ function checkEnd(s) {
   }
   refresh(s);
 }
+var WAKE_EARLY_MS = 3;
 function frame(s) {
   s.raf = 0;
   checkEnd(s);
   const t = highlight(s, false);
-  for (const v of s.views) v.frame(t);
-  if (s.mode === "playing") wake(s);
+  let next = Infinity;
+  for (const v of s.views) next = Math.min(next, v.frame(t));
+  if (s.mode !== "playing") return;
+  next = Math.min(next, s.list.order[s.current + 1]?.start ?? Infinity);
+  const wait = Math.min(next - t, s.contiguousEnd - 1 - rawTime(s));
+  if (!(wait > WAKE_EARLY_MS)) wake(s);
+  else s.frameTimer = setTimeout(() => {
+    s.frameTimer = 0;
+    wake(s);
+  }, wait - WAKE_EARLY_MS);
 }
 function wake(s) {
+  if (s.frameTimer) {
+    clearTimeout(s.frameTimer);
+    s.frameTimer = 0;
+  }
   if (!s.raf && s.views.size) s.raf = requestAnimationFrame(() => frame(s));
+}
+function stopFrames(s) {
+  if (s.raf) {
+    cancelAnimationFrame(s.raf);
+    s.raf = 0;
+  }
+  if (s.frameTimer) {
+    clearTimeout(s.frameTimer);
+    s.frameTimer = 0;
+  }
 }
 function refresh(s) {
   for (const v of s.views) v.refresh();
@@ -980,7 +1003,7 @@ function memberOf(s) {
 function release(s) {
   stopSources(s);
   clearTimeout(s.blockTimer);
-  if (s.raf) cancelAnimationFrame(s.raf);
+  stopFrames(s);
   unsubscribe.get(s)?.();
   const m = members.get(s);
   if (m) unregister(m);
@@ -1019,6 +1042,7 @@ function createPlayer(id, model, debugOn) {
     sources: /* @__PURE__ */ new Set(),
     views: /* @__PURE__ */ new Set(),
     raf: 0,
+    frameTimer: 0,
     blocked: false,
     blockTimer: 0,
     text: String(model.get("text") || ""),
@@ -1288,9 +1312,13 @@ function setProp(el, name, value) {
 }
 
 // src/format.js
+var CLOCK_STEP_MS = 100;
+function nextStep(t, step) {
+  return (Math.floor(t / step + 0.5) + 0.5) * step;
+}
 function clock(ms) {
-  const t = Math.max(0, ms) / 1e3;
-  return `${Math.floor(t / 60)}:${(t % 60).toFixed(1).padStart(4, "0")}`;
+  const tenths = Math.round(Math.max(0, ms) / CLOCK_STEP_MS);
+  return `${Math.floor(tenths / 600)}:${(tenths % 600 / 10).toFixed(1).padStart(4, "0")}`;
 }
 function sig2(x) {
   return String(Number(x.toPrecision(2)));
@@ -1387,13 +1415,14 @@ function controlsView(s) {
     again,
     wav,
     vtt,
-    /** @param {number} t @param {number} total */
+    /** The clock at `t`; gives when its tenth of a second changes. @param {number} t @param {number} total */
     frame(t, total) {
       const text = `${clock(t)} / ${clock(s.streamDone ? s.bufferedEnd : total)}`;
       if (text !== shownClock) {
         time.textContent = text;
         shownClock = text;
       }
+      return nextStep(t, CLOCK_STEP_MS);
     },
     /** @param {HTMLElement} root */
     refresh(root) {
@@ -1481,6 +1510,8 @@ function wordRuns(order, current, scale, laneOf) {
 var ROW_H = 16;
 var ROW_GAP = 4;
 var AXIS_H = 16;
+var HEAD_STEPS_PER_PX = 2;
+var BAR_STEPS = 1e3;
 function timelineView(s, wake2) {
   const root = h("div", "enb-timeline");
   const labels = h("div", "enb-labels");
@@ -1623,15 +1654,16 @@ function timelineView(s, wake2) {
       if (root.hidden !== hidden) root.hidden = hidden;
     },
     syncLanes,
-    /** @param {number} t */
+    /** The playhead and bars at `t`; gives when one of them next moves. @param {number} t */
     frame(t) {
       const all = total();
-      const headX = Math.round(t / all * width * 2) / 2;
+      const headStep = all / Math.max(1, width * HEAD_STEPS_PER_PX), barStep = all / BAR_STEPS;
+      const headX = Math.round(t / headStep) / HEAD_STEPS_PER_PX;
       if (headX !== shown.head) {
         playhead.style.transform = `translateX(${headX}px)`;
         shown.head = headX;
       }
-      const p = Math.round(t / all * 1e3) / 1e3, b = Math.round(s.bufferedEnd / all * 1e3) / 1e3;
+      const p = Math.round(t / barStep) / BAR_STEPS, b = Math.round(s.bufferedEnd / barStep) / BAR_STEPS;
       if (p !== shown.played) {
         played.style.transform = `scaleX(${p})`;
         shown.played = p;
@@ -1641,6 +1673,7 @@ function timelineView(s, wake2) {
         shown.buffered = b;
       }
       if (dirty) draw();
+      return Math.min(nextStep(t, headStep), nextStep(t, barStep));
     },
     /** The media time under a click. @param {number} clientX */
     timeAt(clientX) {
@@ -1855,8 +1888,7 @@ function makeView(s, el) {
       timeline.changed();
     },
     frame(t) {
-      controls.frame(t, timeline.total());
-      timeline.frame(t);
+      return Math.min(controls.frame(t, timeline.total()), timeline.frame(t));
     },
     refresh() {
       controls.refresh(root);
@@ -2073,10 +2105,7 @@ var index_default = {
     return () => {
       view.dispose();
       s.views.delete(view);
-      if (!s.views.size && s.raf) {
-        cancelAnimationFrame(s.raf);
-        s.raf = 0;
-      }
+      if (!s.views.size) stopFrames(s);
     };
   }
 };

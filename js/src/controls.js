@@ -3,7 +3,7 @@
 // downloads; and the "click to enable audio" button when the browser blocked audio.
 import { mediaTime } from "./clock.js";
 import { button, h, setAttr, setData, setProp, setText } from "./dom.js";
-import { clock, readout, statusLine } from "./format.js";
+import { CLOCK_STEP_MS, clock, nextStep, readout, statusLine } from "./format.js";
 import { audible, memberOf } from "./playback.js";
 import * as queue from "./queue.js";
 
@@ -30,10 +30,11 @@ export function controlsView(s) {
 
   return {
     bar, unlockBtn, play, stop, again, wav, vtt,
-    /** @param {number} t @param {number} total */
+    /** The clock at `t`; gives when its tenth of a second changes. @param {number} t @param {number} total */
     frame(t, total) {
       const text = `${clock(t)} / ${clock(s.streamDone ? s.bufferedEnd : total)}`;
       if (text !== shownClock) { time.textContent = text; shownClock = text; }
+      return nextStep(t, CLOCK_STEP_MS);
     },
     /** @param {HTMLElement} root */
     refresh(root) { // once per kernel message: only what changed is written

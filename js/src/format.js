@@ -1,10 +1,20 @@
 // @ts-check
 // Text shown by the player: clock, readout, the time axis's ticks, the status line.
 
-/** m:ss.s @param {number} ms */
+export const CLOCK_STEP_MS = 100; // what clock() shows
+
+/**
+ * When a value shown rounded to `step` next changes: `t` rounds to a multiple of `step` until this time.
+ * @param {number} t @param {number} step
+ */
+export function nextStep(t, step) {
+  return (Math.floor(t / step + 0.5) + 0.5) * step;
+}
+
+/** m:ss.t, tenths rounded (CLOCK_STEP_MS). @param {number} ms */
 export function clock(ms) {
-  const t = Math.max(0, ms) / 1000;
-  return `${Math.floor(t / 60)}:${(t % 60).toFixed(1).padStart(4, "0")}`;
+  const tenths = Math.round(Math.max(0, ms) / CLOCK_STEP_MS); // rounded once: 59.96 s is 1:00.0, not 0:60.0
+  return `${Math.floor(tenths / 600)}:${((tenths % 600) / 10).toFixed(1).padStart(4, "0")}`;
 }
 
 /** Two significant digits, without trailing zeros: 0.0014, 0.05, 1.2. @param {number} x */

@@ -25,7 +25,7 @@
 // work while the kernel is busy.
 import { mediaTime } from "./clock.js";
 import { debugWanted, handles } from "./debug.js";
-import { refresh, wake } from "./loop.js";
+import { refresh, stopFrames, wake } from "./loop.js";
 import { ensureAudio, memberOf, release, settleEarly } from "./playback.js";
 import { createPlayer, lanesOf } from "./state.js";
 import { kernelLost, onMessage, restore, setKernelStatus } from "./stream.js";
@@ -147,7 +147,7 @@ export default {
     return () => {
       view.dispose();
       s.views.delete(view);
-      if (!s.views.size && s.raf) { cancelAnimationFrame(s.raf); s.raf = 0; }
+      if (!s.views.size) stopFrames(s);
     };
   },
 };

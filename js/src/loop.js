@@ -1,6 +1,6 @@
 // @ts-check
-// The highlight loop: once per animation frame while playing, find the word the listener hears and
-// tell the views. It also notices the end of the audio (or an underrun, where the clock waits).
+// The highlight loop: in an animation frame while playing, find the word the listener hears and tell the
+// views. It also notices the end of the audio (or an underrun, where the clock waits).
 import { mediaTime, rawTime } from "./clock.js";
 import { logFrame } from "./debug.js";
 import { wordAt } from "./words.js";
@@ -50,18 +50,38 @@ export function checkEnd(s) {
   refresh(s);
 }
 
+// While playing, a frame is drawn only when something shown changes (a word, the clock's tenth, a pixel of
+// the playhead), not 60 times a second: in JupyterLab each frame's style, layout and layerize cover the
+// whole notebook, and late in a long stream they held the page's main thread for tens of milliseconds.
+// The loop sleeps until just before the next change, then asks for frames until it shows: the change is
+// drawn in the first frame after it, as when every frame was drawn.
+const WAKE_EARLY_MS = 3;
+
 /** @param {Player} s */
 function frame(s) {
   s.raf = 0;
   checkEnd(s);
   const t = highlight(s, false);
-  for (const v of s.views) v.frame(t);
-  if (s.mode === "playing") wake(s);
+  let next = Infinity;
+  for (const v of s.views) next = Math.min(next, v.frame(t));
+  if (s.mode !== "playing") return;
+  next = Math.min(next, s.list.order[s.current + 1]?.start ?? Infinity);
+  // a word's start and a view's change are on the heard clock; the end of the audio on the raw one
+  const wait = Math.min(next - t, s.contiguousEnd - 1 - rawTime(s));
+  if (!(wait > WAKE_EARLY_MS)) wake(s);
+  else s.frameTimer = setTimeout(() => { s.frameTimer = 0; wake(s); }, wait - WAKE_EARLY_MS);
 }
 
-/** Ask for a frame (views only draw when there is one). @param {Player} s */
+/** Ask for a frame now (views only draw in one). @param {Player} s */
 export function wake(s) {
+  if (s.frameTimer) { clearTimeout(s.frameTimer); s.frameTimer = 0; }
   if (!s.raf && s.views.size) s.raf = requestAnimationFrame(() => frame(s));
+}
+
+/** No more frames (the player has no view, or is gone). @param {Player} s */
+export function stopFrames(s) {
+  if (s.raf) { cancelAnimationFrame(s.raf); s.raf = 0; }
+  if (s.frameTimer) { clearTimeout(s.frameTimer); s.frameTimer = 0; }
 }
 
 /** Buttons and status changed. @param {Player} s */

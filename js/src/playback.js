@@ -4,7 +4,7 @@
 import { mediaTime, rawTime } from "./clock.js";
 import { audioContext, onContextState } from "./context.js";
 import * as early from "./early.js";
-import { checkEnd, highlight, onEnded, refresh, wake } from "./loop.js";
+import { checkEnd, highlight, onEnded, refresh, stopFrames, wake } from "./loop.js";
 import * as queue from "./queue.js";
 import { markStage, wallNow } from "./trace.js";
 
@@ -260,7 +260,7 @@ export function memberOf(s) {
 export function release(s) {
   stopSources(s);
   clearTimeout(s.blockTimer);
-  if (s.raf) cancelAnimationFrame(s.raf);
+  stopFrames(s);
   unsubscribe.get(s)?.();
   const m = members.get(s);
   if (m) queue.unregister(m);

@@ -32,7 +32,8 @@ import { wordList } from "./words.js";
  * @property {(previous: number, k: number) => void} moveHighlight
  * @property {() => void} restyle
  * @property {() => void} setText
- * @property {(t: number) => void} frame
+ * @property {(t: number) => number} frame  draw what shows the media time `t`; gives the media time of
+ *   the view's next visible change while playing (Infinity: none)
  * @property {() => void} refresh
  * @property {() => void} dispose
  */
@@ -66,7 +67,7 @@ import { wordList } from "./words.js";
  * @typedef {Stream & {
  *   id: string, model: Model, queueId: string, wantsNow: boolean,
  *   ctx: AudioContext | null, out: GainNode | null, sources: Set<AudioBufferSourceNode>, views: Set<View>,
- *   raf: number, blocked: boolean, blockTimer: number, text: string, kernel: string, kernelMessage: string,
+ *   raf: number, frameTimer: number, blocked: boolean, blockTimer: number, text: string, kernel: string, kernelMessage: string,
  *   kernelGone: boolean, early: import("./early.js").Early | null,
  * }} Player  (kernelGone: its kernel died or restarted; nothing sent to the kernel is heard any more;
  *   early: its early voice, kept on the player because anywidget may evaluate a copy of each module per widget)
@@ -90,7 +91,7 @@ export function freshStream(debugOn) {
 export function createPlayer(id, model, debugOn) {
   return Object.assign(freshStream(debugOn), {
     id, model, queueId: String(model.get("queue_id") || ""), wantsNow: false,
-    ctx: null, out: null, sources: new Set(), views: new Set(), raf: 0, blocked: false, blockTimer: 0,
+    ctx: null, out: null, sources: new Set(), views: new Set(), raf: 0, frameTimer: 0, blocked: false, blockTimer: 0,
     text: String(model.get("text") || ""), kernel: String(model.get("status") || "idle"),
     kernelMessage: String(model.get("status_message") || ""), kernelGone: false, early: null,
   });

@@ -3,13 +3,15 @@
 // progress bar, a playhead and a labelled time axis. Drawn on a canvas only when something changed.
 import { h } from "./dom.js";
 import { wordRuns } from "./blocks.js";
-import { axisTicks } from "./format.js";
+import { axisTicks, nextStep } from "./format.js";
 import { LANE_COLORS, colorOf, lanesOf } from "./state.js";
 import { estimateTotal, nonSpaceCount } from "./words.js";
 
 /** @typedef {import("./state.js").Player} Player */
 
 const ROW_H = 16, ROW_GAP = 4, AXIS_H = 16; // CSS px
+const HEAD_STEPS_PER_PX = 2; // the playhead moves by half pixels
+const BAR_STEPS = 1000; // the progress bars' resolution
 
 /** @param {Player} s @param {() => void} wake */
 export function timelineView(s, wake) {
@@ -143,15 +145,17 @@ export function timelineView(s, wake) {
     /** @param {boolean} hidden */
     setHidden(hidden) { if (root.hidden !== hidden) root.hidden = hidden; },
     syncLanes,
-    /** @param {number} t */
+    /** The playhead and bars at `t`; gives when one of them next moves. @param {number} t */
     frame(t) {
       const all = total();
-      const headX = Math.round((t / all) * width * 2) / 2;
+      const headStep = all / Math.max(1, width * HEAD_STEPS_PER_PX), barStep = all / BAR_STEPS;
+      const headX = Math.round(t / headStep) / HEAD_STEPS_PER_PX;
       if (headX !== shown.head) { playhead.style.transform = `translateX(${headX}px)`; shown.head = headX; }
-      const p = Math.round((t / all) * 1000) / 1000, b = Math.round((s.bufferedEnd / all) * 1000) / 1000;
+      const p = Math.round(t / barStep) / BAR_STEPS, b = Math.round(s.bufferedEnd / barStep) / BAR_STEPS;
       if (p !== shown.played) { played.style.transform = `scaleX(${p})`; shown.played = p; }
       if (b !== shown.buffered) { buffered.style.transform = `scaleX(${b})`; shown.buffered = b; }
       if (dirty) draw();
+      return Math.min(nextStep(t, headStep), nextStep(t, barStep));
     },
     /** The media time under a click. @param {number} clientX */
     timeAt(clientX) {

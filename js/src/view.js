@@ -48,7 +48,7 @@ export function makeView(s, el) {
     moveHighlight(previous, k) { transcript.moveHighlight(previous, k); timeline.changed(); },
     restyle() { transcript.restyle(); timeline.changed(); },
     setText() { transcript.setText(); timeline.changed(); },
-    frame(t) { controls.frame(t, timeline.total()); timeline.frame(t); },
+    frame(t) { return Math.min(controls.frame(t, timeline.total()), timeline.frame(t)); },
     refresh() {
       controls.refresh(root);
       if (tracePre) setText(tracePre, traceTable(s.debug.trace));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { axisTicks, clock, readout, statusLine } from "../src/format.js";
+import { CLOCK_STEP_MS, axisTicks, clock, nextStep, readout, statusLine } from "../src/format.js";
 
 test("clock and readout", () => {
   assert.equal(clock(0), "0:00.0");
@@ -9,6 +9,22 @@ test("clock and readout", () => {
   assert.equal(readout({ rtf: 0.0014 }), "RTF 0.0014 (×710 real time)"); // espeak: never "0.00"
   assert.equal(readout({ rtf: 1.7 }), "RTF 1.7");
   assert.equal(readout({}), "");
+});
+
+test("the clock rolls over to the next minute whole", () => {
+  assert.equal(clock(59_940), "0:59.9");
+  assert.equal(clock(59_960), "1:00.0");
+  assert.equal(clock(119_999), "2:00.0");
+});
+
+test("nextStep is the first time the clock shows something else", () => {
+  for (const t of [0, 49.9, 50, 1234.5, 59_949, 59_950, 3_600_000]) {
+    const next = nextStep(t, CLOCK_STEP_MS);
+    assert.ok(next > t, `${t} -> ${next}`);
+    assert.equal(clock(next - 0.01), clock(t), `unchanged just before ${next}`);
+    assert.notEqual(clock(next), clock(t), `changed at ${next}`);
+  }
+  assert.equal(nextStep(0.3, 0.25), 0.375); // any step: a playhead's half pixel
 });
 
 test("every tick of the axis is labelled, the end's too", () => {

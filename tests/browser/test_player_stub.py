@@ -174,6 +174,27 @@ def test_highlight_follows_the_audio_clock_and_clicks_seek(player_page, speech):
     assert len(frames["at"]) == len(frames["media"]) == len(frames["lag"]) > 10
 
 
+def test_a_playing_player_draws_only_when_what_it_shows_changes(player_page):
+    # a long text, barely begun: the playhead moves a half pixel every second or so, two words in 6 s;
+    # what changes is the clock's tenth (10 a second) and those words: not a frame every 16 ms
+    text = "Slow words. " + "More to come. " * 600
+    p = PlayerDriver(player_page).mount(text=text)
+    silence = bytes(2 * RATE * 6)
+    p.add_chunks([{"lane": "speech", "at_ms": 0.0, "pcm": silence, "sample_rate": RATE, "chars": list("Slow words."),
+                   "starts_ms": [100.0 * i for i in range(5)] + [1500.0 + 100 * i for i in range(6)],
+                   "durations_ms": [100.0] * 11}])
+    p.wait("P.audioTime() > 300")
+    before = len(p.frames["at"])
+    time.sleep(1.5)
+    frames = p.frames
+    drawn = frames["at"][before:]
+    assert p.state == "playing" and p.highlightedIndex == 1  # "words." began at 1.5 s
+    # 15 clock tenths and a word, each drawn in the first frame after it (sometimes one before it too);
+    # a frame every 16 ms would be ~90
+    assert 5 <= len(drawn) <= 45, len(drawn)
+    assert player_page.errors == []
+
+
 def test_spoken_and_unspoken_text_differ_and_screen_readers_get_plain_text(player_page, speech):
     chunks, _ = speech
     p = PlayerDriver(player_page).mount(text=TEXT)
