@@ -114,7 +114,7 @@ def options_from_args(args: argparse.Namespace, base: SpeakOptions) -> SpeakOpti
         use_speaker_boost=_bool_flag(args, "speaker_boost", "no_speaker_boost"),
         auto_mode=_bool_flag(args, "auto_mode", "no_auto_mode"), chunk=args.chunk, context=args.context,
         dialog=args.dialog or None, speakers=speakers, wait=args.wait or None, interrupt=args.interrupt or None,
-        timeline=False if args.no_timeline else None, save=args.save, captions=args.captions,
+        timeline=False if args.no_timeline else None, save=args.save, captions=args.captions, ahead=args.ahead,
     )
 
 
@@ -149,6 +149,8 @@ class SpeakMagics(Magics):
     @argument("--no-timeline", action="store_true", help="transcript only, no timeline")
     @argument("--save", help="write the audio to this file (.wav, .mp3, .ogg, ...); quote names with spaces")
     @argument("--captions", help="write captions to this file (.vtt or .srt)")
+    @argument("--ahead", type=float, help="make the audio at most this many seconds ahead of the listener "
+              "(default 10; 0: as fast as the voice can; --wait, --save and --captions never hold back)")
     @line_cell_magic
     def speak(self, line: str = "", cell: str | None = None) -> None:
         """Speak the cell (or the rest of the line) as it streams, with a synchronized transcript.

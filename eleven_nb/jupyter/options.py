@@ -22,6 +22,10 @@ from ..protocol import (
 )
 
 NOTEBOOK_FORMAT = "pcm_22050"  # the browser schedules PCM directly; piper's native rate
+# A cell listened to live is made at most this far ahead of the listener (--ahead): a long cell's synthesis
+# is spread over its playback instead of filling both cores while the page draws (see SpeechJob.paced)
+DEFAULT_AHEAD_S = 10.0
+MAX_AHEAD_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,14 @@ class SpeakOptions:
     timeline: bool = True
     save: str | None = None
     captions: str | None = None
+    ahead: float = DEFAULT_AHEAD_S
 
     def __post_init__(self) -> None:
         parse_output_format(self.output_format)
+        ahead = self.ahead
+        if isinstance(ahead, bool) or not isinstance(ahead, (int, float)) or not 0 <= ahead <= MAX_AHEAD_S:
+            raise ValueError(f"--ahead must be a number of seconds from 0 (as fast as the voice can) to "
+                             f"{MAX_AHEAD_S:.0f}, not {self.ahead!r}")
         ConnectionOptions(model_id=self.model)
         chunk = self.chunk
         size = int(chunk) if isinstance(chunk, str) and chunk.isdigit() else chunk

@@ -43,6 +43,9 @@ SILENT_NOTE = "silent: the voice could read none of this text (a language or sym
 SEND_AHEAD_CHARS = WINDOW_CHARS
 PACE_POLL_S = 0.05
 STALL_TIMEOUT_S = 60.0
+LISTENER_POLL_S = 1.0  # while held for the listener: the next piece goes out within this of its time
+MS_PER_CHAR_GUESS = 70.0  # speech per character sent, until a context has spoken enough to measure its own
+MEASURED_AFTER_CHARS = 40
 
 
 @dataclass
@@ -74,6 +77,36 @@ class SpeechJob:
         self.marked = False  # its player has been told so
         self.trace = trace.claim()  # stage times (ELEVEN_NB_TRACE=1; else a no-op)
         self.sockets: SpareSockets | None = None  # sockets opened ahead (the extension's), if any
+
+    @property
+    def paced(self) -> bool:
+        """Made at the listener's pace (``--ahead``): a cell heard live. Not with ``--wait``, ``--save`` or
+        ``--captions``: they wait for the end of the speech, which would then take as long as the speech."""
+        opts = self.options
+        return opts.ahead > 0 and not (opts.wait or opts.save or opts.captions)
+
+    def lead_ms(self, now: float, unspoken_ms: float = 0.0) -> float:
+        """How far the audio runs ahead of the listener at ``now`` (``time.monotonic()``): the audio sent to
+        the page, and ``unspoken_ms`` more to come for text already sent, less what has been heard.
+
+        The kernel does not hear from the page while a cell runs, so the listener is taken to have heard
+        all the time since the first audio went out: never less than the truth (a paused player, or one
+        queued behind another, has heard less), so the page holds at least this much unplayed audio.
+        """
+        heard_ms = 0.0 if self.first_audio_at is None else (now - self.first_audio_at) * 1000
+        return self.audio_ms + unspoken_ms - heard_ms
+
+    async def _wait_for_listener(self, ctx: Any, sent: int) -> None:
+        """Hold the next piece while the audio, with what the ``sent`` characters will still make, runs
+        more than ``--ahead`` seconds ahead of the listener."""
+        if not self.paced:
+            return
+        ahead_ms = self.options.ahead * 1000
+        if self.lead_ms(time.monotonic(), _unspoken_ms(ctx, sent)) <= ahead_ms:
+            return
+        await ctx.flush()  # what the server holds back is spoken now, not after the wait
+        while not ctx.done and (excess := self.lead_ms(time.monotonic(), _unspoken_ms(ctx, sent)) - ahead_ms) > 0:
+            await asyncio.sleep(min(LISTENER_POLL_S, excess / 1000))
 
     def turns(self, voice_list: VoiceList | None = None) -> list[Turn]:
         """The contexts to open. A dialog's speakers without a voice get distinct ones from ``voice_list``."""
@@ -207,6 +240,8 @@ class SpeechJob:
             if not isinstance(turn.source, str):
                 self.player.append_text(turn.lane, piece)
             await _wait_for_room(ctx, sent)
+            if not first:
+                await self._wait_for_listener(ctx, sent)
             # awaited (the client may pace too); the first piece is flushed, so first audio never
             # waits for more text
             await ctx.send(piece, flush=first)
@@ -234,6 +269,15 @@ class SpeechJob:
         if opts.captions:
             Path(opts.captions).expanduser().write_text(_captions(opts.captions, self.player, sequencer),
                                                         encoding="utf-8")
+
+
+def _unspoken_ms(ctx: Any, sent: int) -> float:
+    """The speech still to come for the ``sent`` characters of ``ctx`` not yet aligned, at the pace the
+    context has spoken so far (a guess until it has spoken a little)."""
+    spoken = ctx.timeline
+    chars = len(spoken.chars)
+    per_char = spoken.audio_ms / chars if chars >= MEASURED_AFTER_CHARS and spoken.audio_ms else MS_PER_CHAR_GUESS
+    return max(0, sent - chars) * per_char
 
 
 async def _wait_for_room(ctx: Any, sent: int) -> None:

@@ -30,7 +30,7 @@ def test_the_label_follows_a_reconnect_to_a_shared_server_started_anew(tmp_path,
     ext = SpeechExtension(client, player_class=recording_into(players))
     pids: list[int] = []
     try:
-        player = ext.speak(SENTENCE * 300)  # long enough that the kill lands inside it
+        player = ext.speak(SENTENCE * 300, ahead=0)  # long enough that the kill lands inside it; made flat out
         deadline = time.monotonic() + 60
         while len(player.chunks()) < 3 or not player.endpoint_label:
             assert time.monotonic() < deadline, "no audio from the first server"
