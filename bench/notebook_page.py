@@ -16,10 +16,10 @@ from bench.jupyter_app import wait_for_kernel
 PROBE = """(() => {
   window.__playing = null;
   document.addEventListener("playing", () => { window.__playing = performance.now(); }, true);
-  window.__longest = 0; window.__longestAt = null;
+  window.__longest = 0; window.__longestAt = null; window.__longSince = 0; // tasks before __longSince: not counted
   new PerformanceObserver((l) => {
     for (const e of l.getEntries()) {
-      if (e.duration > window.__longest) { window.__longest = e.duration; window.__longestAt = e.startTime; }
+      if (e.duration > window.__longest && e.startTime >= window.__longSince) { window.__longest = e.duration; window.__longestAt = e.startTime; }
     }
   }).observe({type: "longtask", buffered: true});
   // what filled each long animation frame (Chromium's LoAF): the scripts, by invoker and function, and
