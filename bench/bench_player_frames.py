@@ -8,7 +8,8 @@ player: the built bundle on the stub page of the browser tests (tests/browser/ha
 Chromium, playing while a 20,000-character text streams in as ``%%speak`` sends it (a chunk of six words
 with its audio, as silence, every 250 ms: the rate piper's words reached the page in bench_long_stream.py).
 When the transcript holds each of ``--at`` words, a Chromium performance trace of ``--seconds`` records
-every main-thread task; the figures are per second of stream: the time in tasks, in each rendering step
+every main-thread task; the figures are per second of stream: frames drawn, layouts that started at the
+page's root (in JupyterLab those cover the whole notebook), the time in tasks, in each rendering step
 (style, layout, pre-paint, paint, layerize, commit) and in the player's script (animation frames and
 message handling), and the longest task. Medians over ``--repeats`` fresh pages.
 
@@ -97,6 +98,9 @@ def per_second(events: list[dict]) -> dict[str, float]:
         out[name] = sum(e["dur"] for e in _outermost(inside, name)) / 1000 / seconds
     out["script"] = sum(e["dur"] for e in _outermost(inside, *SCRIPT)) / 1000 / seconds
     out["frames"] = len(_outermost(inside, "Commit")) / seconds
+    # layouts that started at the page's root, not at a box Chromium lays out on its own (a relayout boundary)
+    out["whole layouts"] = sum(1 for e in inside if e["name"] == "Layout"
+                               and not e.get("args", {}).get("beginData", {}).get("partialLayout")) / seconds
     return out
 
 
@@ -148,9 +152,10 @@ def main() -> None:
                     runs[w].append(row)
         finally:
             browser.close()
-    keys = ["frames", "tasks", *STEPS, "script", "longest task"]
+    keys = ["frames", "whole layouts", "tasks", *STEPS, "script", "longest task"]
     print(machine_line())
-    print(f"\nms per second of stream (frames: commits per second; longest task: ms), medians of {args.repeats}\n")
+    print(f"\nms per second of stream (frames and whole layouts: per second; longest task: ms), medians of "
+          f"{args.repeats}\n")
     print("| words shown | " + " | ".join(keys) + " |")
     print("|---" * (len(keys) + 1) + "|")
     for w in at:

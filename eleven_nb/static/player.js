@@ -1393,7 +1393,9 @@ function deriveStatus(p) {
 function controlsView(s) {
   const play = button("enb-play", "\u25B6", "Play");
   const stop = button("enb-stop", "\u25A0", "Stop");
-  const time = h("span", "enb-clock", "0:00.0 / 0:00.0");
+  const time = h("span", "enb-clock");
+  const timeText = h("span", "enb-clock-text", "0:00.0 / 0:00.0");
+  time.append(timeText);
   const status = h("span", "enb-status");
   status.setAttribute("role", "status");
   const endpoint = h("span", "enb-endpoint");
@@ -1419,7 +1421,7 @@ function controlsView(s) {
     frame(t, total) {
       const text = `${clock(t)} / ${clock(s.streamDone ? s.bufferedEnd : total)}`;
       if (text !== shownClock) {
-        time.textContent = text;
+        timeText.textContent = text;
         shownClock = text;
       }
       return nextStep(t, CLOCK_STEP_MS);
@@ -1709,7 +1711,10 @@ function transcriptView(s, changed) {
   const queue = [];
   let flushing = 0;
   function follow(span) {
-    if (!span || performance.now() - userScrolledAt < FOLLOW_PAUSE_MS || box.scrollHeight <= box.clientHeight) return;
+    if (!span) return;
+    const overflows = box.scrollHeight > box.clientHeight;
+    if (overflows) box.classList.add("enb-full");
+    if (!overflows || performance.now() - userScrolledAt < FOLLOW_PAUSE_MS) return;
     const top = span.offsetTop, bottom = top + span.offsetHeight;
     if (top < box.scrollTop || bottom > box.scrollTop + box.clientHeight) box.scrollTop = Math.max(0, top - box.clientHeight / 3);
   }
@@ -1772,6 +1777,7 @@ function transcriptView(s, changed) {
         flushing = 0;
       }
       box.textContent = "";
+      box.classList.remove("enb-full");
       spans.length = 0;
       aligned = null;
       paragraph = null;

@@ -13,7 +13,9 @@ import * as queue from "./queue.js";
 export function controlsView(s) {
   const play = button("enb-play", "▶", "Play");
   const stop = button("enb-stop", "■", "Stop");
-  const time = h("span", "enb-clock", "0:00.0 / 0:00.0");
+  const time = h("span", "enb-clock");
+  const timeText = h("span", "enb-clock-text", "0:00.0 / 0:00.0"); // its own layout (see player.css)
+  time.append(timeText);
   const status = h("span", "enb-status");
   status.setAttribute("role", "status");
   const endpoint = h("span", "enb-endpoint");
@@ -33,7 +35,7 @@ export function controlsView(s) {
     /** The clock at `t`; gives when its tenth of a second changes. @param {number} t @param {number} total */
     frame(t, total) {
       const text = `${clock(t)} / ${clock(s.streamDone ? s.bufferedEnd : total)}`;
-      if (text !== shownClock) { time.textContent = text; shownClock = text; }
+      if (text !== shownClock) { timeText.textContent = text; shownClock = text; }
       return nextStep(t, CLOCK_STEP_MS);
     },
     /** @param {HTMLElement} root */

@@ -43,7 +43,10 @@ export function transcriptView(s, changed) {
 
   /** @param {HTMLElement | undefined} span */
   function follow(span) { // keep the spoken word in view inside the transcript (never scroll the page)
-    if (!span || performance.now() - userScrolledAt < FOLLOW_PAUSE_MS || box.scrollHeight <= box.clientHeight) return;
+    if (!span) return;
+    const overflows = box.scrollHeight > box.clientHeight;
+    if (overflows) box.classList.add("enb-full"); // its height is fixed from now on (see player.css)
+    if (!overflows || performance.now() - userScrolledAt < FOLLOW_PAUSE_MS) return;
     const top = span.offsetTop, bottom = top + span.offsetHeight;
     if (top < box.scrollTop || bottom > box.scrollTop + box.clientHeight) box.scrollTop = Math.max(0, top - box.clientHeight / 3);
   }
@@ -104,6 +107,7 @@ export function transcriptView(s, changed) {
       queue.length = 0;
       if (flushing) { cancelAnimationFrame(flushing); flushing = 0; }
       box.textContent = "";
+      box.classList.remove("enb-full");
       spans.length = 0;
       aligned = null;
       paragraph = null;
