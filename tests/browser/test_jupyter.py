@@ -68,7 +68,9 @@ def jupyter(tmp_path_factory):
     ])
     write_notebook(root / "interrupt.ipynb", ["%load_ext eleven_nb", "%%speak\n" + LONG, "import time\ntime.sleep(3)",
                                               "%%speak --interrupt\nStop that, and listen to me."])
-    write_notebook(root / "dying.ipynb", ["%load_ext eleven_nb", "import os; os.getpid()", "%%speak\n" + DYING_LONGER,
+    # made flat out (--ahead 0): minutes of audio reach the page ahead of the listener, as the worst case
+    write_notebook(root / "dying.ipynb", ["%load_ext eleven_nb", "import os; os.getpid()",
+                                          "%%speak --ahead 0\n" + DYING_LONGER,
                                           "%%speak\nAfter the restart, a new cell speaks as usual."])
     write_notebook(root / "early.ipynb", ["%load_ext eleven_nb", "%%speak\n" + PARAGRAPH, "%%speak\n" + SAME,
                                           "%%speak\n" + DYING])
