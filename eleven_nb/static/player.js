@@ -803,6 +803,9 @@ function ensureAudio(s) {
 function audible(s) {
   return s.mode === "playing" || s.mode === "waiting";
 }
+function due(s) {
+  return s.mode === "idle" && s.chunks.length > 0 && !s.userPaused && !s.terminal && (s.autoplay || claiming(s));
+}
 function stopSources(s, keepArmed = false) {
   const covered = coveredMs(s);
   if (covered && s.debug.early && s.ctx) s.debug.early.end = Math.min(s.debug.early.end, Math.max(s.debug.early.begin, s.ctx.currentTime));
@@ -1382,6 +1385,7 @@ function deriveStatus(p) {
   if (p.mode === "ended") return lost ? "incomplete" : "done";
   if (p.mode === "paused") return "paused";
   if (p.queued && p.mode !== "playing" && p.mode !== "waiting") return "queued";
+  if (p.due && p.mode === "idle" && (p.kernel === "done" || lost)) return "queued";
   if (p.mode === "waiting") return p.kernel === "done" || lost ? "playing" : "buffering";
   if (p.mode === "playing") return p.kernel === "done" || lost ? "playing" : "streaming";
   if (lost) return "incomplete";
@@ -1441,7 +1445,8 @@ function controlsView(s) {
         message: s.kernelMessage,
         mode: s.mode,
         terminal: s.terminal,
-        queued: !playing && (m.pending() || s.autoplay) && waiting(m)
+        queued: !playing && (m.pending() || s.autoplay) && waiting(m),
+        due: due(s)
       });
       setText(status, line.text);
       setData(status, "status", line.status);

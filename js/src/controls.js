@@ -4,7 +4,7 @@
 import { mediaTime } from "./clock.js";
 import { button, h, setAttr, setData, setProp, setText } from "./dom.js";
 import { CLOCK_STEP_MS, clock, nextStep, readout, statusLine } from "./format.js";
-import { audible, memberOf } from "./playback.js";
+import { audible, due, memberOf } from "./playback.js";
 import * as queue from "./queue.js";
 
 /** @typedef {import("./state.js").Player} Player */
@@ -49,7 +49,7 @@ export function controlsView(s) {
       setProp(unlockBtn, "hidden", !s.blocked);
       const m = memberOf(s);
       const line = statusLine({ kernel: s.kernel, message: s.kernelMessage, mode: s.mode, terminal: s.terminal,
-                                queued: !playing && (m.pending() || s.autoplay) && queue.waiting(m) });
+                                queued: !playing && (m.pending() || s.autoplay) && queue.waiting(m), due: due(s) });
       setText(status, line.text);
       setData(status, "status", line.status);
       setData(root, "status", line.status);

@@ -85,6 +85,7 @@ const STATUS_TEXT = {
  * @property {string} mode    idle | playing | waiting | paused | ended
  * @property {string} terminal "" | stopped | interrupted
  * @property {boolean} queued an earlier player of the queue (or another playing one) goes first
+ * @property {boolean} [due]  it has audio that plays by itself and has not started (playback.due)
  */
 
 /**
@@ -110,6 +111,7 @@ function deriveStatus(p) {
   if (p.mode === "ended") return lost ? "incomplete" : "done";
   if (p.mode === "paused") return "paused";
   if (p.queued && p.mode !== "playing" && p.mode !== "waiting") return "queued";
+  if (p.due && p.mode === "idle" && (p.kernel === "done" || lost)) return "queued";
   if (p.mode === "waiting") return p.kernel === "done" || lost ? "playing" : "buffering";
   if (p.mode === "playing") return p.kernel === "done" || lost ? "playing" : "streaming";
   if (lost) return "incomplete";

@@ -34,6 +34,15 @@ export function audible(s) {
 }
 
 /**
+ * Whether `s` has audio that plays by itself when its turn comes (or once the worklet answers the claim on
+ * its first chunk), and has not started: a finished stream is not "done" before it has been heard.
+ * @param {Player} s
+ */
+export function due(s) {
+  return s.mode === "idle" && s.chunks.length > 0 && !s.userPaused && !s.terminal && (s.autoplay || early.claiming(s));
+}
+
+/**
  * Stop every source of `s`, and its early voice unless `keepArmed` and it has not been claimed (a `begin`
  * is the utterance an armed early voice waits for).
  * @param {Player} s @param {boolean} [keepArmed]

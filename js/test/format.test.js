@@ -49,6 +49,10 @@ test("the status line: the kernel's word and the browser's playback", () => {
   assert.equal(line({ kernel: "done", mode: "playing" }).text, "playing"); // all received, still playing
   assert.equal(line({ kernel: "done", mode: "waiting" }).text, "playing");
   assert.equal(line({ kernel: "done", mode: "ended" }).text, "done");
+  // all received but not yet heard: it is about to play, not done (a reopened output, not due, is done)
+  assert.deepEqual(line({ kernel: "done", due: true }), { status: "queued", text: "queued" });
+  assert.equal(line({ kernel: "done", due: false }).text, "done");
+  assert.equal(line({ kernel: "streaming", due: true }).text, "streaming");
   assert.equal(line({ kernel: "done", mode: "paused" }).text, "paused");
   assert.equal(line({ mode: "paused", terminal: "interrupted" }).text, "interrupted");
   assert.equal(line({ kernel: "done", mode: "paused", terminal: "stopped" }).text, "stopped");

@@ -198,6 +198,8 @@ def test_interrupt_silences_the_playing_cell_at_once(page, jupyter):
     assert first_end - first_begin > 0.5  # it had been playing (during the 3 s cell in between)
     begin, _ = heard(second)
     assert begin >= first_end - 0.005  # the new cell plays, never over the silenced one
+    kinds = [x["status"] for x in second["statuses"]]  # "done" once, and only after it was heard
+    assert kinds.count("done") == 1 and "done" not in kinds[:kinds.index("playing")], second["statuses"]
     assert first["status"] == "interrupted" and second["status"] == "done"
 
 
