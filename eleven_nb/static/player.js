@@ -1064,8 +1064,11 @@ function labelOf(s, lane) {
   return lanesOf(s).find((l) => l.id === lane)?.label ?? lane;
 }
 var LANE_COLORS = 6;
+function colorSlot(index) {
+  return Math.max(0, index) % LANE_COLORS;
+}
 function colorOf(s, lane) {
-  return Math.max(0, lanesOf(s).findIndex((l) => l.id === lane)) % LANE_COLORS;
+  return colorSlot(lanesOf(s).findIndex((l) => l.id === lane));
 }
 
 // src/pcm.js
@@ -1617,7 +1620,7 @@ function timelineView(s, wake2) {
     g.fillStyle = c.lane;
     for (let i = 0; i < rows; i++) g.fillRect(0, i * (ROW_H + ROW_GAP), width, ROW_H);
     const all = total();
-    const laneAt = new Map(lanes.map((l, i) => [l.id, { row: i, color: i % LANE_COLORS }]));
+    const laneAt = new Map(lanes.map((l, i) => [l.id, { row: i, color: colorSlot(i) }]));
     const other = { row: 0, color: 0 };
     const runs = wordRuns(order, s.current, width / all, (lane) => laneAt.get(lane) ?? other);
     let style = "", alpha = -1;
@@ -1663,6 +1666,7 @@ function timelineView(s, wake2) {
     syncLanes,
     /** The playhead and bars at `t`; gives when one of them next moves. @param {number} t */
     frame(t) {
+      if (root.hidden) return Infinity;
       const all = total();
       const headStep = all / Math.max(1, width * HEAD_STEPS_PER_PX), barStep = all / BAR_STEPS;
       const headX = Math.round(t / headStep) / HEAD_STEPS_PER_PX;

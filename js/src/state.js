@@ -116,9 +116,14 @@ export function labelOf(s, lane) {
 
 export const LANE_COLORS = 6; // --enb-lane-0 .. --enb-lane-5 in player.css
 
-/** The lane's colour slot: lanes in order get distinct colours. @param {Player} s @param {string} lane */
+/** The colour slot of the lane at `index` in lanesOf(): lanes in order get distinct colours. @param {number} index */
+export function colorSlot(index) {
+  return Math.max(0, index) % LANE_COLORS;
+}
+
+/** The lane's colour slot. @param {Player} s @param {string} lane */
 export function colorOf(s, lane) {
-  return Math.max(0, lanesOf(s).findIndex((l) => l.id === lane)) % LANE_COLORS;
+  return colorSlot(lanesOf(s).findIndex((l) => l.id === lane));
 }
 
 /** @param {Player} s */

@@ -4,7 +4,7 @@
 import { h } from "./dom.js";
 import { wordRuns } from "./blocks.js";
 import { axisTicks, nextStep } from "./format.js";
-import { LANE_COLORS, colorOf, lanesOf } from "./state.js";
+import { LANE_COLORS, colorOf, colorSlot, lanesOf } from "./state.js";
 import { estimateTotal, nonSpaceCount } from "./words.js";
 
 /** @typedef {import("./state.js").Player} Player */
@@ -111,7 +111,7 @@ export function timelineView(s, wake) {
     g.fillStyle = c.lane;
     for (let i = 0; i < rows; i++) g.fillRect(0, i * (ROW_H + ROW_GAP), width, ROW_H);
     const all = total();
-    const laneAt = new Map(lanes.map((l, i) => [l.id, { row: i, color: i % LANE_COLORS }]));
+    const laneAt = new Map(lanes.map((l, i) => [l.id, { row: i, color: colorSlot(i) }]));
     const other = { row: 0, color: 0 }; // a word of a lane not (yet) declared: the first row, as before
     const runs = wordRuns(order, s.current, width / all, (lane) => laneAt.get(lane) ?? other);
     let style = "", alpha = -1;
@@ -147,6 +147,7 @@ export function timelineView(s, wake) {
     syncLanes,
     /** The playhead and bars at `t`; gives when one of them next moves. @param {number} t */
     frame(t) {
+      if (root.hidden) return Infinity; // nothing shown moves; the frame after it is shown again draws it
       const all = total();
       const headStep = all / Math.max(1, width * HEAD_STEPS_PER_PX), barStep = all / BAR_STEPS;
       const headX = Math.round(t / headStep) / HEAD_STEPS_PER_PX;
