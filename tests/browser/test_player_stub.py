@@ -195,6 +195,24 @@ def test_a_playing_player_draws_only_when_what_it_shows_changes(player_page):
     assert player_page.errors == []
 
 
+def test_a_hidden_timeline_asks_for_no_frames(player_page):
+    # a 6 s text: the playhead moves a half pixel every few milliseconds, so a shown timeline wants a frame
+    # nearly every 16 ms; hidden (show_timeline=False), only the clock's tenths are drawn
+    counts = {}
+    for shown in (True, False):
+        p = PlayerDriver(player_page, f"t{int(shown)}").mount(text="Quick words.", show_timeline=shown)
+        p.add_chunks([{"lane": "speech", "at_ms": 0.0, "pcm": bytes(2 * RATE * 6), "sample_rate": RATE,
+                       "chars": list("Quick words."), "starts_ms": [100.0 * i for i in range(12)],
+                       "durations_ms": [100.0] * 12}])
+        p.wait("P.audioTime() > 1500")  # past the words: only the clock and the timeline change
+        before = len(p.frames["at"])
+        time.sleep(1.5)
+        counts[shown] = len(p.frames["at"]) - before
+        player_page.click(f".enb-player[data-player-id='t{int(shown)}'] .enb-stop")
+    assert counts[True] >= 60 and 5 <= counts[False] <= 30, counts
+    assert player_page.errors == []
+
+
 def test_spoken_and_unspoken_text_differ_and_screen_readers_get_plain_text(player_page, speech):
     chunks, _ = speech
     p = PlayerDriver(player_page).mount(text=TEXT)
