@@ -209,8 +209,9 @@ def report(out: dict, repeats: int, load: str) -> str:
         values = [getattr(r, attr) if isinstance(r, SpeakRun) else r for r in out[key]]
         return statistics.median([v for v in values if v is not None])
 
-    def early_runs(key: str) -> int:
-        return sum("browser: early voice claimed" in r.stages for r in out[key])
+    def early_runs(key: str, by: str) -> int:
+        return sum("browser: early voice claimed" in r.stages and f"browser: first chunk to the worklet ({by})"
+                   in r.stages for r in out[key])
 
     lags, m = out["lags"], {k: med(k) for k in ("piper300", "heart300", "audio_piper", "audio_heart",
                                                  "piper10", "piper10k", "piper300_nospare", "heart300_nospare")}
@@ -224,8 +225,9 @@ def report(out: dict, repeats: int, load: str) -> str:
          "≤ 60"),
         ("first sound (the first sample of the first chunk above -34 dBFS, heard at), piper / heart (ms)",
          f"{sound['piper300']:.0f} / {sound['heart300']:.0f}", ""),
-        ("runs whose first chunk the worker played (early audio), piper / heart",
-         f"{early_runs('piper300')} / {early_runs('heart300')} of {repeats}", ""),
+        ("runs whose first chunk the worklet played, handed over by the worker / by the main thread, piper; heart",
+         f"{early_runs('piper300', 'worker')} / {early_runs('piper300', 'main thread')}; "
+         f"{early_runs('heart300', 'worker')} / {early_runs('heart300', 'main thread')} of {repeats}", ""),
         ("A/B, the same cells with no player or socket made ahead (as before), piper / heart (ms)",
          f"{m['piper300_nospare']:.0f} / {m['heart300_nospare']:.0f}", ""),
         ("synthesize-then-`Audio`, piper / heart, to `playing` (ms)",
@@ -251,8 +253,8 @@ def report(out: dict, repeats: int, load: str) -> str:
     return (f"{machine_line()} Load average at start: {load}.\n\n"
             f"JupyterLab 4 + headless Chromium, local server (piper `joe`, hibari `{HEART}`), tracing on. "
             f"Medians of {repeats} warm runs per way, the ways alternating within each repeat. "
-            "TTFA: Ctrl+Enter to the player's first `AudioBufferSourceNode.start`, or, when the worker played the "
-            "first chunk (early audio), to the worker's hand-off of it to the AudioWorklet (\"heard at\": the time "
+            "TTFA: Ctrl+Enter to the player's first `AudioBufferSourceNode.start`, or, when the worklet played the "
+            "first chunk (early audio), to its hand-off to the AudioWorklet by the worker or the main thread (\"heard at\": the time "
             "that source was scheduled to sound, after the scheduling lead, or the worklet's first sample, but never "
             "before the hand-off: both are read on the page's AudioContext clock, which runs ahead of the sound)."
             "\n\n" + table +

@@ -220,7 +220,8 @@ def _speak_run(to_start: float, got: dict[str, Any]) -> SpeakRun:
     if "browser: early voice claimed" in stages:  # the worklet played the first chunk (js/src/early.js):
         # its first sample on the context clock, read late on the main thread, can come out before the hand-off
         due = max(stages.get("browser: first audio started (worklet, context clock)", 0.0),
-                  stages.get("browser: first chunk to the worklet (worker)", 0.0)) or None
+                  stages.get("browser: first chunk to the worklet (worker)", 0.0),
+                  stages.get("browser: first chunk to the worklet (main thread)", 0.0)) or None
     else:
         due = stages.get("browser: first audio due (scheduled time)")
     sound = got.get("sound")

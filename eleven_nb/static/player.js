@@ -330,12 +330,12 @@ function resample(input, from, to, begin2 = 0, end = Infinity) {
     return table2;
   }
 }
+var HEAD_SAMPLES = 8192;
 function workerMain() {
   const scope = (
     /** @type {any} */
     self
   );
-  const HEAD_SAMPLES = 8192;
   const MAX_RUN_MS = 2e4;
   const decoder = new TextDecoder();
   const armed2 = /* @__PURE__ */ new Map();
@@ -435,6 +435,7 @@ function workletMain() {
       this.startedAt = null;
       this.dry = false;
       this.claimed = false;
+      this.offered = false;
       this.done = false;
       this.port.onmessage = (e) => this.command(e.data);
     }
@@ -447,12 +448,20 @@ function workletMain() {
         this.coveredMs = m.endMs;
       } else if (m.type === "claim") {
         this.claimed = true;
-        this.port.postMessage({ type: "claimed", startedAt: this.startedAt, coveredMs: this.coveredMs });
-        if (this.startedAt === null) {
-          this.done = true;
-          this.pieces = [];
-        } else if (this.dry) this.finish();
+        if (this.startedAt === null && m.samples instanceof Float32Array && m.samples.length && !this.done) {
+          this.pieces = [m.samples];
+          this.pos = 0;
+          this.coveredMs = +m.endMs;
+          this.offered = true;
+        } else this.answer();
       } else if (m.type === "stop") this.finish();
+    }
+    answer() {
+      this.port.postMessage({ type: "claimed", startedAt: this.startedAt, coveredMs: this.coveredMs, offered: this.offered });
+      if (this.startedAt === null) {
+        this.done = true;
+        this.pieces = [];
+      } else if (this.dry) this.finish();
     }
     finish() {
       if (this.done) return;
@@ -464,7 +473,10 @@ function workletMain() {
     process(_inputs, outputs) {
       if (this.done) return false;
       if (!this.pieces.length) return true;
-      if (this.startedAt === null) this.startedAt = scope.currentTime;
+      if (this.startedAt === null) {
+        this.startedAt = scope.currentTime;
+        if (this.offered) this.answer();
+      }
       const out = outputs[0][0];
       let filled = 0;
       while (filled < out.length && this.pieces.length) {
@@ -488,7 +500,8 @@ function workletMain() {
   scope.registerProcessor("eleven-nb-early", EarlyVoice);
 }
 function workerSource() {
-  return `${splitKernelFrame}
+  return `const HEAD_SAMPLES = ${HEAD_SAMPLES};
+${splitKernelFrame}
 ${resample}
 (${workerMain})();
 `;
@@ -526,7 +539,13 @@ function shared2() {
     /** @type {any} */
     globalThis
   );
-  return g.__elevenNbEarly = g.__elevenNbEarly || { kernels: /* @__PURE__ */ new Map(), retryAt: /* @__PURE__ */ new Map(), modules: /* @__PURE__ */ new WeakMap() };
+  return g.__elevenNbEarly = g.__elevenNbEarly || {
+    kernels: /* @__PURE__ */ new Map(),
+    retryAt: /* @__PURE__ */ new Map(),
+    modules: /* @__PURE__ */ new WeakMap(),
+    resample,
+    warmed: /* @__PURE__ */ new Set()
+  };
 }
 function kernelUrl(model) {
   const kernel = model?.widget_manager?.kernel;
@@ -643,6 +662,20 @@ async function arm(s) {
   node.port.postMessage({ type: "wire", port: wire.port2 }, [wire.port2]);
   kernel.players.set(s.id, s);
   kernel.worker.postMessage({ type: "arm", player: s.id, port: wire.port1, rate: s.ctx.sampleRate }, [wire.port1]);
+  warmResampler(Number(s.model.get("sample_rate")) || 22050, s.ctx.sampleRate);
+}
+function warmResampler(from, to) {
+  const sh = shared2(), key = `${from}:${to}`;
+  if (sh.warmed.has(key)) return;
+  sh.warmed.add(key);
+  const g = (
+    /** @type {any} */
+    globalThis
+  );
+  const later = typeof g.requestIdleCallback === "function" ? g.requestIdleCallback : (f) => setTimeout(f, 0);
+  later(() => {
+    for (let i = 0; i < 2; i++) sh.resample(new Float32Array(1024), from, to, 0, 2048);
+  });
 }
 function unplug(e) {
   if (e.node) {
@@ -673,14 +706,16 @@ function coveredMs(s) {
   const e = s.early;
   return e && e.phase === "playing" ? e.coveredMs : 0;
 }
-function claim(s, playedOut) {
+function claim(s, playedOut, first = null) {
   const e = s.early;
-  if (!e || e.phase !== "armed" || !e.node || s.ctx?.state !== "running") {
+  if (!e || e.phase !== "armed" || !e.node || !s.ctx || s.ctx.state !== "running") {
     if (e) disarm(s);
     return Promise.resolve(null);
   }
   e.phase = "claiming";
   e.kernel.worker.postMessage({ type: "disarm", player: s.id });
+  const head = first && e.sentAt === null ? headOf(first, s.ctx.sampleRate) : null;
+  const offeredAt = wallNow();
   return new Promise((resolve) => {
     const deadline = setTimeout(() => {
       if (e.phase !== "claiming") return;
@@ -697,6 +732,10 @@ function claim(s, playedOut) {
           resolve(null);
           return;
         }
+        if (m.offered) {
+          e.sentAt = offeredAt;
+          markStage(s.debug, "browser: first chunk to the worklet (main thread)", offeredAt);
+        }
         e.phase = "playing";
         e.coveredMs = +m.coveredMs;
         resolve({ startedAt: +m.startedAt, coveredMs: e.coveredMs });
@@ -705,14 +744,19 @@ function claim(s, playedOut) {
         playedOut();
       }
     };
-    e.node.port.postMessage({ type: "claim" });
+    if (head) e.node.port.postMessage({ type: "claim", samples: head.samples, endMs: head.endMs }, [head.samples.buffer]);
+    else e.node.port.postMessage({ type: "claim" });
   });
+}
+function headOf(first, to) {
+  const split = Math.min(HEAD_SAMPLES, Math.round(first.samples.length * to / first.rate));
+  return { samples: shared2().resample(first.samples, first.rate, to, 0, split), endMs: split / to * 1e3 };
 }
 function handedOverAt(s, ctx, t0) {
   return s.early?.sentAt ?? contextToWall(ctx, t0);
 }
 function contextToWall(ctx, t) {
-  return performance.timeOrigin + performance.now() - (ctx.currentTime - t) * 1e3;
+  return wallNow() - (ctx.currentTime - t) * 1e3;
 }
 
 // src/queue.js
@@ -1175,7 +1219,7 @@ function onChunk(s, msg, bytes) {
   if (Number.isFinite(+msg.aligned_chars)) s.alignedChars = +msg.aligned_chars;
   if (c.buffer) {
     if (claiming(s)) {
-    } else if (armed(s) && c.at === 0 && !audible(s)) claim(s, () => checkEnd(s)).then((run) => claimed(s, run));
+    } else if (armed(s) && c.at === 0 && !audible(s)) claim(s, () => checkEnd(s), { samples: c.samples, rate: c.rate }).then((run) => claimed(s, run));
     else if (audible(s)) scheduleArrival(s, c, before);
     else playWhenDue(s);
   }

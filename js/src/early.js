@@ -15,8 +15,8 @@
 // widget manager's kernel (JupyterLab, Notebook 7), with Worker and AudioWorklet. Anywhere else the player
 // is as before. The worker never sends on its socket. It uses the page's own Jupyter credentials (the
 // cookie, or the token the page already holds), never the voice service's key.
-import { workerSource, workletSource } from "./early_code.js";
-import { markStage } from "./trace.js";
+import { HEAD_SAMPLES, resample, workerSource, workletSource } from "./early_code.js";
+import { markStage, wallNow } from "./trace.js";
 
 /** @typedef {import("./state.js").Player} Player */
 
@@ -36,6 +36,9 @@ import { markStage } from "./trace.js";
  * @property {Map<string, Kernel>} kernels  by kernel id
  * @property {Map<string, number>} retryAt  kernel id -> performance.now() before which no new socket is tried
  * @property {WeakMap<BaseAudioContext, Promise<void>>} modules
+ * @property {typeof resample} resample  one copy's, for all: each widget evaluates this module anew, and the
+ *   first use of a copy's function (its tables made, its loop not yet compiled) takes about 10 ms
+ * @property {Set<string>} warmed  the rate pairs resampled once ahead, while the page was idle
  */
 
 const RETRY_MS = 5000; // after a socket that was open closes (a restart, the server going away)
@@ -44,7 +47,8 @@ const CLAIM_TIMEOUT_MS = 40; // a running worklet answers within a render quantu
 /** @returns {Shared} */
 function shared() {
   const g = /** @type {any} */ (globalThis);
-  return (g.__elevenNbEarly = g.__elevenNbEarly || { kernels: new Map(), retryAt: new Map(), modules: new WeakMap() });
+  return (g.__elevenNbEarly = g.__elevenNbEarly || { kernels: new Map(), retryAt: new Map(), modules: new WeakMap(),
+                                                      resample, warmed: new Set() });
 }
 
 /** The kernel's WebSocket URL for a read-only second connection, or null where there is none. @param {any} model */
@@ -159,6 +163,20 @@ export async function arm(s) {
   node.port.postMessage({ type: "wire", port: wire.port2 }, [wire.port2]);
   kernel.players.set(s.id, s);
   kernel.worker.postMessage({ type: "arm", player: s.id, port: wire.port1, rate: s.ctx.sampleRate }, [wire.port1]);
+  warmResampler(Number(s.model.get("sample_rate")) || 22050, s.ctx.sampleRate);
+}
+
+/**
+ * Resample a little from `from` to `to` Hz once, while the page is idle, so that a claim's head (8192
+ * samples) takes about 1 ms on the main thread rather than 10. @param {number} from @param {number} to
+ */
+function warmResampler(from, to) {
+  const sh = shared(), key = `${from}:${to}`;
+  if (sh.warmed.has(key)) return;
+  sh.warmed.add(key);
+  const g = /** @type {any} */ (globalThis);
+  const later = typeof g.requestIdleCallback === "function" ? g.requestIdleCallback : (/** @type {() => void} */ f) => setTimeout(f, 0);
+  later(() => { for (let i = 0; i < 2; i++) sh.resample(new Float32Array(1024), from, to, 0, 2048); });
 }
 
 /** @param {Early} e */
@@ -200,22 +218,27 @@ export function coveredMs(s) {
 }
 
 /**
- * The main thread has `s`'s first chunk: end the worklet's run and ask where it stands. Resolves to the
- * context time of the run's first sample and the timeline's end of the run, or null (it never played, and
- * never will: the chunks play the usual way).
+ * The main thread has `s`'s first chunk: end the worklet's run and ask where it stands. Unless the worker
+ * has said it handed its copy over, the claim carries the chunk's head, which the worklet plays at once if
+ * the worker's run has not started: the first audio then waits neither for the worker nor for the answer.
+ * Resolves to the context time of the run's first sample and the timeline's end of the run, or null (it
+ * never played, and never will: the chunks play the usual way).
  * @param {Player} s
  * @param {() => void} playedOut  called when the worklet has played its run to the end (after the claim)
+ * @param {{samples: Float32Array, rate: number} | null} [first]  the first chunk's audio, at its own rate
  * @returns {Promise<{startedAt: number, coveredMs: number} | null>}
  */
-export function claim(s, playedOut) {
+export function claim(s, playedOut, first = null) {
   const e = s.early;
   // a context that is not running renders nothing (and answers nothing): the worklet cannot have started
-  if (!e || e.phase !== "armed" || !e.node || s.ctx?.state !== "running") {
+  if (!e || e.phase !== "armed" || !e.node || !s.ctx || s.ctx.state !== "running") {
     if (e) disarm(s);
     return Promise.resolve(null);
   }
   e.phase = "claiming";
   e.kernel.worker.postMessage({ type: "disarm", player: s.id }); // no more audio to the worklet
+  const head = first && e.sentAt === null ? headOf(first, s.ctx.sampleRate) : null;
+  const offeredAt = wallNow();
   return new Promise((resolve) => {
     // A worklet that has not answered in this time has not been rendering (it reads its messages between
     // render quanta), so it is not playing: silence it and let the chunks play the usual way.
@@ -230,6 +253,10 @@ export function claim(s, playedOut) {
       if (m.type === "claimed") {
         clearTimeout(deadline);
         if (m.startedAt === null || e.phase !== "claiming") { retire(s, e); resolve(null); return; }
+        if (m.offered) { // what plays is the head this claim carried: handed over when it was posted
+          e.sentAt = offeredAt;
+          markStage(s.debug, "browser: first chunk to the worklet (main thread)", offeredAt);
+        }
         e.phase = "playing";
         e.coveredMs = +m.coveredMs;
         resolve({ startedAt: +m.startedAt, coveredMs: e.coveredMs });
@@ -238,8 +265,18 @@ export function claim(s, playedOut) {
         playedOut();
       }
     };
-    e.node.port.postMessage({ type: "claim" });
+    if (head) e.node.port.postMessage({ type: "claim", samples: head.samples, endMs: head.endMs }, [head.samples.buffer]);
+    else e.node.port.postMessage({ type: "claim" });
   });
+}
+
+/**
+ * The head of a first chunk at the context's rate, as the worker would send it. @param {{samples: Float32Array, rate: number}} first
+ * @param {number} to @returns {{samples: Float32Array, endMs: number}}
+ */
+function headOf(first, to) {
+  const split = Math.min(HEAD_SAMPLES, Math.round((first.samples.length * to) / first.rate));
+  return { samples: shared().resample(first.samples, first.rate, to, 0, split), endMs: (split / to) * 1000 };
 }
 
 /**
@@ -253,6 +290,6 @@ export function handedOverAt(s, ctx, t0) {
 
 /** The context time `t` as wall-clock ms (the trace's clock). @param {AudioContext} ctx @param {number} t */
 export function contextToWall(ctx, t) {
-  return performance.timeOrigin + performance.now() - (ctx.currentTime - t) * 1000;
+  return wallNow() - (ctx.currentTime - t) * 1000;
 }
 

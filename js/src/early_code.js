@@ -89,6 +89,14 @@ export function resample(input, from, to, begin = 0, end = Infinity) {
 }
 
 /**
+ * The first piece of a run, in samples at the context's rate (about 170 ms at 48 kHz): the worker sends it
+ * first, while it makes the rest, and the page offers only it with a claim. The rest must reach the worklet
+ * before the head has played, or the run ends there (a gap would move the timeline): with 2048 samples (43 ms),
+ * a worker kept from a core on a loaded 2-core machine left the first audio at its head, then 1.8 s of silence.
+ */
+export const HEAD_SAMPLES = 8192;
+
+/**
  * The Worker. Messages from the page: {type: "connect", url} opens the kernel's WebSocket (read-only:
  * it never sends); {type: "arm", player, port, rate} gives a player's worklet port and the audio
  * context's rate; {type: "disarm", player}. Once an armed player's `begin` has passed on the socket, its
@@ -98,10 +106,6 @@ export function resample(input, from, to, begin = 0, end = Infinity) {
  */
 export function workerMain() {
   const scope = /** @type {any} */ (self);
-  // sent first, while the rest of the chunk is made: about 170 ms at 48 kHz. The rest must reach the worklet
-  // before the head has played, or the run ends there (a gap would move the timeline): with 2048 samples (43 ms),
-  // a worker kept from a core on a loaded 2-core machine left the first audio at its head, then 1.8 s of silence.
-  const HEAD_SAMPLES = 8192;
   // the run's length: the page normally claims within a second, and the worklet holds a second copy of it
   const MAX_RUN_MS = 20000;
   const decoder = new TextDecoder();
@@ -192,8 +196,11 @@ export function workerMain() {
  * It plays the pieces the worker sends (on the port it is given: {type: "wire", port}) the moment they
  * arrive, as one run without gaps from the timeline's 0 ms: a piece that does not follow the last one,
  * or that comes after the run has played out, is refused. The page's {type: "claim"} ends the run; the
- * answer {type: "claimed", startedAt, coveredMs} gives the context time of the run's first sample (null:
- * it never played, and never will) and where on the timeline the run ends. {type: "stop"} silences it.
+ * answer {type: "claimed", startedAt, coveredMs, offered} gives the context time of the run's first sample
+ * (null: it never played, and never will) and where on the timeline the run ends. A claim may carry the
+ * page's own copy of the head ({samples, endMs}): if the worker's run has not started, that plays instead,
+ * at once, and the answer (offered: true) comes when it starts; the page's main thread, which got the first
+ * chunk before the worker did, need not wait for an answer before it is heard. {type: "stop"} silences it.
  * Once it has played out after a claim, or been stopped, it says {type: "ended"} and stops processing.
  */
 export function workletMain() {
@@ -209,6 +216,7 @@ export function workletMain() {
       this.startedAt = null;
       this.dry = false; // started, then ran out: the run is over
       this.claimed = false;
+      this.offered = false; // playing the head the page's claim carried
       this.done = false;
       this.port.onmessage = (/** @type {MessageEvent} */ e) => this.command(e.data);
     }
@@ -222,10 +230,19 @@ export function workletMain() {
         this.coveredMs = m.endMs;
       } else if (m.type === "claim") {
         this.claimed = true;
-        this.port.postMessage({ type: "claimed", startedAt: this.startedAt, coveredMs: this.coveredMs });
-        if (this.startedAt === null) { this.done = true; this.pieces = []; } // it never plays
-        else if (this.dry) this.finish(); // played out already
+        if (this.startedAt === null && m.samples instanceof Float32Array && m.samples.length && !this.done) {
+          this.pieces = [m.samples]; // the worker's pieces, if any came, were not heard: the page's head plays
+          this.pos = 0;
+          this.coveredMs = +m.endMs;
+          this.offered = true; // answered when it starts (process)
+        } else this.answer();
       } else if (m.type === "stop") this.finish();
+    }
+
+    answer() {
+      this.port.postMessage({ type: "claimed", startedAt: this.startedAt, coveredMs: this.coveredMs, offered: this.offered });
+      if (this.startedAt === null) { this.done = true; this.pieces = []; } // it never plays
+      else if (this.dry) this.finish(); // played out already
     }
 
     finish() {
@@ -239,7 +256,10 @@ export function workletMain() {
     process(_inputs, outputs) {
       if (this.done) return false;
       if (!this.pieces.length) return true; // nothing yet (or, after a start, a run that has ended)
-      if (this.startedAt === null) this.startedAt = scope.currentTime;
+      if (this.startedAt === null) {
+        this.startedAt = scope.currentTime;
+        if (this.offered) this.answer();
+      }
       const out = outputs[0][0];
       let filled = 0;
       while (filled < out.length && this.pieces.length) {
@@ -262,7 +282,7 @@ export function workletMain() {
 
 /** The worker's source: its helpers, then its main. */
 export function workerSource() {
-  return `${splitKernelFrame}\n${resample}\n(${workerMain})();\n`;
+  return `const HEAD_SAMPLES = ${HEAD_SAMPLES};\n${splitKernelFrame}\n${resample}\n(${workerMain})();\n`;
 }
 
 /** The worklet module's source. */

@@ -1,7 +1,8 @@
-// The early path's pure parts: reading Jupyter's v1 kernel frames, and the resampler the worklet needs.
+// The early path's pure parts: reading Jupyter's v1 kernel frames, the resampler the worklet needs, and the
+// worklet's answers to the page's claim (its processor run in a stand-in of the AudioWorklet scope).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { resample, splitKernelFrame } from "../src/early_code.js";
+import { resample, splitKernelFrame, workletMain } from "../src/early_code.js";
 
 /** A v1 frame as jupyter_server builds it: count, offsets (channel start, then each part's end), parts. */
 function frame(channel, parts) {
@@ -60,4 +61,57 @@ test("downsampling filters out what the lower rate cannot carry", () => {
   let peak = 0;
   for (let j = 200; j < y.length - 200; j++) peak = Math.max(peak, Math.abs(y[j]));
   assert.ok(peak < 0.05, `aliased peak ${peak}`);
+});
+
+/** The worklet's processor in a stand-in AudioWorkletGlobalScope: its port's posts, and a render quantum. */
+function earlyVoice() {
+  const scope = /** @type {any} */ (globalThis);
+  let Processor = null;
+  scope.AudioWorkletProcessor = class { constructor() { this.port = { posted: [], postMessage(m) { this.posted.push(m); } }; } };
+  scope.registerProcessor = (_name, cls) => { Processor = cls; };
+  scope.currentTime = 0;
+  workletMain();
+  const voice = new Processor();
+  const send = (m) => voice.port.onmessage({ data: m });
+  const render = () => { // one 128-frame quantum: whether it goes on, and what it played
+    const out = new Float32Array(128);
+    const alive = voice.process([], [[out]]);
+    scope.currentTime += 128 / 48000;
+    return { alive, out };
+  };
+  return { voice, send, render, posted: voice.port.posted };
+}
+
+const piece = (value, n = 128) => new Float32Array(n).fill(value);
+
+test("a claim before the worker's run started plays the page's head at once, and answers when it starts", () => {
+  const { send, render, posted } = earlyVoice();
+  send({ type: "audio", samples: piece(0.5), startMs: 0, endMs: 2.67 }); // the worker's copy, not yet rendered
+  send({ type: "claim", samples: piece(0.25, 256), endMs: 5.33 });
+  assert.deepEqual(posted, []); // no answer before it plays
+  const first = render();
+  assert.equal(first.out[0], 0.25); // the page's head, not the worker's copy
+  assert.deepEqual(posted, [{ type: "claimed", startedAt: 0, coveredMs: 5.33, offered: true }]);
+  send({ type: "audio", samples: piece(0.5), startMs: 5.33, endMs: 8 }); // late worker audio: refused
+  assert.equal(render().out[127], 0.25);
+  assert.deepEqual(posted.slice(1), [{ type: "ended" }]); // played out after the claim
+  assert.equal(render().alive, false);
+});
+
+test("a claim after the worker's run started is answered at once, and the run goes on", () => {
+  const { send, render, posted } = earlyVoice();
+  send({ type: "audio", samples: piece(0.5, 256), startMs: 0, endMs: 5.33 });
+  render();
+  send({ type: "claim", samples: piece(0.25, 256), endMs: 5.33 });
+  assert.deepEqual(posted, [{ type: "claimed", startedAt: 0, coveredMs: 5.33, offered: false }]);
+  assert.equal(render().out[0], 0.5); // the worker's run, not the page's head
+  assert.deepEqual(posted.slice(1), [{ type: "ended" }]);
+});
+
+test("a claim with nothing to play answers that the worklet never played, and it stops", () => {
+  const { send, render, posted } = earlyVoice();
+  send({ type: "claim" });
+  assert.deepEqual(posted, [{ type: "claimed", startedAt: null, coveredMs: 0, offered: false }]);
+  send({ type: "audio", samples: piece(0.5), startMs: 0, endMs: 2.67 });
+  assert.equal(render().alive, false);
 });

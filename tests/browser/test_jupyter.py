@@ -74,6 +74,7 @@ def jupyter(tmp_path_factory):
                                           "%%speak\nAfter the restart, a new cell speaks as usual."])
     write_notebook(root / "early.ipynb", ["%load_ext eleven_nb", "%%speak\n" + PARAGRAPH, "%%speak\n" + SAME,
                                           "%%speak\n" + DYING])
+    write_notebook(root / "offered.ipynb", ["%load_ext eleven_nb", "%%speak\n" + PARAGRAPH])
     write_notebook(root / "silent.ipynb", ["%load_ext eleven_nb", "%%speak\n... - ...", "%%speak\nNow words."])
     shutil.copy(NOTEBOOKS / "01-quickstart.ipynb", root / "01-quickstart.ipynb")
     app = JupyterApp(root, env={"ELEVEN_NB_ENGINE": "espeak"})
@@ -243,6 +244,54 @@ def test_the_first_chunk_plays_from_the_worker_and_the_rest_follows_it_seamlessl
     trace = page.evaluate(f"{player_in_cell(3)}.trace")
     assert trace["browser: first chunk to the worklet (worker)"] < trace["browser: first chunk received"]
     page.locator(".jp-CodeCell").nth(3).locator(".enb-stop").click()
+
+
+# The early worker's kernel messages held back 400 ms (its source is given to a Blob, then run as a Worker):
+# the page's main thread gets the first chunk first.
+SLOW_WORKER = """(() => {
+  const NativeBlob = Blob;
+  window.Blob = class extends NativeBlob {
+    constructor(parts, options) {
+      if (parts && typeof parts[0] === 'string' && parts[0].includes('v1.kernel.websocket.jupyter.org')
+          && parts[0].includes('HEAD_SAMPLES')) {
+        parts = [`(() => { const N = self.WebSocket; self.WebSocket = class extends N {
+                   set onmessage(f) { super.onmessage = (e) => setTimeout(() => f(e), 400); }
+                   get onmessage() { return super.onmessage; } }; })();\n`, ...parts];
+      }
+      super(parts, options);
+    }
+  };
+})();"""
+
+
+def test_the_first_chunk_the_main_thread_gets_first_plays_at_once_through_the_worklet(page, jupyter):
+    """When the page's main thread has the first chunk before the worker (whose copy is late here), its claim
+    hands the worklet the chunk's head, which plays at once: no wait for the worklet's answer, nor for a
+    scheduling lead. The sources take over where that head ends (no gap, no overlap), and the cell ends "done"."""
+    page.add_init_script(SLOW_WORKER)
+    page.goto(jupyter.lab("offered.ipynb"))
+    wait_for_kernel(page)
+    cells = page.locator(".jp-CodeCell")
+    cells.nth(0).locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Control+Enter")  # %load_ext: its spare player arms an early voice
+    page.wait_for_function("[...(globalThis.__elevenNbEarly?.kernels.values() ?? [])]"
+                           ".some((k) => k.open && k.players.size > 0)", timeout=30_000)
+    cells.nth(1).locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Control+Enter")
+    wait_done(page, 1)
+    played = audio(page, 1)
+    trace = page.evaluate(f"{player_in_cell(1)}.trace")
+    offered = trace.get("browser: first chunk to the worklet (main thread)")
+    assert offered is not None and "browser: early voice claimed" in trace, trace
+    assert "browser: first chunk to the worklet (worker)" not in trace  # the worker's copy came too late
+    assert offered >= trace["browser: first chunk received"]
+    [run] = [s for s in played["sources"] if s.get("early")]
+    assert 0.15 < run["end"] - run["begin"] < 0.2  # the head: 8192 samples at the context's rate
+    rest = sorted((s["begin"], s["end"]) for s in played["sources"] if not s.get("early"))
+    assert rest and abs(rest[0][0] - run["end"]) < 0.003, (run, rest[:3])
+    for (_, end), (begin, _) in itertools.pairwise(rest):
+        assert abs(begin - end) < 0.003
+    assert played["status"] == "done" and page.evaluate(f"{player_in_cell(1)}.firstScheduledAt") is not None
 
 
 def check_streaming_player(page) -> None:
