@@ -539,13 +539,10 @@ function shared2() {
     /** @type {any} */
     globalThis
   );
-  return g.__elevenNbEarly = g.__elevenNbEarly || {
-    kernels: /* @__PURE__ */ new Map(),
-    retryAt: /* @__PURE__ */ new Map(),
-    modules: /* @__PURE__ */ new WeakMap(),
-    resample,
-    warmed: /* @__PURE__ */ new Set()
-  };
+  const sh = g.__elevenNbEarly = g.__elevenNbEarly || { kernels: /* @__PURE__ */ new Map(), retryAt: /* @__PURE__ */ new Map(), modules: /* @__PURE__ */ new WeakMap() };
+  sh.resample ?? (sh.resample = resample);
+  sh.warmed ?? (sh.warmed = /* @__PURE__ */ new Set());
+  return sh;
 }
 function kernelUrl(model) {
   const kernel = model?.widget_manager?.kernel;

@@ -47,8 +47,10 @@ const CLAIM_TIMEOUT_MS = 40; // a running worklet answers within a render quantu
 /** @returns {Shared} */
 function shared() {
   const g = /** @type {any} */ (globalThis);
-  return (g.__elevenNbEarly = g.__elevenNbEarly || { kernels: new Map(), retryAt: new Map(), modules: new WeakMap(),
-                                                      resample, warmed: new Set() });
+  const sh = (g.__elevenNbEarly = g.__elevenNbEarly || { kernels: new Map(), retryAt: new Map(), modules: new WeakMap() });
+  sh.resample ??= resample; // (made by an older copy of this module, on a page open across an upgrade)
+  sh.warmed ??= new Set();
+  return sh;
 }
 
 /** The kernel's WebSocket URL for a read-only second connection, or null where there is none. @param {any} model */
