@@ -586,10 +586,10 @@ function kernelFor(model) {
         }
       } else if (m.type === "sent") {
         const s = made.players.get(m.player);
-        const e2 = s?.early;
-        if (e2) e2.sentAt = m.at;
-        if (s) markStage(s.debug, "browser: first chunk to the worklet (worker)", m.at);
-        if (s) markStage(s.debug, "browser: the worker's hand-off known on the main thread");
+        if (!s || s.early?.offered) return;
+        if (s.early) s.early.sentAt = m.at;
+        markStage(s.debug, "browser: first chunk to the worklet (worker)", m.at);
+        markStage(s.debug, "browser: the worker's hand-off known on the main thread");
       }
     };
     worker.postMessage({ type: "connect", url: where.url });
@@ -632,7 +632,8 @@ async function arm(s) {
       ),
       kernel,
       coveredMs: 0,
-      sentAt: null
+      sentAt: null,
+      offered: false
     }
   );
   s.early = placeholder;
@@ -730,6 +731,7 @@ function claim(s, playedOut, first = null) {
           return;
         }
         if (m.offered) {
+          e.offered = true;
           e.sentAt = offeredAt;
           markStage(s.debug, "browser: first chunk to the worklet (main thread)", offeredAt);
         }

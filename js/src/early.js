@@ -26,7 +26,9 @@ import { markStage, wallNow } from "./trace.js";
  * @property {AudioWorkletNode} node
  * @property {Kernel} kernel
  * @property {number} coveredMs  once claimed: where on the timeline the worklet's run ends (it plays [0, coveredMs))
- * @property {number | null} sentAt  wall-clock ms when the worker handed the first chunk to the worklet
+ * @property {number | null} sentAt  wall-clock ms when the first chunk was handed to the worklet (by the worker,
+ *   or by the main thread's claim)
+ * @property {boolean} offered  what the worklet plays is the head the main thread's claim carried
  */
 
 /** @typedef {{worker: Worker, open: boolean, players: Map<string, Player>}} Kernel */
@@ -96,10 +98,10 @@ function kernelFor(model) {
         }
       } else if (m.type === "sent") {
         const s = made.players.get(m.player);
-        const e = s?.early;
-        if (e) e.sentAt = m.at;
-        if (s) markStage(s.debug, "browser: first chunk to the worklet (worker)", m.at);
-        if (s) markStage(s.debug, "browser: the worker's hand-off known on the main thread");
+        if (!s || s.early?.offered) return; // the main thread's head played instead of the worker's copy
+        if (s.early) s.early.sentAt = m.at;
+        markStage(s.debug, "browser: first chunk to the worklet (worker)", m.at);
+        markStage(s.debug, "browser: the worker's hand-off known on the main thread");
       }
     };
     worker.postMessage({ type: "connect", url: where.url });
@@ -141,7 +143,7 @@ export async function arm(s) {
   const kernel = kernelFor(s.model);
   if (!kernel || !s.out || !s.ctx) return;
   const placeholder = /** @type {Early} */ ({ phase: "armed", node: /** @type {any} */ (null), kernel, coveredMs: 0,
-                                               sentAt: null });
+                                               sentAt: null, offered: false });
   s.early = placeholder; // no second arm while the module loads
   try {
     await workletModule(s.ctx);
@@ -256,6 +258,7 @@ export function claim(s, playedOut, first = null) {
         clearTimeout(deadline);
         if (m.startedAt === null || e.phase !== "claiming") { retire(s, e); resolve(null); return; }
         if (m.offered) { // what plays is the head this claim carried: handed over when it was posted
+          e.offered = true;
           e.sentAt = offeredAt;
           markStage(s.debug, "browser: first chunk to the worklet (main thread)", offeredAt);
         }
