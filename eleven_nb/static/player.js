@@ -436,6 +436,7 @@ function workletMain() {
       this.dry = false;
       this.claimed = false;
       this.offered = false;
+      this.answered = false;
       this.done = false;
       this.port.onmessage = (e) => this.command(e.data);
     }
@@ -454,9 +455,15 @@ function workletMain() {
           this.coveredMs = +m.endMs;
           this.offered = true;
         } else this.answer();
+      } else if (m.type === "cancel") {
+        if (this.claimed && !this.answered) {
+          this.pieces = [];
+          this.answer();
+        }
       } else if (m.type === "stop") this.finish();
     }
     answer() {
+      this.answered = true;
       this.port.postMessage({ type: "claimed", startedAt: this.startedAt, coveredMs: this.coveredMs, offered: this.offered });
       if (this.startedAt === null) {
         this.done = true;
@@ -534,13 +541,14 @@ function traceTable(stages) {
 // src/early.js
 var RETRY_MS = 5e3;
 var CLAIM_TIMEOUT_MS = 40;
+var CLAIM_GIVE_UP_MS = 200;
 function shared2() {
   const g = (
     /** @type {any} */
     globalThis
   );
   const sh = g.__elevenNbEarly = g.__elevenNbEarly || { kernels: /* @__PURE__ */ new Map(), retryAt: /* @__PURE__ */ new Map(), modules: /* @__PURE__ */ new WeakMap() };
-  sh.resample ?? (sh.resample = resample);
+  sh.resample1 ?? (sh.resample1 = resample);
   sh.warmed ?? (sh.warmed = /* @__PURE__ */ new Set());
   return sh;
 }
@@ -586,7 +594,11 @@ function kernelFor(model) {
         }
       } else if (m.type === "sent") {
         const s = made.players.get(m.player);
-        if (!s || s.early?.offered) return;
+        if (!s) return;
+        if (s.early?.offered) {
+          s.early.workerAt = m.at;
+          return;
+        }
         if (s.early) s.early.sentAt = m.at;
         markStage(s.debug, "browser: first chunk to the worklet (worker)", m.at);
         markStage(s.debug, "browser: the worker's hand-off known on the main thread");
@@ -633,7 +645,9 @@ async function arm(s) {
       kernel,
       coveredMs: 0,
       sentAt: null,
-      offered: false
+      offered: false,
+      workerAt: null,
+      settle: null
     }
   );
   s.early = placeholder;
@@ -670,10 +684,11 @@ function warmResampler(from, to) {
     /** @type {any} */
     globalThis
   );
-  const later = typeof g.requestIdleCallback === "function" ? g.requestIdleCallback : (f) => setTimeout(f, 0);
-  later(() => {
-    for (let i = 0; i < 2; i++) sh.resample(new Float32Array(1024), from, to, 0, 2048);
-  });
+  const warm = () => {
+    for (let i = 0; i < 2; i++) sh.resample1(new Float32Array(1024), from, to, 0, 2048);
+  };
+  if (typeof g.requestIdleCallback === "function") g.requestIdleCallback(warm, { timeout: 100 });
+  else setTimeout(warm, 0);
 }
 function unplug(e) {
   if (e.node) {
@@ -683,6 +698,7 @@ function unplug(e) {
 }
 function retire(s, e) {
   e.phase = "off";
+  e.settle?.(null);
   unplug(e);
   e.kernel.worker.postMessage({ type: "disarm", player: s.id });
   if (e.kernel.players.get(s.id) === s) e.kernel.players.delete(s.id);
@@ -714,30 +730,41 @@ function claim(s, playedOut, first = null) {
   e.kernel.worker.postMessage({ type: "disarm", player: s.id });
   const head = first && e.sentAt === null ? headOf(first, s.ctx.sampleRate) : null;
   const offeredAt = wallNow();
+  e.offered = !!head;
   return new Promise((resolve) => {
-    const deadline = setTimeout(() => {
+    let giveUp;
+    const cancel = setTimeout(() => {
       if (e.phase !== "claiming") return;
-      markStage(s.debug, "browser: early voice did not answer the claim");
-      disarm(s);
-      resolve(null);
+      e.node.port.postMessage({ type: "cancel" });
+      giveUp = setTimeout(() => {
+        if (e.phase !== "claiming") return;
+        markStage(s.debug, "browser: early voice did not answer the claim");
+        disarm(s);
+      }, CLAIM_GIVE_UP_MS - CLAIM_TIMEOUT_MS);
     }, CLAIM_TIMEOUT_MS);
+    e.settle = (run) => {
+      clearTimeout(cancel);
+      clearTimeout(giveUp);
+      e.settle = null;
+      resolve(run);
+    };
     e.node.port.onmessage = (ev) => {
       const m = ev.data;
       if (m.type === "claimed") {
-        clearTimeout(deadline);
         if (m.startedAt === null || e.phase !== "claiming") {
           retire(s, e);
-          resolve(null);
           return;
         }
         if (m.offered) {
-          e.offered = true;
           e.sentAt = offeredAt;
           markStage(s.debug, "browser: first chunk to the worklet (main thread)", offeredAt);
+        } else if (e.workerAt !== null) {
+          e.sentAt = e.workerAt;
+          markStage(s.debug, "browser: first chunk to the worklet (worker)", e.workerAt);
         }
         e.phase = "playing";
         e.coveredMs = +m.coveredMs;
-        resolve({ startedAt: +m.startedAt, coveredMs: e.coveredMs });
+        e.settle?.({ startedAt: +m.startedAt, coveredMs: e.coveredMs });
       } else if (m.type === "ended") {
         unplug(e);
         playedOut();
@@ -749,7 +776,7 @@ function claim(s, playedOut, first = null) {
 }
 function headOf(first, to) {
   const split = Math.min(HEAD_SAMPLES, Math.round(first.samples.length * to / first.rate));
-  return { samples: shared2().resample(first.samples, first.rate, to, 0, split), endMs: split / to * 1e3 };
+  return { samples: shared2().resample1(first.samples, first.rate, to, 0, split), endMs: split / to * 1e3 };
 }
 function handedOverAt(s, ctx, t0) {
   return s.early?.sentAt ?? contextToWall(ctx, t0);
@@ -847,7 +874,7 @@ function audible(s) {
   return s.mode === "playing" || s.mode === "waiting";
 }
 function due(s) {
-  return s.mode === "idle" && s.chunks.length > 0 && !s.userPaused && !s.terminal && (s.autoplay || claiming(s));
+  return s.mode === "idle" && (memberOf(s).wants() || claiming(s) && !s.userPaused && !s.terminal);
 }
 function stopSources(s, keepArmed = false) {
   const covered = coveredMs(s);
@@ -1218,8 +1245,12 @@ function onChunk(s, msg, bytes) {
   if (Number.isFinite(+msg.aligned_chars)) s.alignedChars = +msg.aligned_chars;
   if (c.buffer) {
     if (claiming(s)) {
-    } else if (armed(s) && c.at === 0 && !audible(s)) claim(s, () => checkEnd(s), { samples: c.samples, rate: c.rate }).then((run) => claimed(s, run));
-    else if (audible(s)) scheduleArrival(s, c, before);
+    } else if (armed(s) && c.at === 0 && !audible(s)) {
+      const stream = s.chunks;
+      claim(s, () => checkEnd(s), { samples: c.samples, rate: c.rate }).then((run) => {
+        if (s.chunks === stream) claimed(s, run);
+      });
+    } else if (audible(s)) scheduleArrival(s, c, before);
     else playWhenDue(s);
   }
   for (const v of s.views) v.setText();

@@ -28,7 +28,10 @@ import { markStage, wallNow } from "./trace.js";
  * @property {number} coveredMs  once claimed: where on the timeline the worklet's run ends (it plays [0, coveredMs))
  * @property {number | null} sentAt  wall-clock ms when the first chunk was handed to the worklet (by the worker,
  *   or by the main thread's claim)
- * @property {boolean} offered  what the worklet plays is the head the main thread's claim carried
+ * @property {boolean} offered  the claim carried the main thread's head
+ * @property {number | null} workerAt  the worker's hand-off, heard of while such a claim was open: it counts only
+ *   if the worklet played the worker's copy after all
+ * @property {((run: {startedAt: number, coveredMs: number} | null) => void) | null} settle  ends an open claim
  */
 
 /** @typedef {{worker: Worker, open: boolean, players: Map<string, Player>}} Kernel */
@@ -38,19 +41,20 @@ import { markStage, wallNow } from "./trace.js";
  * @property {Map<string, Kernel>} kernels  by kernel id
  * @property {Map<string, number>} retryAt  kernel id -> performance.now() before which no new socket is tried
  * @property {WeakMap<BaseAudioContext, Promise<void>>} modules
- * @property {typeof resample} resample  one copy's, for all: each widget evaluates this module anew, and the
+ * @property {typeof resample} resample1  one copy's, for all: each widget evaluates this module anew, and the
  *   first use of a copy's function (its tables made, its loop not yet compiled) takes about 10 ms
  * @property {Set<string>} warmed  the rate pairs resampled once ahead, while the page was idle
  */
 
 const RETRY_MS = 5000; // after a socket that was open closes (a restart, the server going away)
 const CLAIM_TIMEOUT_MS = 40; // a running worklet answers within a render quantum or an audio callback
+const CLAIM_GIVE_UP_MS = 200; // one that has not answered even the cancel by then is not rendering at all
 
 /** @returns {Shared} */
 function shared() {
   const g = /** @type {any} */ (globalThis);
   const sh = (g.__elevenNbEarly = g.__elevenNbEarly || { kernels: new Map(), retryAt: new Map(), modules: new WeakMap() });
-  sh.resample ??= resample; // (made by an older copy of this module, on a page open across an upgrade)
+  sh.resample1 ??= resample; // (made by an older copy of this module, on a page open across an upgrade)
   sh.warmed ??= new Set();
   return sh;
 }
@@ -98,7 +102,8 @@ function kernelFor(model) {
         }
       } else if (m.type === "sent") {
         const s = made.players.get(m.player);
-        if (!s || s.early?.offered) return; // the main thread's head played instead of the worker's copy
+        if (!s) return;
+        if (s.early?.offered) { s.early.workerAt = m.at; return; } // the worklet's answer says which copy played
         if (s.early) s.early.sentAt = m.at;
         markStage(s.debug, "browser: first chunk to the worklet (worker)", m.at);
         markStage(s.debug, "browser: the worker's hand-off known on the main thread");
@@ -143,7 +148,7 @@ export async function arm(s) {
   const kernel = kernelFor(s.model);
   if (!kernel || !s.out || !s.ctx) return;
   const placeholder = /** @type {Early} */ ({ phase: "armed", node: /** @type {any} */ (null), kernel, coveredMs: 0,
-                                               sentAt: null, offered: false });
+                                               sentAt: null, offered: false, workerAt: null, settle: null });
   s.early = placeholder; // no second arm while the module loads
   try {
     await workletModule(s.ctx);
@@ -179,8 +184,9 @@ function warmResampler(from, to) {
   if (sh.warmed.has(key)) return;
   sh.warmed.add(key);
   const g = /** @type {any} */ (globalThis);
-  const later = typeof g.requestIdleCallback === "function" ? g.requestIdleCallback : (/** @type {() => void} */ f) => setTimeout(f, 0);
-  later(() => { for (let i = 0; i < 2; i++) sh.resample(new Float32Array(1024), from, to, 0, 2048); });
+  const warm = () => { for (let i = 0; i < 2; i++) sh.resample1(new Float32Array(1024), from, to, 0, 2048); };
+  if (typeof g.requestIdleCallback === "function") g.requestIdleCallback(warm, { timeout: 100 });
+  else setTimeout(warm, 0);
 }
 
 /** @param {Early} e */
@@ -191,6 +197,7 @@ function unplug(e) {
 /** @param {Player} s @param {Early} e */
 function retire(s, e) {
   e.phase = "off";
+  e.settle?.(null); // an open claim: nothing of the worklet will play
   unplug(e);
   e.kernel.worker.postMessage({ type: "disarm", player: s.id });
   if (e.kernel.players.get(s.id) === s) e.kernel.players.delete(s.id);
@@ -243,28 +250,37 @@ export function claim(s, playedOut, first = null) {
   e.kernel.worker.postMessage({ type: "disarm", player: s.id }); // no more audio to the worklet
   const head = first && e.sentAt === null ? headOf(first, s.ctx.sampleRate) : null;
   const offeredAt = wallNow();
+  e.offered = !!head;
   return new Promise((resolve) => {
+    /** @type {ReturnType<typeof setTimeout>} */
+    let giveUp;
     // A worklet that has not answered in this time has not been rendering (it reads its messages between
-    // render quanta), so it is not playing: silence it and let the chunks play the usual way.
-    const deadline = setTimeout(() => {
+    // render quanta): cancel the claim. It answers the cancel (it never plays) unless it started the head
+    // just before; then that answer comes first, and it plays on. Never cut: a cut head would be heard twice.
+    const cancel = setTimeout(() => {
       if (e.phase !== "claiming") return;
-      markStage(s.debug, "browser: early voice did not answer the claim");
-      disarm(s);
-      resolve(null);
+      e.node.port.postMessage({ type: "cancel" });
+      giveUp = setTimeout(() => { // not rendering at all: silence it, the chunks play the usual way
+        if (e.phase !== "claiming") return;
+        markStage(s.debug, "browser: early voice did not answer the claim");
+        disarm(s);
+      }, CLAIM_GIVE_UP_MS - CLAIM_TIMEOUT_MS);
     }, CLAIM_TIMEOUT_MS);
+    e.settle = (run) => { clearTimeout(cancel); clearTimeout(giveUp); e.settle = null; resolve(run); };
     e.node.port.onmessage = (ev) => {
       const m = ev.data;
       if (m.type === "claimed") {
-        clearTimeout(deadline);
-        if (m.startedAt === null || e.phase !== "claiming") { retire(s, e); resolve(null); return; }
+        if (m.startedAt === null || e.phase !== "claiming") { retire(s, e); return; }
         if (m.offered) { // what plays is the head this claim carried: handed over when it was posted
-          e.offered = true;
           e.sentAt = offeredAt;
           markStage(s.debug, "browser: first chunk to the worklet (main thread)", offeredAt);
+        } else if (e.workerAt !== null) { // the worker's copy had started before the claim came
+          e.sentAt = e.workerAt;
+          markStage(s.debug, "browser: first chunk to the worklet (worker)", e.workerAt);
         }
         e.phase = "playing";
         e.coveredMs = +m.coveredMs;
-        resolve({ startedAt: +m.startedAt, coveredMs: e.coveredMs });
+        e.settle?.({ startedAt: +m.startedAt, coveredMs: e.coveredMs });
       } else if (m.type === "ended") { // after the claim: played out (a stop unplugs it first)
         unplug(e);
         playedOut();
@@ -281,7 +297,7 @@ export function claim(s, playedOut, first = null) {
  */
 function headOf(first, to) {
   const split = Math.min(HEAD_SAMPLES, Math.round((first.samples.length * to) / first.rate));
-  return { samples: shared().resample(first.samples, first.rate, to, 0, split), endMs: (split / to) * 1000 };
+  return { samples: shared().resample1(first.samples, first.rate, to, 0, split), endMs: (split / to) * 1000 };
 }
 
 /**

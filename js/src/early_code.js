@@ -200,7 +200,8 @@ export function workerMain() {
  * (null: it never played, and never will) and where on the timeline the run ends. A claim may carry the
  * page's own copy of the head ({samples, endMs}): if the worker's run has not started, that plays instead,
  * at once, and the answer (offered: true) comes when it starts; the page's main thread, which got the first
- * chunk before the worker did, need not wait for an answer before it is heard. {type: "stop"} silences it.
+ * chunk before the worker did, need not wait for an answer before it is heard. {type: "cancel"} withdraws a
+ * claim not yet answered (the answer: it never played). {type: "stop"} silences it.
  * Once it has played out after a claim, or been stopped, it says {type: "ended"} and stops processing.
  */
 export function workletMain() {
@@ -217,6 +218,7 @@ export function workletMain() {
       this.dry = false; // started, then ran out: the run is over
       this.claimed = false;
       this.offered = false; // playing the head the page's claim carried
+      this.answered = false;
       this.done = false;
       this.port.onmessage = (/** @type {MessageEvent} */ e) => this.command(e.data);
     }
@@ -236,10 +238,13 @@ export function workletMain() {
           this.coveredMs = +m.endMs;
           this.offered = true; // answered when it starts (process)
         } else this.answer();
+      } else if (m.type === "cancel") {
+        if (this.claimed && !this.answered) { this.pieces = []; this.answer(); } // not started: it never plays
       } else if (m.type === "stop") this.finish();
     }
 
     answer() {
+      this.answered = true;
       this.port.postMessage({ type: "claimed", startedAt: this.startedAt, coveredMs: this.coveredMs, offered: this.offered });
       if (this.startedAt === null) { this.done = true; this.pieces = []; } // it never plays
       else if (this.dry) this.finish(); // played out already

@@ -39,7 +39,7 @@ export function audible(s) {
  * @param {Player} s
  */
 export function due(s) {
-  return s.mode === "idle" && s.chunks.length > 0 && !s.userPaused && !s.terminal && (s.autoplay || early.claiming(s));
+  return s.mode === "idle" && (memberOf(s).wants() || (early.claiming(s) && !s.userPaused && !s.terminal));
 }
 
 /**

@@ -86,7 +86,10 @@ function onChunk(s, msg, bytes) {
   if (Number.isFinite(+msg.aligned_chars)) s.alignedChars = +msg.aligned_chars;
   if (c.buffer) {
     if (early.claiming(s)) { /* the worklet's answer decides how this chunk plays (claimed below) */ }
-    else if (early.armed(s) && c.at === 0 && !audible(s)) early.claim(s, () => checkEnd(s), { samples: c.samples, rate: c.rate }).then((run) => claimed(s, run));
+    else if (early.armed(s) && c.at === 0 && !audible(s)) {
+      const stream = s.chunks; // a begin makes a new stream (and silences the worklet): then the answer is stale
+      early.claim(s, () => checkEnd(s), { samples: c.samples, rate: c.rate }).then((run) => { if (s.chunks === stream) claimed(s, run); });
+    }
     else if (audible(s)) scheduleArrival(s, c, before);
     else playWhenDue(s);
   }

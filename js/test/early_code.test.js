@@ -115,3 +115,17 @@ test("a claim with nothing to play answers that the worklet never played, and it
   send({ type: "audio", samples: piece(0.5), startMs: 0, endMs: 2.67 });
   assert.equal(render().alive, false);
 });
+
+test("a claim cancelled before its head started never plays; one that started plays on", () => {
+  const late = earlyVoice();
+  late.send({ type: "claim", samples: piece(0.25, 256), endMs: 5.33 });
+  late.send({ type: "cancel" }); // the page heard nothing in time
+  assert.deepEqual(late.posted, [{ type: "claimed", startedAt: null, coveredMs: 5.33, offered: true }]);
+  assert.equal(late.render().alive, false);
+  const started = earlyVoice();
+  started.send({ type: "claim", samples: piece(0.25, 256), endMs: 5.33 });
+  started.render(); // the head started, and its answer went out before the cancel came
+  started.send({ type: "cancel" });
+  assert.deepEqual(started.posted, [{ type: "claimed", startedAt: 0, coveredMs: 5.33, offered: true }]);
+  assert.equal(started.render().out[0], 0.25); // not cut: a cut head would be heard twice
+});
